@@ -1,0 +1,122 @@
+"""The grokking analyses, checked on hand-built embeddings, neurons and logits."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from toylab import grokking as G
+from toylab.data import modular_addition_data
+from toylab.fourier import fourier_basis
+from toylab.models import grokking_transformer
+from toylab.train import Run
+
+P = 23
+KEYS = [3, 7, 10]
+
+
+def clock_logits(p, freqs, alphas):
+    """Logits of the clock algorithm: sum_k alpha_k cos(w_k (a + b - c)), as a (p, p, p) grid."""
+    a, b, c = torch.meshgrid(*(torch.arange(p, dtype=torch.float64),) * 3, indexing="ij")
+    return sum(al * torch.cos(2 * math.pi * k / p * (a + b - c)) for k, al in zip(freqs, alphas))
+
+
+def test_frequency_share_of_planted_embedding():
+    basis, _ = fourier_basis(P)
+    gen = torch.Generator().manual_seed(0)
+    coefs = torch.zeros(P, 32)
+    for k in KEYS:
+        coefs[2 * k - 1 : 2 * k + 1] = torch.randn(2, 32, generator=gen)
+    share = G.frequency_share(basis.T @ coefs)
+    assert set(torch.nonzero(share > 1e-6).flatten().tolist()) == set(KEYS)
+    assert share.sum().item() == pytest.approx(1.0)
+
+
+def test_neuron_frequencies_and_clusters():
+    x = torch.arange(P, dtype=torch.float64)
+    a, b = x[:, None, None], x[None, :, None]
+    rng = np.random.default_rng(0)
+    freqs = [KEYS[i % 3] for i in range(30)] + [5]  # 10 neurons per key frequency, one stray
+    phases = torch.tensor(rng.uniform(0, 2 * math.pi, size=(len(freqs),)))
+    w = 2 * math.pi * torch.tensor(freqs, dtype=torch.float64) / P
+    acts = torch.cos(w * (a + b) + phases) + 0.5  # (P, P, 31): one frequency each
+    acts = torch.cat([acts, torch.zeros(P, P, 1)], dim=-1)  # plus a dead neuron
+    freq, frac = G.neuron_frequencies(acts)
+    assert freq[:-1].tolist() == freqs and freq[-1] == 0
+    assert torch.allclose(frac[:-1], torch.ones(31, dtype=torch.float64)) and frac[-1] == 0
+    assert G.key_frequencies(freq, frac) == KEYS  # the stray neuron is below 5% of 31
+
+
+def test_clock_fit_recovers_planted_amplitudes():
+    logits = clock_logits(P, KEYS, [2.0, 1.0, 0.5]) + 3.0
+    alphas, r2 = G.clock_fit(logits, KEYS)
+    assert torch.allclose(alphas, torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64), atol=1e-9)
+    assert r2 == pytest.approx(1.0)
+    _, r2_wrong = G.clock_fit(logits, [1, 2])
+    assert r2_wrong < 0.05
+
+
+def test_restricted_and_excluded_logits_split_the_clock():
+    logits = clock_logits(P, KEYS, [2.0, 1.0, 0.5])
+    noise = torch.randn(P, P, P, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    # the clock lies entirely in the kept directions ...
+    assert torch.allclose(G.restricted_logits(logits, KEYS), logits, atol=1e-9)
+    assert torch.allclose(G.excluded_logits(logits, KEYS), torch.zeros_like(logits), atol=1e-9)
+    # ... random logits mostly do not: 2 directions per key frequency + 1 constant of p*p
+    kept = G.restricted_logits(noise, KEYS)
+    assert kept.pow(2).sum() < 0.05 * noise.pow(2).sum()
+    # both maps are linear, and together give back the logits plus the per-answer mean
+    assert torch.allclose(G.excluded_logits(logits + noise, KEYS), G.excluded_logits(noise, KEYS), atol=1e-9)
+    mean = noise.reshape(P * P, P).mean(0)
+    assert torch.allclose(kept + G.excluded_logits(noise, KEYS), noise + mean, atol=1e-9)
+
+
+def test_sum_directions_orthonormal_and_checked():
+    D = G.sum_directions(P, KEYS)
+    assert D.shape == (P * P, 6)
+    assert torch.allclose(D.T @ D, torch.eye(6, dtype=torch.float64), atol=1e-9)
+    with pytest.raises(ValueError, match="out of range"):
+        G.sum_directions(P, [12])
+
+
+def test_clock_logits_are_a_perfect_classifier_loss():
+    data = modular_addition_data(P, 0.3, seed=0)
+    logits = clock_logits(P, KEYS, [20.0, 20.0, 20.0])
+    assert G.grid_loss(logits, data) < 1e-3
+    assert G.grid_loss(G.excluded_logits(logits, [KEYS[0]]), data) > 10 * G.grid_loss(logits, data)
+
+
+def test_logits_at_equals_match_the_full_forward():
+    data = modular_addition_data(P, 0.3, seed=0)
+    model = grokking_transformer(P, d_model=32, n_heads=4, d_mlp=64, seed=0)
+    with torch.no_grad():
+        fast = G.logits_at_equals(model, data.inputs)
+        full = model(data.inputs)[:, -1]
+    assert torch.allclose(fast, full, atol=1e-6)
+    assert not model.hook_dict["blocks.0.hook_resid_mid"].fwd_hooks  # hook removed again
+
+
+def fake_run(history):
+    return Run("fake", Path("."), {}, {k: list(v) for k, v in history.items()}, {}, None, 0.0)
+
+
+def test_find_phases_on_constructed_curves():
+    steps = np.arange(0, 1001, 10)
+    train_acc = np.where(steps >= 50, 1.0, 0.5)
+    # unseen-pair test loss: rises to a plateau of 5, falls from step 600, settles by 800
+    loss = np.where(steps < 600, np.minimum(5.0, 2 + steps / 50), 5 * np.exp(-(steps - 600) / 20) + 1e-3)
+    phases = G.find_phases(fake_run({"step": steps, "train_acc": train_acc, "unseen_loss": loss}))
+    assert phases.memorised == 50
+    assert 600 < phases.cleanup_start <= 660
+    assert phases.cleanup_start < phases.cleanup_end <= 800
+    assert list(phases.as_dict()) == ["memorisation", "circuit formation", "cleanup"]
+
+
+def test_find_phases_refuses_runs_that_did_not_grok():
+    steps = np.arange(0, 100, 10)
+    with pytest.raises(ValueError, match="never reached 100%"):
+        G.find_phases(fake_run({"step": steps, "train_acc": np.zeros(10), "unseen_loss": np.ones(10)}))
+    with pytest.raises(ValueError, match="no grokking"):
+        G.find_phases(fake_run({"step": steps, "train_acc": np.ones(10), "unseen_loss": np.ones(10)}))

@@ -1,0 +1,166 @@
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from toylab import cache
+from toylab.train import TrainConfig, snapshot_schedule, train
+
+
+def tiny_problem(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    gen = torch.Generator().manual_seed(123)
+    X = torch.randn(64, 4, generator=gen)
+    y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+    return model, (X, y)
+
+
+def loss_fn(model, X, y):
+    return nn.functional.cross_entropy(model(X), y)
+
+
+def accuracy(data):
+    X, y = data
+    return lambda model: {"acc": (model(X).argmax(-1) == y).float().mean().item()}
+
+
+CFG = TrainConfig(steps=60, lr=1e-2, weight_decay=0.1, warmup_steps=5, batch_size=16,
+                  log_every=10, snapshot_steps=(0, 7, 30, 60), checkpoint_every=20)
+
+
+def run(cfg=CFG, seed=0, loss=loss_fn, **kw):
+    model, data = tiny_problem(seed)
+    return train(model, data, loss, cfg, evaluate=accuracy(data), name="tiny", config={"v": 1}, **kw)
+
+
+def params(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_run(a, b):
+    assert a.history == b.history
+    assert a.snapshot_steps == b.snapshot_steps
+    for step in a.snapshot_steps:
+        for k, v in a.state_at(step).items():
+            assert torch.equal(v, b.state_at(step)[k])
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+
+
+def test_training_learns_and_logs():
+    r = run()
+    assert r.history["step"] == [0, 10, 20, 30, 40, 50, 60]
+    assert r.metric("acc")[-1] > r.metric("acc")[0]
+    assert r.snapshot_steps == [0, 7, 30, 60]
+    assert not r.from_cache
+
+
+def test_same_seed_same_numbers_and_cache_round_trip():
+    first = run()
+    again = run(use_cache=False)
+    assert_same_run(first, again)
+    cached = run()
+    assert cached.from_cache
+    assert_same_run(first, cached)
+
+
+def test_changed_config_is_a_different_run():
+    run()
+    other = run(cfg=TrainConfig(**{**CFG.__dict__, "lr": 5e-3}))
+    assert not other.from_cache
+    other_init = run(seed=1)
+    assert not other_init.from_cache
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_identical_result(capsys):
+    reference = run(use_cache=False)
+    calls = {"n": 0}
+
+    def dies_at_step_45(model, X, y):
+        calls["n"] += 1
+        if calls["n"] > 45:
+            raise Interrupt
+        return loss_fn(model, X, y)
+
+    with pytest.raises(Interrupt):
+        run(loss=dies_at_step_45)
+    resumed = run()
+    assert "resuming from step 40" in capsys.readouterr().out
+    assert_same_run(reference, resumed)
+
+
+def test_corrupt_entry_is_detected_and_retrained():
+    first = run()
+    path = first.path / "run.pt"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match="checksum mismatch"):
+        again = run()
+    assert not again.from_cache
+    assert_same_run(first, again)
+    assert run().from_cache  # the retrained entry was written back
+
+
+def test_truncated_and_foreign_files_are_rejected(tmp_path):
+    path = tmp_path / "x.pt"
+    cache.save_atomic(path, {"a": torch.arange(3)})
+    assert torch.equal(cache.load_verified(path)["a"], torch.arange(3))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(cache.CorruptCacheEntry, match="checksum"):
+        cache.load_verified(path)
+    path.write_bytes(b"hello")
+    with pytest.raises(cache.CorruptCacheEntry, match="header"):
+        cache.load_verified(path)
+
+
+def test_entry_for_another_config_is_not_used():
+    first = run()
+    entry = cache.load_verified(first.path / "run.pt")
+    entry["spec"] = {**entry["spec"], "config": {"v": 999}}
+    cache.save_atomic(first.path / "run.pt", entry)
+    with pytest.warns(RuntimeWarning, match="different config"):
+        assert not run().from_cache
+
+
+def test_missing_snapshot_is_a_clear_key_error():
+    r = run()
+    with pytest.raises(KeyError, match=r"step 8 was not snapshotted.*\[0, 7, 30, 60\]"):
+        r.model_at(8)
+    with pytest.raises(KeyError, match="no metric"):
+        r.metric("nope")
+
+
+@pytest.mark.parametrize("bad", [
+    dict(steps=0), dict(steps=10, lr=0), dict(steps=10, batch_size=0),
+    dict(steps=10, snapshot_steps=(11,)), dict(steps=10, betas=(0.9, 1.0)),
+])
+def test_bad_train_config(bad):
+    with pytest.raises(ValueError, match="bad TrainConfig"):
+        TrainConfig(**bad)
+
+
+def test_config_must_be_plain_data():
+    model, data = tiny_problem()
+    with pytest.raises(ValueError, match="plain data"):
+        train(model, data, loss_fn, CFG, config={"fn": loss_fn})
+
+
+def test_snapshot_schedule():
+    s = snapshot_schedule(1000, n_log=10, n_linear=4)
+    assert s[0] == 0 and s[-1] == 1000 and list(s) == sorted(set(s))
+    assert {1, 250, 500, 750}.issubset(s)
+
+
+def test_cache_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("TOYLAB_CACHE", str(tmp_path / "here"))
+    assert cache.cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("TOYLAB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "toylab"

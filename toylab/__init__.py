@@ -1,0 +1,13 @@
+"""toylab: the helper package of the toylab book.
+
+One module per concern, each named for what it holds:
+
+- ``data``: the tasks' data sets (modular addition, ...)
+- ``models``: TransformerLens models built from a plain config
+- ``train``: the one training loop, with snapshots and ``cache`` (the run cache on disk)
+- ``fourier``: the Fourier basis of Z_p and sparsity measures
+- ``grokking``: the analyses of the grokking chapter
+- ``plotting``: figures and views over training snapshots
+"""
+
+__version__ = "0.1.0"

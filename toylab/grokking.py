@@ -1,0 +1,319 @@
+"""Analyses of the grokking chapter: how a one-layer transformer adds mod p.
+
+Everything here follows Nanda et al. (2023) and the exact definitions in the
+book's notes (``shared/papers.md`` section 1a). Defined in the grokking chapter
+(``notebooks/grokking.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from toylab.data import ModularAdditionData
+from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
+from toylab.train import Run
+
+TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below change
+
+
+# --- training -------------------------------------------------------------------------------
+
+def _keep_equals_position(resid_mid: Tensor, hook) -> Tensor:
+    return resid_mid[:, -1:]  # (batch, 1, d_model)
+
+
+def logits_at_equals(model: nn.Module, inputs: Tensor) -> Tensor:
+    """Logits read at the '=' position: (batch, 3) tokens -> (batch, p).
+
+    Only '=' is read out, and in a one-layer model nothing after the attention
+    mixes positions, so a hook cuts the residual stream to that position before
+    the MLP and unembedding: the same logits as ``model(inputs)[:, -1]`` at a
+    third of the MLP's cost.
+    """
+    with model.hooks(fwd_hooks=[("blocks.0.hook_resid_mid", _keep_equals_position)]):
+        return model(inputs)[:, -1]
+
+
+def loss_fn(model: nn.Module, inputs: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy of the answer at '=' (in float64, since the loss gets very small)."""
+    return F.cross_entropy(logits_at_equals(model, inputs).double(), labels)
+
+
+def evaluator(data: ModularAdditionData):
+    """``evaluate(model)`` for :func:`toylab.train.train`: loss and accuracy on each split.
+
+    ``unseen`` is the test subset whose commuted pair is also unseen: memorising
+    (a, b) answers (b, a) for free, so only this subset starts at chance.
+    """
+    splits = {"train": data.train_idx, "test": data.test_idx, "unseen": data.test_unseen_swap_idx}
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        device = next(model.parameters()).device
+        logits = logits_at_equals(model, data.inputs.to(device)).double().cpu()
+        out = {}
+        for split, idx in splits.items():
+            out[f"{split}_loss"] = F.cross_entropy(logits[idx], data.labels[idx]).item()
+            out[f"{split}_acc"] = (logits[idx].argmax(-1) == data.labels[idx]).double().mean().item()
+        return out
+
+    return evaluate
+
+
+# --- Fourier structure ----------------------------------------------------------------------
+
+def all_logits(model: nn.Module, data: ModularAdditionData) -> Tensor:
+    """Logits for every input as a (p, p, p) grid over (a, b, answer c), float64 on CPU."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = logits_at_equals(model, data.inputs.to(device)).double().cpu()
+    return logits.reshape(data.p, data.p, data.p)
+
+
+def frequency_share(W: Tensor) -> Tensor:
+    """Share of a (p, d) matrix's squared norm in each frequency along its first axis.
+
+    Used on the embedding of the numbers, ``model.embed.W_E[:p]``. Index 0 is
+    the constant; index k sums the cos k and sin k components.
+    """
+    basis, _ = fourier_basis(W.shape[0])
+    norms = frequency_norms(basis.double() @ W.detach().cpu().double())
+    return norms / norms.sum()
+
+
+def neuron_activations(model: nn.Module, data: ModularAdditionData) -> Tensor:
+    """ReLU outputs of the MLP at '=' for every input: (p, p, d_mlp) over (a, b, neuron)."""
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        _, cache = model.run_with_cache(data.inputs.to(device), names_filter="blocks.0.mlp.hook_post")
+    acts = cache["blocks.0.mlp.hook_post"][:, -1].double().cpu()  # (p*p, d_mlp)
+    return acts.reshape(data.p, data.p, -1)
+
+
+def neuron_frequencies(acts: Tensor) -> tuple[Tensor, Tensor]:
+    """Each neuron's frequency and the fraction of its variance that frequency explains.
+
+    For each neuron, the 2-D Fourier transform of its activation over (a, b)
+    (mean removed); frequency k explains the squared norm in the block
+    {const, cos k, sin k} x {const, cos k, sin k}. Dead neurons get frequency 0
+    and fraction 0.
+
+    Args:
+        acts: (p, p, n_neurons).
+
+    Returns:
+        freq: (n_neurons,) long, the best k >= 1; frac: (n_neurons,) its fraction.
+    """
+    p = acts.shape[0]
+    acts = acts - acts.mean(dim=(0, 1), keepdim=True)
+    coefs = fourier_2d(acts.double()).pow(2)  # (p, p, n)
+    total = coefs.sum(dim=(0, 1))
+    k_row = row_frequencies(p)
+    fracs = []
+    for k in range(1, p // 2 + 1):
+        rows = (k_row == k) | (k_row == 0)
+        fracs.append(coefs[rows][:, rows].sum(dim=(0, 1)))
+    fracs = torch.stack(fracs) / total.clamp_min(1e-30)  # (n_freq, n)
+    frac, idx = fracs.max(dim=0)
+    dead = total <= 1e-20
+    return torch.where(dead, 0, idx + 1), torch.where(dead, 0.0, frac)
+
+
+def key_frequencies(freq: Tensor, frac: Tensor, min_share: float = 0.05, min_frac: float = 0.5) -> list[int]:
+    """The frequencies the network computes with: those that own a cluster of neurons.
+
+    A neuron belongs to the cluster of its frequency if that frequency explains
+    more than ``min_frac`` of its variance; a frequency is key if its cluster
+    holds at least ``min_share`` of those clustered neurons.
+    """
+    clustered = freq[(frac > min_frac) & (freq > 0)]
+    if clustered.numel() == 0:
+        return []
+    counts = torch.bincount(clustered)
+    return sorted(int(k) for k in torch.nonzero(counts >= min_share * clustered.numel()).flatten())
+
+
+def neuron_logit_map(model: nn.Module) -> Tensor:
+    """W_L = W_out W_U: how each MLP neuron writes to each answer's logit, (d_mlp, p)."""
+    return (model.blocks[0].mlp.W_out @ model.unembed.W_U).detach().cpu().double()
+
+
+def sum_directions(p: int, freqs: list[int]) -> Tensor:
+    """Orthonormal (a, b)-grid vectors cos(w_k(a+b)) and sin(w_k(a+b)) for each k: (p*p, 2K).
+
+    In the 2-D Fourier basis these are (cos⊗cos − sin⊗sin)/√2 and
+    (sin⊗cos + cos⊗sin)/√2, the only directions the clock algorithm uses.
+    """
+    x = torch.arange(p, dtype=torch.float64)
+    s = (x[:, None] + x[None, :]).flatten()  # a + b
+    cols = []
+    for k in freqs:
+        if not 1 <= k <= (p - 1) // 2:
+            raise ValueError(f"frequency {k} out of range 1..{(p - 1) // 2} for p={p}")
+        w = 2 * math.pi * k / p
+        cols += [torch.cos(w * s) * math.sqrt(2) / p, torch.sin(w * s) * math.sqrt(2) / p]
+    return torch.stack(cols, dim=1) if cols else torch.zeros(p * p, 0, dtype=torch.float64)
+
+
+def restricted_logits(logits: Tensor, freqs: list[int]) -> Tensor:
+    """Keep only the constant and the cos/sin(w_k(a+b)) directions of the logits, for each answer.
+
+    Args:
+        logits: (p, p, p) grid over (a, b, c).
+    """
+    p = logits.shape[0]
+    flat = logits.reshape(p * p, p)
+    D = sum_directions(p, freqs)
+    kept = flat.mean(dim=0, keepdim=True) + D @ (D.T @ flat)
+    return kept.reshape(p, p, p)
+
+
+def excluded_logits(logits: Tensor, freqs: list[int]) -> Tensor:
+    """Remove the cos/sin(w_k(a+b)) directions of the logits; keep everything else."""
+    p = logits.shape[0]
+    flat = logits.reshape(p * p, p)
+    D = sum_directions(p, freqs)
+    return (flat - D @ (D.T @ flat)).reshape(p, p, p)
+
+
+def grid_loss(logits: Tensor, data: ModularAdditionData, idx: Tensor | None = None) -> float:
+    """Cross-entropy of a (p, p, p) logit grid on the rows ``idx`` (default: all p² pairs)."""
+    flat = logits.reshape(-1, data.p)
+    idx = torch.arange(flat.shape[0]) if idx is None else idx
+    return F.cross_entropy(flat[idx], data.labels[idx]).item()
+
+
+def clock_fit(logits: Tensor, freqs: list[int]) -> tuple[Tensor, float]:
+    """Least-squares fit of the logits by Σ_k α_k cos(w_k(a + b − c)).
+
+    The logits are centred over c first (softmax ignores a per-input constant).
+
+    Returns:
+        alphas: (K,) the fitted amplitudes; r2: the fraction of variance explained.
+    """
+    p = logits.shape[0]
+    y = (logits - logits.mean(dim=-1, keepdim=True)).flatten()
+    a, b, c = torch.meshgrid(*(torch.arange(p, dtype=torch.float64),) * 3, indexing="ij")
+    X = torch.stack([torch.cos(2 * math.pi * k / p * (a + b - c)).flatten() for k in freqs], dim=1)
+    alphas = torch.linalg.lstsq(X, y[:, None]).solution.flatten()
+    r2 = 1 - (y - X @ alphas).pow(2).sum() / y.pow(2).sum()
+    return alphas, float(r2)
+
+
+# --- progress measures over training --------------------------------------------------------
+
+@dataclass
+class ProgressMeasures:
+    """Nanda et al.'s progress measures, one value per snapshot step."""
+
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    restricted_loss: np.ndarray  # only the key-frequency directions, all p² pairs
+    excluded_loss: np.ndarray  # key-frequency directions removed, training pairs
+    gini_W_E: np.ndarray  # Gini of the norms of W_E's Fourier components (token axis)
+    gini_W_L: np.ndarray  # Gini of the norms of W_L's Fourier components (logit axis)
+    weight_norm: np.ndarray  # total sum of squared trainable weights
+
+
+def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> ProgressMeasures:
+    """Compute every progress measure at every snapshot of ``run``, for fixed key ``freqs``."""
+    basis, _ = fourier_basis(data.p)
+    basis = basis.double()
+    rows: dict[str, list[float]] = {k: [] for k in ProgressMeasures.__dataclass_fields__ if k != "steps"}
+    trainable = {n for n, q in run.model.named_parameters() if q.requires_grad}
+    for step in run.snapshot_steps:
+        model = run.model_at(step)
+        logits = all_logits(model, data)
+        rows["train_loss"].append(grid_loss(logits, data, data.train_idx))
+        rows["test_loss"].append(grid_loss(logits, data, data.test_idx))
+        rows["restricted_loss"].append(grid_loss(restricted_logits(logits, freqs), data))
+        rows["excluded_loss"].append(grid_loss(excluded_logits(logits, freqs), data, data.train_idx))
+        W_E = model.embed.W_E[: data.p].detach().cpu().double()
+        rows["gini_W_E"].append(gini((basis @ W_E).norm(dim=1)))
+        rows["gini_W_L"].append(gini((neuron_logit_map(model) @ basis.T).norm(dim=0)))
+        state = run.state_at(step)
+        rows["weight_norm"].append(float(sum(state[n].double().pow(2).sum() for n in trainable)))
+    return ProgressMeasures(np.asarray(run.snapshot_steps), **{k: np.asarray(v) for k, v in rows.items()})
+
+
+@dataclass
+class Phases:
+    """Step boundaries of the three phases of grokking, found from the curves."""
+
+    memorised: int  # train accuracy first reaches 100%
+    cleanup_start: int  # test loss leaves its plateau
+    cleanup_end: int  # test loss settles near its final value
+
+    def as_dict(self) -> dict[str, tuple[int, int]]:
+        return {
+            "memorisation": (0, self.memorised),
+            "circuit formation": (self.memorised, self.cleanup_start),
+            "cleanup": (self.cleanup_start, self.cleanup_end),
+        }
+
+
+def first_step(steps: np.ndarray, condition: np.ndarray) -> int | None:
+    """The first step at which ``condition`` holds, or None."""
+    hits = np.flatnonzero(condition)
+    return int(steps[hits[0]]) if hits.size else None
+
+
+def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0) -> Phases:
+    """Memorisation, circuit formation and cleanup, from the logged curves of ``run``.
+
+    - memorisation ends when training accuracy first reaches 100%;
+    - cleanup starts when the test loss (on the ``unseen`` pairs) first falls
+      below ``plateau_drop`` times its plateau (its maximum after memorisation);
+    - cleanup ends when that loss first comes within ``settle_factor`` of its final value.
+
+    Raises:
+        ValueError: if the run never memorised or never generalised.
+    """
+    steps = run.metric("step")
+    memorised = first_step(steps, run.metric("train_acc") >= 1.0)
+    if memorised is None:
+        raise ValueError(f"run {run.name!r} never reached 100% training accuracy; train longer")
+    loss = run.metric("unseen_loss")
+    after = steps >= memorised
+    plateau = loss[after].max()
+    start = first_step(steps, after & (loss < plateau_drop * plateau))
+    if start is None:
+        raise ValueError(f"run {run.name!r}: the test loss never left its plateau (no grokking)")
+    end = first_step(steps, (steps >= start) & (loss < settle_factor * loss[-1]))
+    return Phases(memorised, start, max(end, start))
+
+
+# --- exercise -------------------------------------------------------------------------------
+
+def check_clock_logits(fn, p: int = 31, freqs: tuple[int, ...] = (3, 8, 14), n: int = 200) -> bool:
+    """Check a reader's ``fn(a, b, freqs, p) -> (n, p)`` against Σ_k cos(w_k(a + b − c)).
+
+    Prints what is wrong, if anything, and returns whether ``fn`` passed.
+    """
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randint(p, (n,), generator=gen), torch.randint(p, (n,), generator=gen)
+    c = torch.arange(p, dtype=torch.float64)
+    expected = sum(torch.cos(2 * math.pi * k / p * (a[:, None] + b[:, None] - c)) for k in freqs)
+    try:
+        got = fn(a, b, list(freqs), p)
+    except NotImplementedError:
+        print("Not implemented yet: fill in the function, then run this cell again.")
+        return False
+    if not isinstance(got, Tensor) or got.shape != (n, p):
+        print(f"expected a tensor of shape {(n, p)}, got {getattr(got, 'shape', type(got))}")
+        return False
+    if not torch.allclose(got.double(), expected, atol=1e-4):
+        worst = (got.double() - expected).abs().max().item()
+        print(f"values differ from sum_k cos(w_k (a + b - c)) by up to {worst:.3g}")
+        return False
+    if not torch.equal(got.argmax(-1), (a + b) % p):
+        print("the largest logit is not always at c = (a + b) mod p")
+        return False
+    print("Correct: your clock adds mod p.")
+    return True

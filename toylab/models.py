@@ -1,0 +1,76 @@
+"""Model builders: TransformerLens ``HookedTransformer`` from a plain config.
+
+Every activation of a ``HookedTransformer`` has a stable hook name
+(``blocks.0.mlp.hook_post``), which is what the analyses read. Models are built
+from their config alone: no hub, no download.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+# TransformerLens 3.x warns on every HookedTransformer that 4.0 will replace it;
+# the book pins 3.9, so the warning says nothing to the reader.
+warnings.filterwarnings("ignore", message=r"HookedTransformer is deprecated", category=DeprecationWarning)
+
+
+def build_transformer(config: dict[str, Any], seed: int = 0) -> HookedTransformer:
+    """A CPU ``HookedTransformer`` built from a plain dict of config fields, seeded.
+
+    Args:
+        config: keyword arguments of ``HookedTransformerConfig`` (``n_layers``,
+            ``d_model``, ``d_head``, ``n_heads``, ``d_vocab``, ``n_ctx``, ...).
+        seed: seeds the weight initialisation.
+
+    Raises:
+        ValueError: the config cannot be built; the message says why.
+    """
+    sizes = ("n_layers", "d_model", "d_head", "n_heads", "d_vocab", "n_ctx", "d_mlp", "d_vocab_out")
+    for key in sizes:
+        value = config.get(key)
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            if key == "d_mlp" and config.get("attn_only"):
+                continue
+            raise ValueError(f"transformer config: {key} must be a positive integer, got {value!r}")
+    try:
+        cfg = HookedTransformerConfig(**{"device": "cpu", **config, "seed": seed})
+        torch.manual_seed(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return HookedTransformer(cfg)
+    except (TypeError, ValueError, AssertionError, KeyError) as err:
+        raise ValueError(f"cannot build a HookedTransformer from {config}: {err}") from None
+
+
+def grokking_transformer(
+    p: int, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512, seed: int = 0
+) -> HookedTransformer:
+    """The one-layer transformer of Nanda et al. (2023) for ``a + b mod p``.
+
+    Tokens are ``0..p-1`` and '=' (``p``); logits over the p answers. ReLU MLP,
+    learned positions, no LayerNorm, biases fixed at zero (frozen), weights
+    ~ N(0, 1/d_model) except the unembedding ~ N(0, 1/d_vocab).
+
+    Defined in the grokking chapter (``notebooks/grokking.py``).
+    """
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+    model = build_transformer(
+        dict(n_layers=1, d_model=d_model, d_head=d_model // n_heads, n_heads=n_heads, d_mlp=d_mlp,
+             d_vocab=p + 1, d_vocab_out=p, n_ctx=3, act_fn="relu", normalization_type=None),
+        seed=seed,
+    )
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.split(".")[-1].startswith("b_"):
+                param.zero_()
+                param.requires_grad_(False)
+            else:
+                scale = p + 1 if name == "unembed.W_U" else d_model
+                param.copy_(torch.randn(param.shape, generator=gen) / scale**0.5)
+    return model

@@ -1,0 +1,288 @@
+"""The one training loop every chapter uses.
+
+Seeded and deterministic; full-batch or mini-batch; AdamW with linear warm-up;
+metrics every ``log_every`` steps; parameter snapshots at chosen steps so that
+analyses can run over training; a progress bar; GPU when present. Runs are
+cached on disk (:mod:`toylab.cache`): a re-run is instant and an interrupted
+run resumes from its last checkpoint.
+
+Defined in the grokking chapter (``notebooks/grokking.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from toylab import cache
+
+PROGRESS_ENV = "TOYLAB_PROGRESS"  # "auto" (default), "text", or "off"
+CACHE_FORMAT = 1  # bump when what a cached run holds changes
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about optimisation; the model and data are given separately.
+
+    Args:
+        steps: number of optimiser steps.
+        lr, weight_decay, betas: AdamW settings.
+        warmup_steps: the learning rate rises linearly over this many steps.
+        batch_size: ``None`` for full-batch training, else examples per step
+            (drawn with replacement from a generator seeded by ``seed``).
+        seed: seeds torch (e.g. dropout) and the batch sampler.
+        log_every: evaluate and log metrics every this many steps (and at the end).
+        snapshot_steps: steps at which to keep a copy of the parameters
+            (see :func:`snapshot_schedule`).
+        checkpoint_every: save a resumable checkpoint every this many steps.
+    """
+
+    steps: int
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    batch_size: int | None = None
+    seed: int = 0
+    log_every: int = 100
+    snapshot_steps: tuple[int, ...] = ()
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.steps >= 1, "steps must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (all(0 <= b < 1 for b in self.betas), "betas must lie in [0, 1)"),
+            (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size must be None or >= 1"),
+            (self.log_every >= 1, "log_every must be >= 1"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (all(0 <= s <= self.steps for s in self.snapshot_steps),
+             f"snapshot_steps must lie in [0, steps={self.steps}]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"bad TrainConfig: {message} (got {self})")
+        object.__setattr__(self, "betas", tuple(self.betas))
+        object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
+
+
+def snapshot_schedule(steps: int, n_log: int = 20, n_linear: int = 40) -> tuple[int, ...]:
+    """Snapshot steps: ``n_log`` log-spaced (dense early) plus ``n_linear`` evenly spaced.
+
+    Always includes step 0 and the last step.
+    """
+    log = np.unique(np.round(np.logspace(0, math.log10(max(steps, 1)), n_log)).astype(int))
+    lin = np.round(np.linspace(0, steps, n_linear + 1)).astype(int)
+    return tuple(sorted({0, steps, *log.tolist(), *lin.tolist()}))
+
+
+def default_device() -> torch.device:
+    """The GPU if there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Run:
+    """A finished training run: metrics over training, snapshots, the final model."""
+
+    name: str
+    path: Path  # the cache folder of this run
+    spec: dict  # everything the cache key was computed from
+    history: dict[str, list[float]]  # "step" plus one list per metric
+    snapshots: dict[int, dict[str, Tensor]]  # step -> state_dict (CPU)
+    model: nn.Module  # holds the final parameters
+    seconds: float  # wall-clock time the training took (summed over resumes)
+    from_cache: bool = field(default=False)
+
+    def metric(self, name: str) -> np.ndarray:
+        """One logged metric as an array aligned with ``metric("step")``."""
+        if name not in self.history:
+            raise KeyError(f"no metric {name!r} in run {self.name!r}; logged: {sorted(self.history)}")
+        return np.asarray(self.history[name])
+
+    @property
+    def snapshot_steps(self) -> list[int]:
+        return sorted(self.snapshots)
+
+    def state_at(self, step: int) -> dict[str, Tensor]:
+        """The parameters saved at ``step``."""
+        if step not in self.snapshots:
+            raise KeyError(
+                f"step {step} was not snapshotted in run {self.name!r}; saved steps: "
+                f"{self.snapshot_steps}. Add it to TrainConfig.snapshot_steps and re-run."
+            )
+        return self.snapshots[step]
+
+    def model_at(self, step: int) -> nn.Module:
+        """A copy of the model with the parameters saved at ``step``."""
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self.state_at(step))
+        return model
+
+
+def _progress_bar(total: int, initial: int, name: str):
+    mode = os.environ.get(PROGRESS_ENV, "auto")
+    if mode == "off":
+        return None
+    if mode == "text":
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(total=total, initial=initial, desc=name, mininterval=1.0)
+
+
+def _warn_and_drop(path: Path, reason: str) -> None:
+    warnings.warn(f"ignoring cache entry {path}: {reason}; training again", RuntimeWarning, stacklevel=3)
+    path.unlink(missing_ok=True)
+
+
+def _load_entry(path: Path, spec: dict) -> dict | None:
+    """A cache entry for ``spec``, or None if it is missing, damaged or for another spec."""
+    try:
+        entry = cache.load_verified(path)
+    except FileNotFoundError:
+        return None
+    except cache.CorruptCacheEntry as err:
+        _warn_and_drop(path, str(err))
+        return None
+    if not isinstance(entry, dict) or entry.get("spec") != spec:
+        _warn_and_drop(path, "it was made from a different config")
+        return None
+    return entry
+
+
+def train(
+    model: nn.Module,
+    data: Sequence[Tensor],
+    loss_fn: Callable[..., Tensor],
+    cfg: TrainConfig,
+    *,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    name: str = "run",
+    config: dict | None = None,
+    use_cache: bool = True,
+) -> Run:
+    """Train ``model`` on ``data`` with AdamW, or load the identical run from the cache.
+
+    Args:
+        model: a freshly initialised model; its initial parameters are part of
+            the cache key, so seed it before building it.
+        data: training tensors sharing their first (example) axis, e.g. (X, y).
+        loss_fn: ``loss_fn(model, *batch) -> scalar`` loss to minimise.
+        cfg: the optimisation settings.
+        evaluate: ``evaluate(model) -> {metric: value}``, called under
+            ``torch.no_grad`` every ``cfg.log_every`` steps. ``loss`` (the training
+            batch's loss) is always logged.
+        name: a readable name; also the prefix of the cache folder.
+        config: plain data describing what ``model``, ``data``, ``loss_fn`` and
+            ``evaluate`` are (task, sizes, a version string). Change it whenever
+            that code changes, so an old cache entry is not reused.
+        use_cache: set False to train without reading or writing the cache.
+
+    Returns:
+        A :class:`Run`. Training resumes from the last checkpoint if a previous
+        call was interrupted.
+    """
+    if not data or any(t.shape[0] != data[0].shape[0] for t in data):
+        raise ValueError("data must be a non-empty sequence of tensors sharing their first axis")
+    device = default_device()
+    spec = {
+        "format": CACHE_FORMAT,
+        "name": name,
+        "config": config,
+        "train": dataclasses.asdict(cfg),
+        "init": cache.tensor_digest(model.state_dict().values()),
+        "data": cache.tensor_digest(data),
+        "device": device.type,
+    }
+    path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
+    model.to(device)
+
+    if use_cache and (entry := _load_entry(path / "run.pt", spec)) is not None:
+        model.load_state_dict(entry["final"])
+        print(f"[toylab] {name}: loaded from cache {path} (trained in {entry['seconds']:.0f} s)")
+        return Run(name, path, spec, entry["history"], entry["snapshots"], model, entry["seconds"], True)
+
+    data = [t.to(device) for t in data]
+    n = data[0].shape[0]
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    warmup = max(cfg.warmup_steps, 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    start, history, snapshots, seconds = 0, {"step": [], "loss": []}, {}, 0.0
+
+    ckpt_path = path / "checkpoint.pt"
+    if use_cache and (ckpt := _load_entry(ckpt_path, spec)) is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        gen.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        start, history, snapshots, seconds = ckpt["step"], ckpt["history"], ckpt["snapshots"], ckpt["seconds"]
+        print(f"[toylab] {name}: resuming from step {start}")
+
+    bar = _progress_bar(cfg.steps, start, name)
+    t0 = time.perf_counter()
+    model.train()
+    for step in range(start, cfg.steps + 1):
+        if step in cfg.snapshot_steps:
+            snapshots[step] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        batch = data if cfg.batch_size is None else [
+            t[torch.randint(n, (cfg.batch_size,), generator=gen).to(device)] for t in data
+        ]
+        loss = loss_fn(model, *batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr")
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            history["step"].append(step)
+            history["loss"].append(loss.item())
+            if evaluate is not None:
+                model.eval()
+                with torch.no_grad():
+                    for key, value in evaluate(model).items():
+                        history.setdefault(key, []).append(float(value))
+                model.train()
+            if bar is not None:
+                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.items() if k == "loss" or k.endswith("acc")}, refresh=False)
+        if step == cfg.steps:
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if bar is not None:
+            bar.update(1)
+        if use_cache and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            cache.save_atomic(ckpt_path, {
+                "spec": spec, "step": step + 1, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "history": history, "snapshots": snapshots,
+                "seconds": seconds + time.perf_counter() - t0,
+            })
+    if bar is not None:
+        bar.close()
+    seconds += time.perf_counter() - t0
+    model.eval()
+    if use_cache:
+        final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        cache.save_atomic(path / "run.pt", {
+            "spec": spec, "history": history, "snapshots": snapshots, "final": final, "seconds": seconds,
+        })
+        ckpt_path.unlink(missing_ok=True)
+    return Run(name, path, spec, history, snapshots, model, seconds, False)
