@@ -1,0 +1,42 @@
+# The two commands README.md gives: `make book` and `make test`.
+# Both create .venv and install the pinned requirements on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test unit chapters site sync bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install torch==2.13.0      # CPU wheel; unpinned, a dependency pulls CUDA torch
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -e .
+	touch $(STAMP)
+
+# Build the static site into _build/html (executes every chapter; training is cached).
+book: $(STAMP)
+	TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "Open _build/html/index.html"
+
+# Unit tests, then every chapter under nbval, then the book build and a headless-browser check.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests/unit notebooks tests/book --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# One chapter: make chapter NB=notebooks/grokking.ipynb
+chapter: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax --nbval-cell-timeout=1200 $(NB)
+
+# After editing a chapter's .py, refresh its .ipynb twin (and vice versa).
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,79 @@
+"""Time each chapter's execution (cold run cache) and the training loop's speed.
+
+Not part of the test suite: speed targets live here, never in timed tests.
+
+    make bench                       # every chapter, cold cache, plus the loop
+    python benchmarks/run.py --loop  # only the training loop
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_BUDGET_S = {"grokking": 240}  # from each chapter's issue
+
+
+def time_chapter(path: Path) -> float:
+    """Execute a chapter top to bottom in a fresh kernel with an empty run cache."""
+    import jupytext
+    import nbclient
+
+    nb = jupytext.read(path)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ.update(TOYLAB_CACHE=cache, TOYLAB_PROGRESS="off", TOYLAB_STATIC="1")
+        start = time.perf_counter()
+        nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - start
+
+
+def time_training_loop(steps: int = 200) -> dict[str, float]:
+    """Steps per second of toylab.train on the grokking chapter's model and data."""
+    from toylab import grokking
+    from toylab.data import modular_addition_data
+    from toylab.models import grokking_transformer
+    from toylab.train import TrainConfig, train
+
+    os.environ["TOYLAB_PROGRESS"] = "off"
+    data = modular_addition_data(59, 0.4, seed=0)
+    out = {}
+    for label, log_every in [("no logging", steps), ("log every 20", 20)]:
+        model = grokking_transformer(59, seed=0)
+        cfg = TrainConfig(steps=steps, lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98), log_every=log_every)
+        start = time.perf_counter()
+        train(model, data.train, grokking.loss_fn, cfg, evaluate=grokking.evaluator(data), use_cache=False)
+        out[label] = steps / (time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--loop", action="store_true", help="only time the training loop")
+    parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    args = parser.parse_args()
+
+    rows = []
+    if not args.loop:
+        names = args.chapters or sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+        for name in names:
+            seconds = time_chapter(ROOT / "notebooks" / f"{name}.py")
+            budget = CHAPTER_BUDGET_S.get(name)
+            verdict = "" if budget is None else ("within" if seconds <= budget else "OVER") + f" {budget} s"
+            rows.append((f"chapter {name} (cold cache)", f"{seconds:.0f} s", verdict))
+    for label, rate in time_training_loop().items():
+        rows.append((f"training loop, grokking model, {label}", f"{rate:.1f} steps/s", ""))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'result':>14}  budget")
+    for name, value, verdict in rows:
+        print(f"{name:<{width}}  {value:>14}  {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

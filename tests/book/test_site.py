@@ -1,0 +1,113 @@
+"""The book builds, and its pages work in a real browser.
+
+Runs after the chapters' nbval tests in ``make test``, so every training run is
+already in the run cache and the build only re-executes the analyses.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from browser import Chromium, find_chromium
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+CHAPTERS = {"notebooks/grokking.html": 9}  # page -> figures it must show (measured: 9)
+# pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
+# before choosing the default colour mode; that is the theme's normal start, not a fault.
+BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
+
+
+@pytest.fixture(scope="session")
+def build():
+    """Build the book exactly as `make book` does; return the build's exit code and log."""
+    env = {**os.environ, "TOYLAB_STATIC": "1", "TOYLAB_PROGRESS": "off"}
+    if os.environ.get("TOYLAB_CACHE"):  # keep the run cache the chapters' tests filled
+        env["TOYLAB_CACHE"] = os.environ["TOYLAB_CACHE"]
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
+                          capture_output=True, text=True, env=env)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_book_builds_without_warnings(build):
+    code, log = build
+    assert code == 0, "jupyter-book build failed:\n" + log[-5000:]
+    for page in ["index.html", "book/intro.html", "book/references.html", *CHAPTERS]:
+        assert (HTML / page).exists(), f"{page} was not built"
+
+
+@pytest.fixture(scope="session")
+def site(build):
+    if build[0] != 0:
+        pytest.skip("the book did not build")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium found: install it (Debian: `apt-get install chromium`) "
+                    "to check the built pages in a headless browser")
+    chromium = Chromium(binary)
+    yield chromium
+    chromium.close()
+
+
+FIGURES_JS = """Array.from(document.querySelectorAll('.cell_output img'))
+  .filter(i => i.complete && i.naturalWidth > 0).length"""
+BROKEN_IMAGES_JS = """Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))
+  .map(i => i.src.slice(0, 80))"""
+
+
+def console_errors(report):
+    return [m for m in report.console_errors if m not in BENIGN_CONSOLE]
+
+
+def local_failures(report, site):
+    return [url for url in report.failed_requests if urlparse(url.split()[0]).netloc == urlparse(site).netloc]
+
+
+@pytest.mark.parametrize("page, n_figures", CHAPTERS.items())
+def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_figures):
+    report = browser.load(f"{site}/{page}", {
+        "title": "document.querySelector('h1') && document.querySelector('h1').textContent",
+        "figures": FIGURES_JS,
+        "broken": BROKEN_IMAGES_JS,
+        "animation": "document.querySelectorAll('.animation img, img[id^=_anim_img]').length",
+        "colab": "Array.from(document.querySelectorAll('a')).some(a => a.href.includes('colab.research.google.com'))",
+    })
+    assert not report.exceptions, f"JavaScript errors on {page}: {report.exceptions}"
+    assert not console_errors(report), f"console errors on {page}: {console_errors(report)}"
+    assert not local_failures(report, site), f"missing files on {page}: {local_failures(report, site)}"
+    assert report.values["title"], "the page has no title"
+    assert report.values["figures"] >= n_figures, f"only {report.values['figures']} figures rendered"
+    assert not report.values["broken"], f"images that did not load: {report.values['broken']}"
+    assert report.values["animation"] >= 1, "the training animation is missing"
+    assert report.values["colab"], "no Colab launch link"
+    offline = [u for u in report.failed_requests if u not in local_failures(report, site)]
+    if offline:  # e.g. MathJax from its CDN: this test runs without network access
+        print(f"external resources not reachable from the test machine: {offline}")
+
+
+@pytest.mark.parametrize("page", ["book/intro.html", "book/making_a_chapter.html", "book/references.html"])
+def test_prose_pages_load_without_errors(site, browser, page):
+    report = browser.load(f"{site}/{page}", {"title": "document.querySelector('h1').textContent"})
+    assert not report.exceptions and not console_errors(report), (report.exceptions, console_errors(report))
+    assert not local_failures(report, site)
+    assert report.values["title"]
