@@ -23,8 +23,8 @@
 # Nanda et al. {cite}`nanda2023progress` then opened such a model up and found the
 # algorithm it had learned: it turns numbers into waves and adds angles.
 #
-# In this chapter you train that model from scratch (about a minute on a laptop
-# CPU), watch it grok, and take the algorithm apart with the paper's own tools.
+# In this chapter you train that model from scratch (under two minutes on a
+# laptop CPU), watch it grok, and take the algorithm apart with the paper's own tools.
 #
 # ```{admonition} Learning objectives
 # :class: tip
@@ -490,15 +490,18 @@ print({name: span for name, span in spans.items()})
 # %% [markdown]
 # Read the figure phase by phase:
 #
-# - **Memorisation** (blue): training loss collapses; the test loss rises; the
-#   excluded loss is as low as the training loss, because the model does not yet
-#   use the key directions.
-# - **Circuit formation** (orange): train and test loss look flat, but the
-#   excluded loss climbs: the model is moving work onto the clock circuit. The
-#   restricted loss starts to fall, and the total weight shrinks under weight decay.
+# - **Memorisation** (blue): the training loss collapses and the test loss rises.
+#   The excluded loss falls along with the training loss: the memorising
+#   solution does not need the key directions.
+# - **Circuit formation** (orange): the test loss barely moves and the training
+#   loss, already tiny, keeps shrinking. Meanwhile the excluded loss climbs: the
+#   model is moving its work onto the clock circuit, so removing the circuit now
+#   hurts. The restricted loss starts to fall, and the total weight shrinks under
+#   weight decay.
 # - **Clean-up** (green): with the circuit in place, weight decay removes the
 #   memorising components. The test loss drops suddenly, the Gini coefficients
-#   jump as the weights concentrate on the key frequencies.
+#   jump as the weights concentrate on the key frequencies, and the total weight
+#   falls steeply.
 #
 # The checks below assert this ordering in this run.
 

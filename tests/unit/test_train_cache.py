@@ -66,6 +66,19 @@ def test_same_seed_same_numbers_and_cache_round_trip():
     assert_same_run(first, cached)
 
 
+def test_transformer_training_is_bitwise_reproducible():
+    """The grokking model's embedding backward accumulates across threads: it must not vary."""
+    from toylab import grokking
+    from toylab.data import modular_addition_data
+    from toylab.models import grokking_transformer
+
+    data = modular_addition_data(59, 0.4, seed=0)
+    cfg = TrainConfig(steps=15, lr=3e-3, weight_decay=1.0, log_every=5)
+    runs = [train(grokking_transformer(59, seed=0), data.train, grokking.loss_fn, cfg, use_cache=False)
+            for _ in range(2)]
+    assert_same_run(*runs)
+
+
 def test_changed_config_is_a_different_run():
     run()
     other = run(cfg=TrainConfig(**{**CFG.__dict__, "lr": 5e-3}))
