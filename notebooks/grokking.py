@@ -49,8 +49,17 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "toylab @ git+https://github.com/toylab-book/toylab"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "toylab @ git+https://github.com/toylab-book/toylab",
+        ],
+        check=True,
+    )
 
 # %%
 import math
@@ -66,7 +75,9 @@ from toylab.fourier import fourier_basis
 from toylab.models import grokking_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update({"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False})
+plt.rcParams.update(
+    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
+)
 
 # %% [markdown]
 # ## 1. The task
@@ -88,10 +99,17 @@ FRAC_TRAIN = 0.4  # paper: 0.3; see "What changed from the paper"
 SEED = 0
 
 data = modular_addition_data(P, FRAC_TRAIN, seed=SEED)
-print(f"{P * P} problems: {len(data.train_idx)} train, {len(data.test_idx)} test, "
-      f"of which {len(data.test_unseen_swap_idx)} 'unseen' (swap also held out)")
-print("first training rows [a, b, =] -> c:", *[f"{x.tolist()} -> {int(y)}" for x, y in
-                                              zip(data.train[0][:3], data.train[1][:3])])
+print(
+    f"{P * P} problems: {len(data.train_idx)} train, {len(data.test_idx)} test, "
+    f"of which {len(data.test_unseen_swap_idx)} 'unseen' (swap also held out)"
+)
+print(
+    "first training rows [a, b, =] -> c:",
+    *[
+        f"{x.tolist()} -> {int(y)}"
+        for x, y in zip(data.train[0][:3], data.train[1][:3])
+    ],
+)
 
 # %% [markdown]
 # ## 2. The model
@@ -111,7 +129,13 @@ print("first training rows [a, b, =] -> c:", *[f"{x.tolist()} -> {int(y)}" for x
 
 # %%
 model = grokking_transformer(P, d_model=128, n_heads=4, d_mlp=512, seed=SEED)
-print({name: tuple(w.shape) for name, w in model.named_parameters() if w.requires_grad})
+print(
+    {
+        name: tuple(w.shape)
+        for name, w in model.named_parameters()
+        if w.requires_grad
+    }
+)
 
 with torch.no_grad():
     full = model(data.inputs[:500])[:, -1]  # (500, p): all positions, read at '='
@@ -138,12 +162,34 @@ WEIGHT_DECAY = 1.0  # paper
 BETAS = (0.9, 0.98)  # paper
 STEPS = 2000  # grokking completes near step 1.2k with this config (measured)
 
-cfg = TrainConfig(steps=STEPS, lr=LR, weight_decay=WEIGHT_DECAY, betas=BETAS, warmup_steps=10,
-                  log_every=20, snapshot_steps=snapshot_schedule(STEPS), seed=SEED)
-run = train(model, data.train, grokking.loss_fn, cfg, evaluate=grokking.evaluator(data),
-            name="grokking", config={"task": grokking.TASK_VERSION, "p": P,
-                                     "frac_train": FRAC_TRAIN, "split_seed": SEED})
-print(f"{STEPS} steps; training took {run.seconds:.0f} s; {len(run.snapshots)} snapshots")
+cfg = TrainConfig(
+    steps=STEPS,
+    lr=LR,
+    weight_decay=WEIGHT_DECAY,
+    betas=BETAS,
+    warmup_steps=10,
+    log_every=20,
+    snapshot_steps=snapshot_schedule(STEPS),
+    seed=SEED,
+)
+run = train(
+    model,
+    data.train,
+    grokking.loss_fn,
+    cfg,
+    evaluate=grokking.evaluator(data),
+    name="grokking",
+    config={
+        "task": grokking.TASK_VERSION,
+        "p": P,
+        "frac_train": FRAC_TRAIN,
+        "split_seed": SEED,
+    },
+)
+print(
+    f"{STEPS} steps; training took {run.seconds:.0f} s; "
+    f"{len(run.snapshots)} snapshots"
+)
 
 # %% [markdown]
 # The curves, with steps on a log scale. The shaded phases are found from the
@@ -158,16 +204,36 @@ steps = run.metric("step")
 phases = grokking.find_phases(run)
 
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
-plotting.plot_curves(steps, {"train": run.metric("train_loss"), "test (all)": run.metric("test_loss"),
-                             "test (unseen pairs)": run.metric("unseen_loss")},
-                     ylabel="cross-entropy loss", logy=True, phases=phases.as_dict(), ax=ax_loss)
-plotting.plot_curves(steps, {"train": run.metric("train_acc"), "test (all)": run.metric("test_acc"),
-                             "test (unseen pairs)": run.metric("unseen_acc")},
-                     ylabel="accuracy", ax=ax_acc)
+plotting.plot_curves(
+    steps,
+    {
+        "train": run.metric("train_loss"),
+        "test (all)": run.metric("test_loss"),
+        "test (unseen pairs)": run.metric("unseen_loss"),
+    },
+    ylabel="cross-entropy loss",
+    logy=True,
+    phases=phases.as_dict(),
+    ax=ax_loss,
+)
+plotting.plot_curves(
+    steps,
+    {
+        "train": run.metric("train_acc"),
+        "test (all)": run.metric("test_acc"),
+        "test (unseen pairs)": run.metric("unseen_acc"),
+    },
+    ylabel="accuracy",
+    ax=ax_acc,
+)
 ax_acc.axhline(1 / P, color="grey", ls=":", lw=1)
 ax_acc.text(1.2, 1 / P + 0.02, "chance", color="grey", fontsize=8)
-fig.suptitle("Training accuracy is perfect by step %d; the unseen pairs follow only near step %d"
-             % (phases.memorised, phases.cleanup_start), fontsize=10)
+fig.suptitle(
+    "Training accuracy is perfect by step %d; "
+    "the unseen pairs follow only near step %d"
+    % (phases.memorised, phases.cleanup_start),
+    fontsize=10,
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -184,12 +250,22 @@ fig.tight_layout()
 # %%
 train_100 = grokking.first_step(steps, run.metric("train_acc") >= 1.0)
 unseen_99 = grokking.first_step(steps, run.metric("unseen_acc") > 0.99)
-print(f"train accuracy 100% at step {train_100}; unseen-pair test accuracy > 99% at step {unseen_99}")
-assert train_100 is not None and unseen_99 is not None, "no memorisation or no generalisation"
-assert unseen_99 >= 5 * train_100, "generalisation came too soon after memorisation to call it grokking"
+print(
+    f"train accuracy 100% at step {train_100}; "
+    f"unseen-pair test accuracy > 99% at step {unseen_99}"
+)
+assert train_100 is not None and unseen_99 is not None, (
+    "no memorisation or no generalisation"
+)
+assert unseen_99 >= 5 * train_100, (
+    "generalisation came too soon after memorisation to call it grokking"
+)
 # a long plateau: for the first half of the gap, the unseen pairs stay near chance (1/p = 1.7%)
 gap = (steps >= train_100) & (steps <= (train_100 + unseen_99) / 2)
-print(f"best unseen accuracy in the first half of the gap: {run.metric('unseen_acc')[gap].max():.3f}")
+print(
+    "best unseen accuracy in the first half of the gap:",
+    f"{run.metric('unseen_acc')[gap].max():.3f}",
+)
 assert run.metric("unseen_acc")[gap].max() < 0.1
 assert run.metric("test_acc")[-1] > 0.99 and run.metric("unseen_acc")[-1] > 0.99
 
@@ -210,7 +286,10 @@ for row in (0, 1, 2, 13, 14):
     ax.plot(x, basis[row], marker=".", lw=1, label=names[row])
 ax.set_xlabel("token $x$")
 ax.legend(fontsize=8, ncol=5)
-ax.set_title("A few Fourier basis vectors over the residues: constant, and waves of frequency 1 and 7", fontsize=10)
+ax.set_title(
+    "A few Fourier basis vectors: the constant, and waves of frequency 1 and 7",
+    fontsize=10,
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -232,23 +311,35 @@ share_init = grokking.frequency_share(run.model_at(0).embed.W_E[:P])
 # *number* and the *sparsity* are what the paper predicts.
 
 # %%
-acts = grokking.neuron_activations(run.model, data)  # (p, p, d_mlp): every neuron on every (a, b)
+acts = grokking.neuron_activations(
+    run.model, data
+)  # (p, p, d_mlp): every neuron on every (a, b)
 neuron_freq, neuron_frac = grokking.neuron_frequencies(acts)  # (d_mlp,), (d_mlp,)
 key_freqs = grokking.key_frequencies(neuron_freq, neuron_frac)
 print("key frequencies:", key_freqs)
-print(f"share of the embedding's norm in them: {share[key_freqs].sum():.1%} "
-      f"(at initialisation: {share_init[key_freqs].sum():.1%})")
+print(
+    f"share of the embedding's norm in them: {share[key_freqs].sum():.1%} "
+    f"(at initialisation: {share_init[key_freqs].sum():.1%})"
+)
 
 fig, ax = plt.subplots(figsize=(9, 2.8))
 k = np.arange(len(share))
 ax.bar(k - 0.2, share_init, width=0.4, color="lightgrey", label="initialisation")
-ax.bar(k + 0.2, share, width=0.4, color=["tab:red" if i in key_freqs else "tab:blue" for i in k],
-       label="trained (red: key frequencies)")
+ax.bar(
+    k + 0.2,
+    share,
+    width=0.4,
+    color=["tab:red" if i in key_freqs else "tab:blue" for i in k],
+    label="trained (red: key frequencies)",
+)
 ax.set_xlabel("frequency $k$ (0 = constant)")
 ax.set_ylabel("share of $\\|W_E\\|^2$")
 ax.legend(fontsize=8)
-ax.set_title(f"After training, {len(key_freqs)} frequencies hold {share[key_freqs].sum():.0%} "
-             "of the embedding", fontsize=10)
+ax.set_title(
+    f"After training, {len(key_freqs)} frequencies hold {share[key_freqs].sum():.0%} "
+    "of the embedding",
+    fontsize=10,
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -263,11 +354,15 @@ fig.tight_layout()
 # pattern of frequency 1.
 
 # %%
-fig, axes = plt.subplots(2, len(key_freqs), figsize=(2.4 * len(key_freqs), 4.8), squeeze=False)
+fig, axes = plt.subplots(
+    2, len(key_freqs), figsize=(2.4 * len(key_freqs), 4.8), squeeze=False
+)
 for col, kf in enumerate(key_freqs):
     members = torch.nonzero(neuron_freq == kf).flatten()
     n = int(members[neuron_frac[members].argmax()])
-    relabel = (np.arange(P) * pow(kf, -1, P)) % P  # row i shows the residue x with k x = i (mod p)
+    relabel = (
+        np.arange(P) * pow(kf, -1, P)
+    ) % P  # row i shows the residue x with k x = i (mod p)
     for row, grid in enumerate([acts[:, :, n], acts[relabel][:, relabel, n]]):
         ax = axes[row, col]
         ax.imshow(grid, cmap="viridis", origin="lower")
@@ -275,8 +370,14 @@ for col, kf in enumerate(key_freqs):
         ax.set_yticks([])
         ax.set_xlabel("b" if row == 0 else f"{kf}b mod p", fontsize=8)
         ax.set_ylabel("a" if row == 0 else f"{kf}a mod p", fontsize=8)
-    axes[0, col].set_title(f"neuron {n}, k = {kf}\n{neuron_frac[n]:.0%} explained by k", fontsize=9)
-fig.suptitle("MLP neurons over all inputs (a, b): periodic in a and b with the neuron's frequency", fontsize=10)
+    axes[0, col].set_title(
+        f"neuron {n}, k = {kf}\n{neuron_frac[n]:.0%} explained by k", fontsize=9
+    )
+fig.suptitle(
+    "MLP neurons over all inputs (a, b): periodic in a and b, "
+    "with the neuron's frequency",
+    fontsize=10,
+)
 fig.tight_layout()
 
 # %% [markdown]
@@ -291,17 +392,25 @@ fig.tight_layout()
 # %%
 alive = neuron_frac > 0
 well = neuron_frac > 0.85
-print(f"{int(alive.sum())} live neurons; {well.sum() / alive.sum():.1%} have >85% of their variance "
-      "explained by one frequency")
+print(
+    f"{int(alive.sum())} live neurons; {well.sum() / alive.sum():.1%} have "
+    ">85% of their variance "
+    "explained by one frequency"
+)
 counts = torch.bincount(neuron_freq[alive], minlength=P // 2 + 1)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 2.8))
-ax1.bar(np.arange(len(counts)), counts, color=["tab:red" if i in key_freqs else "tab:blue"
-                                               for i in range(len(counts))])
+ax1.bar(
+    np.arange(len(counts)),
+    counts,
+    color=["tab:red" if i in key_freqs else "tab:blue" for i in range(len(counts))],
+)
 ax1.set_xlabel("neuron's frequency $k$")
 ax1.set_ylabel("neurons")
 in_key = torch.isin(neuron_freq[alive], torch.tensor(key_freqs)).double().mean()
-ax1.set_title(f"{in_key:.0%} of live neurons belong to a key frequency's cluster", fontsize=10)
+ax1.set_title(
+    f"{in_key:.0%} of live neurons belong to a key frequency's cluster", fontsize=10
+)
 ax2.hist(neuron_frac[alive], bins=40, color="tab:blue")
 ax2.axvline(0.85, color="k", ls=":")
 ax2.set_xlabel("fraction of variance explained by the neuron's frequency")
@@ -317,13 +426,23 @@ fig.tight_layout()
 
 # %%
 W_L = grokking.neuron_logit_map(run.model)  # (d_mlp, p)
-W_L_fourier = W_L @ basis.double().T  # (d_mlp, p): columns are Fourier components of the answer
-order = torch.argsort(neuron_freq * 10 - neuron_frac)  # group the neurons by cluster
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+W_L_fourier = (
+    W_L @ basis.double().T
+)  # (d_mlp, p): columns are Fourier components of the answer
+order = torch.argsort(
+    neuron_freq * 10 - neuron_frac
+)  # group the neurons by cluster
+fig, (ax1, ax2) = plt.subplots(
+    1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]}
+)
 ax1.imshow(W_L_fourier[order][alive[order]].abs(), aspect="auto", cmap="Blues")
-ax1.set_xticks(range(0, P, 6), [names[i] for i in range(0, P, 6)], rotation=45, fontsize=7)
+ax1.set_xticks(
+    range(0, P, 6), [names[i] for i in range(0, P, 6)], rotation=45, fontsize=7
+)
 ax1.set_ylabel("neurons, grouped by cluster")
-ax1.set_title("$|W_L|$ in the Fourier basis: each cluster writes one frequency", fontsize=10)
+ax1.set_title(
+    "$|W_L|$ in the Fourier basis: each cluster writes one frequency", fontsize=10
+)
 ax2.bar(range(P), W_L_fourier.norm(dim=0))
 ax2.set_xlabel("Fourier component of the answer $c$")
 ax2.set_title("norm per component", fontsize=10)
@@ -352,22 +471,32 @@ print(f"variance of the logits explained by the clock formula: {r2:.1%}")
 a0, b0 = 17, 33
 centred = logits[a0, b0] - logits[a0, b0].mean()
 c = torch.arange(P, dtype=torch.float64)
-fit = sum(al * torch.cos(2 * math.pi * k / P * (a0 + b0 - c)) for k, al in zip(key_freqs, alphas))
+fit = sum(
+    al * torch.cos(2 * math.pi * k / P * (a0 + b0 - c))
+    for k, al in zip(key_freqs, alphas)
+)
 fig, ax = plt.subplots(figsize=(8, 2.8))
 ax.plot(c, centred, "o", ms=3, label="model logits")
 ax.plot(c, fit, label="$\\sum_k \\alpha_k \\cos(w_k(a+b-c))$")
 ax.axvline((a0 + b0) % P, color="k", ls=":", lw=1)
 ax.set_xlabel("answer $c$")
 ax.legend(fontsize=8)
-ax.set_title(f"Logits for {a0} + {b0} (mod {P}): the clocks agree only at c = {(a0 + b0) % P}", fontsize=10)
+ax.set_title(
+    f"Logits for {a0} + {b0} (mod {P}): the clocks agree only at c = {(a0 + b0) % P}",
+    fontsize=10,
+)
 fig.tight_layout()
 
 # %%
 # Checks: a few key frequencies, a sparse embedding, single-frequency neurons, clock-shaped logits.
-assert 2 <= len(key_freqs) <= 8, f"expected a handful of key frequencies, got {key_freqs}"
+assert 2 <= len(key_freqs) <= 8, (
+    f"expected a handful of key frequencies, got {key_freqs}"
+)
 # at initialisation K of the 29 frequencies hold about K/29 <= 28% of the norm
 assert share[key_freqs].sum() > 0.6 and share_init[key_freqs].sum() < 0.4
-assert well.sum() / alive.sum() > 0.6, "most neurons should be explained by one frequency"
+assert well.sum() / alive.sum() > 0.6, (
+    "most neurons should be explained by one frequency"
+)
 assert r2 > 0.7, "the clock formula should explain most of the logits"
 
 # %% [markdown]
@@ -383,8 +512,11 @@ assert r2 > 0.7, "the clock formula should explain most of the logits"
 # $\sum_k \cos(w_k(a+b-c))$ on random inputs and checks it adds correctly.
 # ```
 
+
 # %%
-def my_clock_logits(a: torch.Tensor, b: torch.Tensor, freqs: list[int], p: int) -> torch.Tensor:
+def my_clock_logits(
+    a: torch.Tensor, b: torch.Tensor, freqs: list[int], p: int
+) -> torch.Tensor:
     raise NotImplementedError("your code here")
 
 
@@ -393,15 +525,24 @@ grokking.check_clock_logits(my_clock_logits)
 # %% [markdown]
 # The solution (collapsed; click to open):
 
+
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
-def clock_logits_solution(a: torch.Tensor, b: torch.Tensor, freqs: list[int], p: int) -> torch.Tensor:
+def clock_logits_solution(
+    a: torch.Tensor, b: torch.Tensor, freqs: list[int], p: int
+) -> torch.Tensor:
     c = torch.arange(p)
     out = torch.zeros(len(a), p, dtype=torch.float64)
     for k in freqs:
         w = 2 * math.pi * k / p
-        cos_ab = torch.cos(w * a) * torch.cos(w * b) - torch.sin(w * a) * torch.sin(w * b)  # cos w(a+b)
-        sin_ab = torch.sin(w * a) * torch.cos(w * b) + torch.cos(w * a) * torch.sin(w * b)  # sin w(a+b)
-        out += cos_ab[:, None] * torch.cos(w * c) + sin_ab[:, None] * torch.sin(w * c)  # cos w(a+b-c)
+        cos_ab = torch.cos(w * a) * torch.cos(w * b) - torch.sin(w * a) * torch.sin(
+            w * b
+        )  # cos w(a+b)
+        sin_ab = torch.sin(w * a) * torch.cos(w * b) + torch.cos(w * a) * torch.sin(
+            w * b
+        )  # sin w(a+b)
+        out += cos_ab[:, None] * torch.cos(w * c) + sin_ab[:, None] * torch.sin(
+            w * c
+        )  # cos w(a+b-c)
     return out
 
 
@@ -413,7 +554,11 @@ assert grokking.check_clock_logits(clock_logits_solution)
 
 # %%
 a_all, b_all = data.inputs[:, 0], data.inputs[:, 1]
-clock_acc = (clock_logits_solution(a_all, b_all, key_freqs, P).argmax(-1) == data.labels).double().mean()
+clock_acc = (
+    (clock_logits_solution(a_all, b_all, key_freqs, P).argmax(-1) == data.labels)
+    .double()
+    .mean()
+)
 print(f"accuracy of the hand-built clock with k in {key_freqs}: {clock_acc:.1%}")
 assert clock_acc == 1.0
 
@@ -436,19 +581,34 @@ assert clock_acc == 1.0
 
 # %%
 full_loss = grokking.grid_loss(logits, data)
-restricted_loss = grokking.grid_loss(grokking.restricted_logits(logits, key_freqs), data)
-print(f"loss on all pairs: full model {full_loss:.2e}; key directions only {restricted_loss:.2e} "
-      f"({2 * len(key_freqs) + 1} of {P * P} directions)")
-ablated = {k: grokking.grid_loss(grokking.excluded_logits(logits, [k]), data) for k in key_freqs}
+restricted_loss = grokking.grid_loss(
+    grokking.restricted_logits(logits, key_freqs), data
+)
+print(
+    f"loss on all pairs: full model {full_loss:.2e}; "
+    f"key directions only {restricted_loss:.2e} "
+    f"({2 * len(key_freqs) + 1} of {P * P} directions)"
+)
+ablated = {
+    k: grokking.grid_loss(grokking.excluded_logits(logits, [k]), data)
+    for k in key_freqs
+}
 for k, loss in ablated.items():
     print(f"  remove frequency {k:2d}: loss {loss:.2e} ({loss / full_loss:,.0f}x)")
 other = [k for k in range(1, P // 2 + 1) if k not in key_freqs][:3]
 for k in other:
-    print(f"  remove non-key frequency {k:2d}: loss {grokking.grid_loss(grokking.excluded_logits(logits, [k]), data):.2e}")
+    print(
+        f"  remove non-key frequency {k:2d}: loss "
+        f"{grokking.grid_loss(grokking.excluded_logits(logits, [k]), data):.2e}"
+    )
 
 # %%
-assert restricted_loss <= full_loss, "keeping only the key directions should not hurt"
-assert all(loss > 100 * full_loss for loss in ablated.values()), "each key frequency should matter"
+assert restricted_loss <= full_loss, (
+    "keeping only the key directions should not hurt"
+)
+assert all(loss > 100 * full_loss for loss in ablated.values()), (
+    "each key frequency should matter"
+)
 
 # %% [markdown]
 # ## 6. Progress measures: the circuit forms during the plateau
@@ -474,16 +634,39 @@ assert all(loss > 100 * full_loss for loss in ablated.values()), "each key frequ
 measures = grokking.progress_measures(run, data, key_freqs)
 spans = phases.as_dict()
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-plotting.plot_curves(measures.steps, {"train": measures.train_loss, "test": measures.test_loss,
-                                      "restricted": measures.restricted_loss, "excluded": measures.excluded_loss},
-                     ylabel="loss", logy=True, phases=spans, ax=axes[0])
-plotting.plot_curves(measures.steps, {"Gini of $W_E$": measures.gini_W_E, "Gini of $W_L$": measures.gini_W_L},
-                     ylabel="Gini coefficient", phases=spans, ax=axes[1])
-plotting.plot_curves(measures.steps, {"sum of squared weights": measures.weight_norm},
-                     ylabel="total squared weights", phases=spans, ax=axes[2])
+plotting.plot_curves(
+    measures.steps,
+    {
+        "train": measures.train_loss,
+        "test": measures.test_loss,
+        "restricted": measures.restricted_loss,
+        "excluded": measures.excluded_loss,
+    },
+    ylabel="loss",
+    logy=True,
+    phases=spans,
+    ax=axes[0],
+)
+plotting.plot_curves(
+    measures.steps,
+    {"Gini of $W_E$": measures.gini_W_E, "Gini of $W_L$": measures.gini_W_L},
+    ylabel="Gini coefficient",
+    phases=spans,
+    ax=axes[1],
+)
+plotting.plot_curves(
+    measures.steps,
+    {"sum of squared weights": measures.weight_norm},
+    ylabel="total squared weights",
+    phases=spans,
+    ax=axes[2],
+)
 axes[2].get_legend().remove()
-fig.suptitle("Excluded loss rises and restricted loss falls during the plateau; "
-             "clean-up sharpens the weights", fontsize=10)
+fig.suptitle(
+    "Excluded loss rises and restricted loss falls during the plateau; "
+    "clean-up sharpens the weights",
+    fontsize=10,
+)
 fig.tight_layout()
 print({name: span for name, span in spans.items()})
 
@@ -505,24 +688,40 @@ print({name: span for name, span in spans.items()})
 #
 # The checks below assert this ordering in this run.
 
+
 # %%
 def at(step: int, values: np.ndarray) -> float:
     """The value of a measure at the snapshot nearest to ``step``."""
     return float(values[np.abs(measures.steps - step).argmin()])
 
 
-formation = (measures.steps >= phases.memorised) & (measures.steps <= phases.cleanup_start)
-print(f"excluded loss: {at(phases.memorised, measures.excluded_loss):.2e} at the end of memorisation, "
-      f"{measures.excluded_loss[formation].max():.2e} at its height before clean-up")
-print(f"Gini of W_E: {at(phases.cleanup_start, measures.gini_W_E):.2f} -> "
-      f"{at(phases.cleanup_end, measures.gini_W_E):.2f} over clean-up; "
-      f"weight norm {at(phases.memorised, measures.weight_norm):.0f} -> {measures.weight_norm[-1]:.0f}")
+formation = (measures.steps >= phases.memorised) & (
+    measures.steps <= phases.cleanup_start
+)
+print(
+    f"excluded loss: {at(phases.memorised, measures.excluded_loss):.2e} "
+    "at the end of memorisation, "
+    f"{measures.excluded_loss[formation].max():.2e} at its height before clean-up"
+)
+print(
+    f"Gini of W_E: {at(phases.cleanup_start, measures.gini_W_E):.2f} -> "
+    f"{at(phases.cleanup_end, measures.gini_W_E):.2f} over clean-up; "
+    f"weight norm {at(phases.memorised, measures.weight_norm):.0f} -> "
+    f"{measures.weight_norm[-1]:.0f}"
+)
 # the excluded loss rises during circuit formation, before the test loss falls
-assert measures.excluded_loss[formation].max() > 10 * at(phases.memorised, measures.excluded_loss)
+assert measures.excluded_loss[formation].max() > 10 * at(
+    phases.memorised, measures.excluded_loss
+)
 # the restricted loss falls below the test loss before clean-up has finished
-assert at(phases.cleanup_start, measures.restricted_loss) < at(phases.cleanup_start, measures.test_loss)
+assert at(phases.cleanup_start, measures.restricted_loss) < at(
+    phases.cleanup_start, measures.test_loss
+)
 # the weights concentrate on the key frequencies, and shrink
-assert measures.gini_W_E[-1] > measures.gini_W_E[0] + 0.2 and measures.gini_W_L[-1] > measures.gini_W_L[0] + 0.2
+assert (
+    measures.gini_W_E[-1] > measures.gini_W_E[0] + 0.2
+    and measures.gini_W_L[-1] > measures.gini_W_L[0] + 0.2
+)
 assert measures.weight_norm[-1] < 0.5 * at(phases.memorised, measures.weight_norm)
 
 # %% [markdown]
@@ -533,18 +732,28 @@ assert measures.weight_norm[-1] < 0.5 * at(phases.memorised, measures.weight_nor
 # Colab this is a slider; on the static website it is a pre-rendered animation.
 
 # %%
-snapshot_share = {s: grokking.frequency_share(run.state_at(s)["embed.W_E"][:P]) for s in run.snapshot_steps}
+snapshot_share = {
+    s: grokking.frequency_share(run.state_at(s)["embed.W_E"][:P])
+    for s in run.snapshot_steps
+}
 
 
 def draw(fig, step):
     ax1, ax2 = fig.subplots(1, 2)
-    ax1.bar(range(P // 2 + 1), snapshot_share[step],
-            color=["tab:red" if i in key_freqs else "tab:blue" for i in range(P // 2 + 1)])
+    ax1.bar(
+        range(P // 2 + 1),
+        snapshot_share[step],
+        color=[
+            "tab:red" if i in key_freqs else "tab:blue" for i in range(P // 2 + 1)
+        ],
+    )
     ax1.set_ylim(0, float(max(s.max() for s in snapshot_share.values())) * 1.05)
     ax1.set_xlabel("frequency $k$")
     ax1.set_title(f"embedding spectrum at step {step}", fontsize=9)
     for name in ("train_acc", "unseen_acc"):
-        ax2.plot(np.maximum(steps, 1), run.metric(name), label=name.replace("_acc", ""))
+        ax2.plot(
+            np.maximum(steps, 1), run.metric(name), label=name.replace("_acc", "")
+        )
     ax2.axvline(max(step, 1), color="k", lw=1)
     ax2.set_xscale("log")
     ax2.set_xlabel("step")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
 import os
 import time
@@ -135,6 +136,14 @@ class Run:
         return model
 
 
+def _move(model: nn.Module, device: torch.device) -> None:
+    """``model.to(device)``, without the line a HookedTransformer prints about it."""
+    if "print_details" in inspect.signature(model.to).parameters:
+        model.to(device, print_details=False)
+    else:
+        model.to(device)
+
+
 def _progress_bar(total: int, initial: int, name: str):
     mode = os.environ.get(PROGRESS_ENV, "auto")
     if mode == "off":
@@ -211,7 +220,7 @@ def train(
         "device": device.type,
     }
     path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
-    model.to(device)
+    _move(model, device)
 
     if use_cache and (entry := _load_entry(path / "run.pt", spec)) is not None:
         model.load_state_dict(entry["final"])
