@@ -177,7 +177,7 @@ def _load_entry(path: Path, spec: dict) -> dict | None:
 
 def train(
     model: nn.Module,
-    data: Sequence[Tensor],
+    data: Sequence[Tensor] | Callable[[torch.Generator], Sequence[Tensor]],
     loss_fn: Callable[..., Tensor],
     cfg: TrainConfig,
     *,
@@ -191,7 +191,10 @@ def train(
     Args:
         model: a freshly initialised model; its initial parameters are part of
             the cache key, so seed it before building it.
-        data: training tensors sharing their first (example) axis, e.g. (X, y).
+        data: training tensors sharing their first (example) axis, e.g. (X, y);
+            or a sampler ``data(generator) -> tensors`` that draws a fresh batch
+            each step from the loop's seeded generator (then ``cfg.batch_size``
+            is unused and the sampler decides the batch size).
         loss_fn: ``loss_fn(model, *batch) -> scalar`` loss to minimise.
         cfg: the optimisation settings.
         evaluate: ``evaluate(model) -> {metric: value}``, called under
@@ -207,6 +210,10 @@ def train(
         A :class:`Run`. Training resumes from the last checkpoint if a previous
         call was interrupted.
     """
+    sampler = data if callable(data) else None
+    if sampler is not None:  # the cache key sees the first two batches the sampler draws
+        probe = torch.Generator().manual_seed(cfg.seed)
+        data = [t for _ in range(2) for t in sampler(probe)]
     if not data or any(t.shape[0] != data[0].shape[0] for t in data):
         raise ValueError("data must be a non-empty sequence of tensors sharing their first axis")
     device = default_device()
@@ -256,9 +263,12 @@ def train(
     for step in range(start, cfg.steps + 1):
         if step in cfg.snapshot_steps:
             snapshots[step] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        batch = data if cfg.batch_size is None else [
-            t[torch.randint(n, (cfg.batch_size,), generator=gen).to(device)] for t in data
-        ]
+        if sampler is not None:
+            batch = [t.to(device) for t in sampler(gen)]
+        elif cfg.batch_size is None:
+            batch = data
+        else:
+            batch = [t[torch.randint(n, (cfg.batch_size,), generator=gen).to(device)] for t in data]
         loss = loss_fn(model, *batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr")

@@ -157,6 +157,28 @@ def test_bad_train_config(bad):
         TrainConfig(**bad)
 
 
+def test_sampler_data_draws_fresh_batches_and_resumes():
+    """data may be a sampler: a fresh batch per step from the loop's seeded generator."""
+    def sample(gen):
+        X = torch.randn(32, 4, generator=gen)
+        return X, (X[:, 0] > 0).long()
+
+    model, _ = tiny_problem()
+    reference = train(model, sample, loss_fn, CFG, name="sampled", config={"v": 1}, use_cache=False)
+    calls = {"n": 0}
+
+    def dies_at_step_45(model, X, y):
+        calls["n"] += 1
+        if calls["n"] > 45:
+            raise Interrupt
+        return loss_fn(model, X, y)
+
+    with pytest.raises(Interrupt):
+        train(tiny_problem()[0], sample, dies_at_step_45, CFG, name="sampled", config={"v": 1})
+    resumed = train(tiny_problem()[0], sample, loss_fn, CFG, name="sampled", config={"v": 1})
+    assert_same_run(reference, resumed)
+
+
 def test_config_must_be_plain_data():
     model, data = tiny_problem()
     with pytest.raises(ValueError, match="plain data"):

@@ -1,0 +1,114 @@
+"""The in-context regression toolbox, checked against explicit gradient descent and known answers."""
+
+import pytest
+import torch
+
+from toylab import icl_regression as R
+from toylab.train import TrainConfig, train
+
+
+def tasks(batch=256, n_ctx=20, d=10, seed=0, **kw):
+    return R.sample_tasks(batch, n_ctx, d, generator=torch.Generator().manual_seed(seed), **kw)
+
+
+def test_tasks_are_linear_and_tokens_hold_them():
+    t = tasks(batch=4, n_ctx=5, d=3)
+    assert t.X.shape == (4, 5, 3) and t.y.shape == (4, 5) and t.x_q.shape == (4, 3)
+    assert torch.allclose(t.y, torch.einsum("bnd,bd->bn", t.X, t.w), atol=1e-6)
+    tok = R.to_tokens(t.X, t.y, t.x_q)
+    assert tok.shape == (4, 6, 4)
+    assert torch.equal(tok[:, :5, 3], t.y) and torch.equal(tok[:, 5, :3], t.x_q) and (tok[:, 5, 3] == 0).all()
+    u = tasks(batch=1000, n_ctx=3, d=2, x_dist="uniform", x_scale=2.0)
+    assert u.X.abs().max() <= 2.0 and u.X.abs().max() > 1.5
+
+
+@pytest.mark.parametrize("bad", [dict(batch=0), dict(n_ctx=-1), dict(x_dist="cauchy"), dict(noise_std=-1.0)])
+def test_bad_task_settings(bad):
+    args = {"batch": 2, "n_ctx": 3, "d": 2, **bad}
+    with pytest.raises(ValueError):
+        R.sample_tasks(args.pop("batch"), args.pop("n_ctx"), args.pop("d"), **args)
+
+
+@pytest.mark.parametrize("n_layers", [1, 3])
+def test_construction_is_exactly_gradient_descent(n_layers):
+    t = tasks(d=5, n_ctx=12)
+    model = R.gd_construction(5, eta=0.7, n_layers=n_layers)
+    with torch.no_grad():
+        got = model(t.X, t.y, t.x_q)
+    want = R.gd_predict(t.X, t.y, t.x_q, eta=0.7, steps=n_layers)
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_optimal_step_size_matches_line_search_and_risk_formula():
+    t = tasks(batch=20000, n_ctx=20, d=10)
+    eta = R.optimal_gd_eta(20, 10)
+    assert eta == pytest.approx(20 / 31)
+    assert R.line_search_eta(t) == pytest.approx(eta, abs=0.03)
+    risk = R.mse(lambda X, y, x_q: R.gd_predict(X, y, x_q, eta), t)
+    assert risk == pytest.approx(R.expected_gd_risk(20, 10, eta), rel=0.05)
+
+
+def test_least_squares_is_exact_without_noise():
+    t = tasks(n_ctx=20, d=10)
+    assert torch.allclose(R.least_squares_predict(t.X, t.y, t.x_q), t.y_q, atol=1e-3)
+
+
+def test_gd_plus_plus_without_preconditioning_is_gd():
+    t = tasks()
+    assert torch.allclose(R.gd_plus_plus_predict(t.X, t.y, t.x_q, 0.0, 0.5), R.gd_predict(t.X, t.y, t.x_q, 0.5))
+
+
+def test_kernel_regression_limits():
+    t = tasks()
+    assert torch.allclose(R.kernel_regression_predict(t.X, t.y, t.x_q, 0.0), t.y.mean(-1), atol=1e-6)
+
+
+def test_opposite_softmax_heads_compute_debiased_gd():
+    t = tasks(batch=512, n_ctx=40, d=5)
+    omega, mu = 0.01, 50.0
+    model = R.SoftmaxAttentionRegressor(5, n_heads=2)
+    with torch.no_grad():
+        model.A.zero_()
+        model.v.zero_()
+        for h, sign in enumerate((1.0, -1.0)):
+            model.A[h, :5, :5] = sign * omega * torch.eye(5)
+            model.v[h, 5] = sign * mu
+        pred = model(t.X, t.y, t.x_q)
+    debiased = R.debiased_gd_predict(t.X, t.y, t.x_q, eta=2 * mu * omega)
+    assert R.r_squared(pred, debiased) > 0.99
+
+
+def test_agreement_of_a_predictor_with_itself():
+    t = tasks()
+    gd = lambda X, y, x_q: R.gd_predict(X, y, x_q, 0.6)  # noqa: E731
+    same = R.agreement(R.gd_construction(10, 0.6), gd, t)
+    assert same.preds_diff < 1e-4 and same.model_diff < 1e-4 and same.model_cos == pytest.approx(1.0, abs=1e-5)
+    other = R.agreement(lambda X, y, x_q: R.least_squares_predict(X, y, x_q), gd, t)
+    assert other.model_cos < 0.99 and other.relative_preds_diff > 0.1
+
+
+def test_sensitivity_of_a_linear_predictor():
+    t = tasks(batch=8, d=3, n_ctx=4)
+    s = R.sensitivity(lambda X, y, x_q: (x_q * torch.tensor([1.0, -2.0, 3.0])).sum(-1), t.X, t.y, t.x_q)
+    assert torch.allclose(s, torch.tensor([1.0, -2.0, 3.0]).expand(8, 3))
+
+
+def test_trained_lsa_layer_approaches_one_gd_step():
+    """A short run of the training loop with a sampler: fresh tasks every step, reproducible."""
+    d, n_ctx = 4, 10
+
+    def sample(gen):
+        t = R.sample_tasks(256, n_ctx, d, generator=gen)
+        return t.X, t.y, t.x_q, t.y_q
+
+    def loss_fn(model, X, y, x_q, y_q):
+        return (model(X, y, x_q) - y_q).pow(2).mean()
+
+    cfg = TrainConfig(steps=400, lr=1e-2, log_every=100)
+    runs = [train(R.LinearSelfAttention(d, seed=0), sample, loss_fn, cfg, use_cache=False) for _ in range(2)]
+    assert runs[0].history == runs[1].history
+    test = tasks(batch=4096, n_ctx=n_ctx, d=d, seed=99)
+    eta = R.optimal_gd_eta(n_ctx, d)
+    gd = lambda X, y, x_q: R.gd_predict(X, y, x_q, eta)  # noqa: E731
+    assert R.mse(runs[0].model, test) < 1.1 * R.mse(gd, test)
+    assert R.agreement(runs[0].model, gd, test).model_cos > 0.95
