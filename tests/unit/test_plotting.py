@@ -1,0 +1,42 @@
+"""The snapshot view: a slider in a live kernel, a self-contained animation on the static site."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from toylab import plotting
+
+STEPS = [0, 10, 100, 1000]
+
+
+def draw(fig, step):
+    ax = fig.subplots()
+    ax.plot(np.arange(10), np.arange(10) * step)
+    ax.set_title(f"step {step}")
+
+
+def test_live_view_is_a_slider_over_the_steps(monkeypatch):
+    monkeypatch.delenv(plotting.STATIC_ENV, raising=False)
+    view = plotting.snapshot_view(draw, STEPS)
+    slider = view.children[0]
+    assert list(slider.options) == STEPS and slider.value == STEPS[-1]
+
+
+def test_static_view_is_an_html_animation_with_a_frame_per_step(monkeypatch):
+    monkeypatch.setenv(plotting.STATIC_ENV, "1")
+    html = plotting.snapshot_view(draw, STEPS).data
+    assert "<img" in html and "Animation" in html
+    assert html.count("data:image/png;base64") == len(STEPS)
+
+
+def test_animation_is_capped_in_frames():
+    html = plotting.snapshot_animation(draw, list(range(100)), max_frames=5).data
+    assert html.count("data:image/png;base64") == 5
+
+
+def test_empty_steps_are_refused():
+    with pytest.raises(ValueError, match="at least one step"):
+        plotting.snapshot_view(draw, [])
