@@ -41,18 +41,18 @@ class Chromium:
         self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-        def to_fds_3_and_4() -> None:  # runs in the child: it reads fd 3 and writes fd 4
-            r, w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w))
-            os.dup2(r, 3)  # dup2 leaves the new descriptor inheritable
-            os.dup2(w, 4)
-
-        self.proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False,
-            preexec_fn=to_fds_3_and_4,
-        )
+        # Chromium reads fd 3 and writes fd 4. bash puts our pipe ends there (no
+        # preexec_fn, which is unsafe with threads); fds >= 10 keep the moves apart.
+        r, w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w))
         os.close(to_browser_r)
         os.close(from_browser_w)
+        self.proc = subprocess.Popen(
+            ["bash", "-c", f'exec "$@" 3<&{r} 4>&{w} {r}<&- {w}>&-', "bash",
+             binary, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(r, w),
+        )
+        os.close(r)  # the child holds them now
+        os.close(w)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
