@@ -89,18 +89,23 @@ class Interrupt(Exception):
     pass
 
 
-def test_interrupted_run_resumes_to_identical_result(capsys):
-    reference = run(use_cache=False)
+def dies_after(n_steps):
+    """A loss function that raises on its (n_steps + 1)-th call, like a killed kernel."""
     calls = {"n": 0}
 
-    def dies_at_step_45(model, X, y):
+    def loss(model, X, y):
         calls["n"] += 1
-        if calls["n"] > 45:
+        if calls["n"] > n_steps:
             raise Interrupt
         return loss_fn(model, X, y)
 
+    return loss
+
+
+def test_interrupted_run_resumes_to_identical_result(capsys):
+    reference = run(use_cache=False)
     with pytest.raises(Interrupt):
-        run(loss=dies_at_step_45)
+        run(loss=dies_after(45))
     resumed = run()
     assert "resuming from step 40" in capsys.readouterr().out
     assert_same_run(reference, resumed)
@@ -165,16 +170,8 @@ def test_sampler_data_draws_fresh_batches_and_resumes():
 
     model, _ = tiny_problem()
     reference = train(model, sample, loss_fn, CFG, name="sampled", config={"v": 1}, use_cache=False)
-    calls = {"n": 0}
-
-    def dies_at_step_45(model, X, y):
-        calls["n"] += 1
-        if calls["n"] > 45:
-            raise Interrupt
-        return loss_fn(model, X, y)
-
     with pytest.raises(Interrupt):
-        train(tiny_problem()[0], sample, dies_at_step_45, CFG, name="sampled", config={"v": 1})
+        train(tiny_problem()[0], sample, dies_after(45), CFG, name="sampled", config={"v": 1})
     resumed = train(tiny_problem()[0], sample, loss_fn, CFG, name="sampled", config={"v": 1})
     assert_same_run(reference, resumed)
 
