@@ -7,6 +7,7 @@ One module per concern, each named for what it holds:
 - ``train``: the one training loop, with snapshots and ``cache`` (the run cache on disk)
 - ``fourier``: the Fourier basis of Z_p and sparsity measures
 - ``grokking``: the analyses of the grokking chapter
+- ``induction``: head scores for the induction-head chapter (previous-token, prefix-matching, copying, composition)
 - ``icl_regression``: in-context linear regression: tasks, attention models, GD and other predictors
 - ``plotting``: figures and views over training snapshots
 """

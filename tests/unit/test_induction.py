@@ -1,0 +1,78 @@
+"""Head scores on hand-built attention patterns and weights whose right answer is known."""
+
+import pytest
+import torch
+
+from toylab import induction as I
+
+N_POS, PERIOD = 12, 5
+
+
+def causal_pattern(rows):
+    """A (1, 1, n, n) pattern from a dict query -> key with all attention on that key."""
+    p = torch.zeros(1, 1, N_POS, N_POS)
+    for q in range(N_POS):
+        p[0, 0, q, rows(q)] = 1.0
+    return p
+
+
+def test_repeated_tokens_repeat():
+    t = I.repeated_random_tokens(3, 25, 64, repeats=4, generator=torch.Generator().manual_seed(0), bos=64)
+    assert t.shape == (3, 101) and (t[:, 0] == 64).all()
+    assert torch.equal(t[:, 1:26], t[:, 26:51]) and torch.equal(t[:, 1:26], t[:, 76:101])
+
+
+def test_perfect_previous_token_head():
+    prev = causal_pattern(lambda q: max(q - 1, 0))
+    assert I.previous_token_scores(prev).item() == pytest.approx(1.0)
+    assert I.prefix_matching_scores(prev, PERIOD).item() == pytest.approx(0.0)
+
+
+def test_perfect_induction_head_scores_one():
+    # from the second copy on, attend to the token after the previous copy of the current token
+    induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
+    assert I.prefix_matching_scores(induction, PERIOD).item() == pytest.approx(1.0)
+    assert I.previous_token_scores(induction).item() < 0.2
+    with_bos = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD + 1 else 0)  # tokens start at 1
+    assert I.prefix_matching_scores(with_bos, PERIOD, offset=1).item() == pytest.approx(1.0)
+
+
+def test_uniform_causal_attention_scores_chance():
+    uniform = torch.tril(torch.ones(N_POS, N_POS))
+    uniform = (uniform / uniform.sum(-1, keepdim=True))[None, None]
+    chance = torch.tensor([1 / (q + 1) for q in range(PERIOD, N_POS)]).mean()
+    assert I.prefix_matching_scores(uniform, PERIOD).item() == pytest.approx(chance.item())
+
+
+def test_scores_are_per_head():
+    prev = causal_pattern(lambda q: max(q - 1, 0))
+    induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
+    both = torch.cat([prev, induction], dim=1).repeat(4, 1, 1, 1)  # (4, 2, n, n)
+    assert I.prefix_matching_scores(both, PERIOD).tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_bad_patterns_raise():
+    with pytest.raises(ValueError, match="batch, head, query, key"):
+        I.previous_token_scores(torch.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match="does not fit"):
+        I.prefix_matching_scores(torch.zeros(1, 1, 4, 4), period=4)
+
+
+def test_copying_score_signs():
+    eye = torch.eye(8)
+    assert I.ov_copying_score(eye, eye, eye) == pytest.approx(1.0)
+    assert I.ov_copying_score(eye, -eye, eye) == pytest.approx(-1.0)
+    rotation = torch.roll(eye, 1, dims=0)  # maps each token to another: eigenvalues on the unit circle
+    assert abs(I.ov_copying_score(eye, rotation, eye)) < 1e-6
+
+
+def test_composition_scores_and_baseline():
+    d_model, d_head = 32, 4
+    writes = torch.zeros(d_model, d_model)
+    writes[:d_head, :d_head] = torch.eye(d_head)  # writes into the first 4 dimensions
+    reads_same, reads_other = writes.clone(), torch.zeros(d_model, d_model)
+    reads_other[-d_head:, -d_head:] = torch.eye(d_head)
+    assert I.k_composition(writes, reads_same) == pytest.approx(1 / d_head**0.5)  # rank-4 identity
+    assert I.q_composition(writes, reads_other) == 0.0 and I.v_composition(writes, reads_other) == 0.0
+    baseline = I.random_composition_baseline(d_model, d_head)
+    assert 0 < baseline < I.k_composition(writes, reads_same)
