@@ -5,6 +5,7 @@ One module per concern, each named for what it holds:
 - ``data``: the tasks' data sets (modular addition, ...)
 - ``models``: TransformerLens models built from a plain config
 - ``train``: the one training loop, with snapshots and ``cache`` (the run cache on disk)
+- ``ensemble``: many small models of one architecture trained as one (seed sweeps)
 - ``fourier``: the Fourier basis of Z_p and sparsity measures
 - ``grokking``: the analyses of the grokking chapter
 - ``induction``: head scores for the induction-head chapter (previous-token, prefix-matching, copying, composition)

@@ -15,7 +15,7 @@ closed-form algorithms can be compared by the same metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +34,10 @@ class RegressionTasks:
     x_q: Tensor  # (B, d) query input
     y_q: Tensor  # (B,) query target
     w: Tensor  # (B, d) each task's true weights
+
+    def to(self, device: torch.device | str) -> "RegressionTasks":
+        """The same tasks on ``device``."""
+        return RegressionTasks(*(t.to(device) for t in (self.X, self.y, self.x_q, self.y_q, self.w)))
 
 
 def sample_tasks(
@@ -110,11 +114,29 @@ def line_search_eta(tasks: RegressionTasks, steps: int = 1, lo: float = 0.0, hi:
     return float(etas[errors.argmin()])
 
 
-def gd_plus_plus_predict(X: Tensor, y: Tensor, x_q: Tensor, gamma: float, eta: float) -> Tensor:
-    """GD++ (von Oswald et al.): precondition every input by x ← (I − γ Σ_j x_j x_jᵀ) x, then one GD step."""
-    precond = torch.eye(X.shape[-1]) - gamma * torch.einsum("bni,bnj->bij", X, X)  # (B, d, d)
-    return gd_predict(torch.einsum("bij,bnj->bni", precond, X), y,
-                      torch.einsum("bij,bj->bi", precond, x_q), eta)
+def gd_plus_plus_predict(X: Tensor, y: Tensor, x_q: Tensor, gammas: Sequence[float],
+                         etas: Sequence[float]) -> Tensor:
+    """GD++ (von Oswald et al.): per step, a GD step on the residuals and a curvature correction of the inputs.
+
+    Step l updates, at the same time, the residuals r_i ← r_i − η_l uᵀx_i with
+    u = (1/N) Σ_i r_i x_i (the query's prediction grows by η_l uᵀx_q), and every
+    input, the query's included, x ← (I − γ_l C) x with C = (1/N) Σ_i x_i x_iᵀ.
+    The correction shrinks C's large eigenvalues, so later GD steps see a better
+    conditioned problem. With all γ_l = 0 this is plain GD with steps η_l.
+    """
+    if len(gammas) != len(etas) or len(etas) == 0:
+        raise ValueError("gammas and etas must be non-empty and of equal length")
+    n_ctx = X.shape[1]
+    xs = torch.cat([X, x_q[:, None]], dim=1)  # (B, N+1, d)
+    residual, y_hat = y, torch.zeros_like(y[:, 0])
+    for gamma, eta in zip(gammas, etas):
+        ctx = xs[:, :-1]
+        u = torch.einsum("bn,bnd->bd", residual, ctx) / n_ctx  # (B, d)
+        y_hat = y_hat + eta * (u * xs[:, -1]).sum(-1)
+        residual = residual - eta * torch.einsum("bd,bnd->bn", u, ctx)
+        cov = torch.einsum("bni,bnj->bij", ctx, ctx) / n_ctx  # (B, d, d)
+        xs = xs - gamma * torch.einsum("bij,bnj->bni", cov, xs)
+    return y_hat
 
 
 def least_squares_predict(X: Tensor, y: Tensor, x_q: Tensor, ridge: float = 0.0) -> Tensor:
@@ -180,11 +202,50 @@ class LinearSelfAttention(nn.Module):
         return -self.forward_tokens(to_tokens(X, y, x_q))[:, -1, -1]
 
 
+def attention_products(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
+    """The identifiable products of every layer: W_Kᵀ W_Q and P W_V, each (L, d+1, d+1)."""
+    with torch.no_grad():
+        return model.W_K.transpose(1, 2) @ model.W_Q, model.P @ model.W_V
+
+
+def lsa_from_products(kq: Tensor, pv: Tensor) -> LinearSelfAttention:
+    """An LSA whose layers have the products ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (L, d+1, d+1)."""
+    if kq.shape != pv.shape or kq.ndim != 3 or kq.shape[1] != kq.shape[2]:
+        raise ValueError(f"kq and pv must both be (L, d+1, d+1), got {tuple(kq.shape)} and {tuple(pv.shape)}")
+    n_layers, d = kq.shape[0], kq.shape[1] - 1
+    model = LinearSelfAttention(d, n_layers)
+    eye = torch.eye(d + 1).expand_as(kq)
+    with torch.no_grad():
+        for param, value in ((model.W_K, eye), (model.W_Q, kq), (model.P, eye), (model.W_V, pv)):
+            param.copy_(value)
+    return model
+
+
+def gd_plus_plus_construction(d: int, gammas: Sequence[float], etas: Sequence[float]) -> LinearSelfAttention:
+    """LSA weights that run GD++ (:func:`gd_plus_plus_predict`); one layer per (γ_l, η_l).
+
+    W_KᵀW_Q = [[I_d, 0], [0, 0]] (scores x_iᵀx_j) and P W_V = [[−γ_l I_d, 0], [0, −η_l]]:
+    the x-block moves every input by −γ_l C x, the y-block writes −η_l uᵀx into
+    the y entry, so the query's y entry ends at −ŷ.
+    """
+    if len(gammas) != len(etas) or len(etas) == 0:
+        raise ValueError("gammas and etas must be non-empty and of equal length")
+    n_layers = len(etas)
+    kq = torch.zeros(n_layers, d + 1, d + 1)
+    kq[:, :d, :d] = torch.eye(d)
+    pv = torch.zeros(n_layers, d + 1, d + 1)
+    for layer, (gamma, eta) in enumerate(zip(gammas, etas)):
+        pv[layer, :d, :d] = -gamma * torch.eye(d)
+        pv[layer, d, d] = -eta
+    return lsa_from_products(kq, pv)
+
+
 def gd_construction(d: int, eta: float, n_layers: int = 1) -> LinearSelfAttention:
     """LSA weights that run ``n_layers`` steps of GD from w = 0 with step size ``eta``.
 
     W_K = W_Q = [[I_d, 0], [0, 0]] (attention scores x_iᵀx_j), W_V = [[0, 0], [0, −1]]
-    (value −y_i), P = η [[0, 0], [0, 1]] (write into the y entry only).
+    (value −y_i), P = η [[0, 0], [0, 1]] (write into the y entry only): the
+    paper's four matrices, whose products are those of GD++ with γ = 0.
     """
     model = LinearSelfAttention(d, n_layers)
     read_x = torch.zeros(d + 1, d + 1)
@@ -195,6 +256,38 @@ def gd_construction(d: int, eta: float, n_layers: int = 1) -> LinearSelfAttentio
         for param, value in ((model.W_K, read_x), (model.W_Q, read_x), (model.W_V, minus_y), (model.P, write_y)):
             param.copy_(value.expand_as(param))
     return model
+
+
+def layer_step_sizes(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
+    """Read each layer's GD++ step sizes (γ_l, η_l) off its weight products: two (L,) tensors.
+
+    With W_KᵀW_Q ≈ a I and P W_V ≈ [[b I, 0], [0, c]] on the blocks that matter,
+    the layer moves inputs by (ab) C x and the query's y entry by c·a uᵀx_q, so
+    γ = −ab and η = −ac (a, b = means of the x-block diagonals).
+    """
+    kq, pv = attention_products(model)
+    d = kq.shape[-1] - 1
+    a = kq[:, :d, :d].diagonal(dim1=1, dim2=2).mean(-1)
+    b = pv[:, :d, :d].diagonal(dim1=1, dim2=2).mean(-1)
+    return -a * b, -a * pv[:, d, d]
+
+
+def interpolate(model: LinearSelfAttention, reference: LinearSelfAttention, t: float = 0.5) -> LinearSelfAttention:
+    """The LSA (1 − t)·model + t·reference, taken on the weight products after fixing the scale.
+
+    Only products are identifiable, and W_KᵀW_Q may be c·(the reference's) while
+    P W_V is (1/c)·(the reference's): the same function. Each layer's model
+    products are first rescaled by c = tr(W_KᵀW_Q)_x / tr(reference's)_x, so that
+    interpolating compares like with like.
+    """
+    kq, pv = attention_products(model)
+    kq_ref, pv_ref = attention_products(reference)
+    if kq.shape != kq_ref.shape:
+        raise ValueError(f"models differ in shape: {tuple(kq.shape)} vs {tuple(kq_ref.shape)}")
+    d = kq.shape[-1] - 1
+    trace = lambda m: m[:, :d, :d].diagonal(dim1=1, dim2=2).sum(-1)[:, None, None]  # noqa: E731
+    c = trace(kq) / trace(kq_ref)
+    return lsa_from_products((1 - t) * kq / c + t * kq_ref, (1 - t) * pv * c + t * pv_ref)
 
 
 class SoftmaxAttentionRegressor(nn.Module):
@@ -215,12 +308,19 @@ class SoftmaxAttentionRegressor(nn.Module):
         """Each head's contribution to ŷ: (B, H)."""
         tokens = to_tokens(X, y, x_q)
         ctx, query = tokens[:, :-1], tokens[:, -1]  # (B, N, d+1), (B, d+1)
-        scores = torch.einsum("bni,hij,bj->bhn", ctx, self.A, query)  # (B, H, N)
-        values = torch.einsum("bni,hi->bhn", ctx, self.v)  # (B, H, N)
+        keys_read = torch.einsum("hij,bj->bhi", self.A, query)  # (B, H, d+1): A_h e_q
+        scores = keys_read @ ctx.transpose(1, 2)  # (B, H, N): e_iᵀ A_h e_q
+        values = (ctx @ self.v.T).transpose(1, 2)  # (B, H, N): v_hᵀ e_i
         return (torch.softmax(scores, dim=-1) * values).sum(-1)
 
     def forward(self, X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
         return self.head_outputs(X, y, x_q).sum(-1)
+
+    def omega_mu(self) -> tuple[Tensor, Tensor]:
+        """Each head's ω_h (mean diagonal of A_h's x-block) and μ_h (v_h's y entry): two (H,) tensors."""
+        d = self.A.shape[-1] - 1
+        with torch.no_grad():
+            return self.A[:, :d, :d].diagonal(dim1=1, dim2=2).mean(-1), self.v[:, d].clone()
 
 
 # --- comparing predictors -------------------------------------------------------------------
@@ -259,7 +359,9 @@ def agreement(a: Predictor, b: Predictor, tasks: RegressionTasks) -> Agreement:
 
 
 def mse(predict: Predictor, tasks: RegressionTasks) -> float:
-    """Mean squared error of a predictor on the query targets."""
+    """Mean squared error of a predictor on the query targets (on the model's device if it is a module)."""
+    if isinstance(predict, nn.Module) and (param := next(predict.parameters(), None)) is not None:
+        tasks = tasks.to(param.device)
     with torch.no_grad():
         return float((predict(tasks.X, tasks.y, tasks.x_q) - tasks.y_q).pow(2).mean())
 
@@ -278,3 +380,53 @@ def expected_gd_risk(n_ctx: int, d: int, eta: float, noise_std: float = 0.0) -> 
     second = (n_ctx + d + 1) * d / n_ctx + noise_std**2 * d / n_ctx
     return eta**2 * second - 2 * eta * d + d + noise_std**2
 
+
+
+def fit_gd_plus_plus(gammas: Sequence[float], etas: Sequence[float], n_ctx: int, d: int, *,
+                     steps: int = 600, batch: int = 1024, lr: float = 3e-3, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Tune GD++'s step sizes (γ_l, η_l) with Adam on fresh Gaussian tasks, starting from the given ones.
+
+    GD++'s loss is not convex in its step sizes, so where it ends depends on the
+    start; starting from a trained model's own step sizes asks whether the model
+    sits at (a local) best of the GD++ family.
+    """
+    params = torch.tensor([list(gammas), list(etas)], dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.Adam([params], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        t = sample_tasks(batch, n_ctx, d, generator=gen)
+        loss = (gd_plus_plus_predict(t.X, t.y, t.x_q, params[0], params[1]) - t.y_q).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return params[0].detach(), params[1].detach()
+
+
+def best_scale(pred: Tensor, target: Tensor) -> float:
+    """The c minimising ‖c·pred − target‖²: fits the step size of a predictor linear in it."""
+    return float((pred * target).sum() / pred.pow(2).sum().clamp_min(1e-12))
+
+
+def check_step_size(fn: Callable[[Tensor, Tensor], float], d: int = 4) -> bool:
+    """Check a reader's ``fn(kq, pv) -> η`` on one-layer products with a known step size.
+
+    ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (d+1, d+1). The test products are
+    rescaled (kq·c, pv/c, c possibly negative) and carry junk in the blocks
+    that cannot reach the prediction. Prints what is wrong, if anything.
+    """
+    gen = torch.Generator().manual_seed(0)
+    for eta, c in ((0.6, 1.0), (1.3, -2.5), (0.25, 0.4)):
+        kq, pv = (m[0] for m in attention_products(gd_construction(d, eta)))
+        kq, pv = c * kq, pv / c
+        kq[:, d] = torch.randn(d + 1, generator=gen)  # reads the query's y entry, which is 0
+        pv[:d] = torch.randn(d, d + 1, generator=gen)  # writes into x entries, never read out
+        try:
+            got = fn(kq.clone(), pv.clone())
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        if not isinstance(got, (float, int, Tensor)) or abs(float(got) - eta) > 1e-4:
+            print(f"for products with step size {eta} (scale {c}) you returned {got!r}")
+            return False
+    print("Correct: you read the step size off the weights, whatever their scale.")
+    return True

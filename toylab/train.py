@@ -42,6 +42,8 @@ class TrainConfig:
         steps: number of optimiser steps.
         lr, weight_decay, betas: AdamW settings.
         warmup_steps: the learning rate rises linearly over this many steps.
+        lr_decay: ``"none"`` keeps the learning rate constant after warm-up;
+            ``"cosine"`` lowers it along a half cosine to ~0 at the last step.
         batch_size: ``None`` for full-batch training, else examples per step
             (drawn with replacement from a generator seeded by ``seed``).
         seed: seeds torch (e.g. dropout) and the batch sampler.
@@ -56,6 +58,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
+    lr_decay: str = "none"
     batch_size: int | None = None
     seed: int = 0
     log_every: int = 100
@@ -69,6 +72,7 @@ class TrainConfig:
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (all(0 <= b < 1 for b in self.betas), "betas must lie in [0, 1)"),
             (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
+            (self.lr_decay in ("none", "cosine"), "lr_decay must be 'none' or 'cosine'"),
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be None or >= 1"),
             (self.log_every >= 1, "log_every must be >= 1"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
@@ -90,6 +94,17 @@ def snapshot_schedule(steps: int, n_log: int = 20, n_linear: int = 40) -> tuple[
     log = np.unique(np.round(np.logspace(0, math.log10(max(steps, 1)), n_log)).astype(int))
     lin = np.round(np.linspace(0, steps, n_linear + 1)).astype(int)
     return tuple(sorted({0, steps, *log.tolist(), *lin.tolist()}))
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) as a fraction of ``cfg.lr``.
+
+    Linear warm-up over ``cfg.warmup_steps``, then constant or a cosine decay.
+    """
+    factor = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    if cfg.lr_decay == "cosine":
+        factor *= 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    return factor
 
 
 def default_device() -> torch.device:
@@ -243,8 +258,7 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    warmup = max(cfg.warmup_steps, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
     start, history, snapshots, seconds = 0, {"step": [], "loss": []}, {}, 0.0
 
     ckpt_path = path / "checkpoint.pt"

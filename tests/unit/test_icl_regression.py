@@ -55,7 +55,56 @@ def test_least_squares_is_exact_without_noise():
 
 def test_gd_plus_plus_without_preconditioning_is_gd():
     t = tasks()
-    assert torch.allclose(R.gd_plus_plus_predict(t.X, t.y, t.x_q, 0.0, 0.5), R.gd_predict(t.X, t.y, t.x_q, 0.5))
+    got = R.gd_plus_plus_predict(t.X, t.y, t.x_q, [0.0, 0.0], [0.5, 0.5])
+    assert torch.allclose(got, R.gd_predict(t.X, t.y, t.x_q, 0.5, steps=2), atol=1e-4)
+
+
+def test_gd_plus_plus_by_hand_for_one_task():
+    """Two GD++ steps written out with explicit matrices for one small task."""
+    t = tasks(batch=1, n_ctx=6, d=3, seed=4)
+    X, y, xq = t.X[0], t.y[0], t.x_q[0]
+    gammas, etas = [0.3, 0.1], [0.8, 0.5]
+    r, pred = y.clone(), 0.0
+    for gamma, eta in zip(gammas, etas):
+        u = X.T @ r / 6
+        pred = pred + eta * u @ xq
+        r = r - eta * X @ u
+        C = X.T @ X / 6
+        X, xq = X @ (torch.eye(3) - gamma * C).T, (torch.eye(3) - gamma * C) @ xq
+    got = R.gd_plus_plus_predict(t.X, t.y, t.x_q, gammas, etas)
+    assert torch.allclose(got, pred.reshape(1), atol=1e-5)
+
+
+def test_gd_plus_plus_construction_runs_gd_plus_plus_and_step_sizes_read_back():
+    t = tasks(d=5, n_ctx=12)
+    gammas, etas = [0.2, 0.4, 0.0], [0.9, 1.5, 2.0]
+    model = R.gd_plus_plus_construction(5, gammas, etas)
+    with torch.no_grad():
+        got = model(t.X, t.y, t.x_q)
+    assert torch.allclose(got, R.gd_plus_plus_predict(t.X, t.y, t.x_q, gammas, etas), rtol=1e-4, atol=1e-4)
+    g, e = R.layer_step_sizes(model)
+    assert torch.allclose(g, torch.tensor(gammas)) and torch.allclose(e, torch.tensor(etas))
+    # the paper's four-matrix construction has the same products as GD++ with γ = 0
+    g, e = R.layer_step_sizes(R.gd_construction(5, 0.7, n_layers=2))
+    assert torch.allclose(g, torch.zeros(2)) and torch.allclose(e, torch.full((2,), 0.7))
+
+
+def test_products_identify_the_function_and_interpolation_fixes_the_scale():
+    t = tasks(d=4, n_ctx=10)
+    gd = R.gd_construction(4, 0.6)
+    kq, pv = R.attention_products(gd)
+    rescaled = R.lsa_from_products(-3.0 * kq, pv / -3.0)  # same function, other scale
+    with torch.no_grad():
+        assert torch.allclose(rescaled(t.X, t.y, t.x_q), gd(t.X, t.y, t.x_q), atol=1e-4)
+        # naive averaging of the two would cancel; the scale fix recovers the function
+        mid = R.interpolate(rescaled, gd)
+        assert torch.allclose(mid(t.X, t.y, t.x_q), gd(t.X, t.y, t.x_q), atol=1e-4)
+    with pytest.raises(ValueError):
+        R.interpolate(R.gd_construction(4, 0.6, n_layers=2), gd)
+    with pytest.raises(ValueError):
+        R.lsa_from_products(kq, pv[:, :3, :3])
+    with pytest.raises(ValueError):
+        R.gd_plus_plus_predict(t.X, t.y, t.x_q, [0.1], [0.5, 0.5])
 
 
 def test_kernel_regression_limits():
@@ -76,6 +125,8 @@ def test_opposite_softmax_heads_compute_debiased_gd():
         pred = model(t.X, t.y, t.x_q)
     debiased = R.debiased_gd_predict(t.X, t.y, t.x_q, eta=2 * mu * omega)
     assert R.r_squared(pred, debiased) > 0.99
+    w, m = model.omega_mu()
+    assert torch.allclose(w, torch.tensor([omega, -omega])) and torch.allclose(m, torch.tensor([mu, -mu]))
 
 
 def test_agreement_of_a_predictor_with_itself():

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -156,10 +158,21 @@ def test_missing_snapshot_is_a_clear_key_error():
 @pytest.mark.parametrize("bad", [
     dict(steps=0), dict(steps=10, lr=0), dict(steps=10, batch_size=0),
     dict(steps=10, snapshot_steps=(11,)), dict(steps=10, betas=(0.9, 1.0)),
+    dict(steps=10, lr_decay="linear"),
 ])
 def test_bad_train_config(bad):
     with pytest.raises(ValueError, match="bad TrainConfig"):
         TrainConfig(**bad)
+
+
+def test_learning_rate_schedule():
+    from toylab.train import lr_factor
+
+    warm = TrainConfig(steps=100, warmup_steps=4)
+    assert [lr_factor(warm, s) for s in (0, 1, 3, 50, 99)] == [0.25, 0.5, 1.0, 1.0, 1.0]
+    cos = TrainConfig(steps=100, lr_decay="cosine")
+    assert lr_factor(cos, 0) == 1.0 and lr_factor(cos, 50) == pytest.approx(0.5)
+    assert lr_factor(cos, 99) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.99)))
 
 
 def test_sampler_data_draws_fresh_batches_and_resumes():

@@ -1,0 +1,59 @@
+"""The batched ensemble trains every member exactly as it would train alone."""
+
+import pytest
+import torch
+from torch import nn
+
+from toylab.ensemble import Ensemble
+from toylab.train import TrainConfig, train
+
+
+class Tiny(nn.Module):
+    def __init__(self, seed):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lin = nn.Linear(3, 4)
+        self.out = nn.Linear(4, 1, bias=False)
+        self.register_buffer("scale", torch.tensor(2.0))
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.lin(x) * self.scale))[..., 0]
+
+
+def data():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 3, generator=gen)
+    return X, torch.sin(X.sum(-1))
+
+
+def test_forward_stacks_the_members():
+    models = [Tiny(s) for s in range(3)]
+    ens = Ensemble(models)
+    X, _ = data()
+    out = ens(X)
+    assert out.shape == (3, 64) and len(ens) == 3
+    for i, m in enumerate(models):
+        assert torch.allclose(out[i], m(X), atol=1e-6)
+        assert torch.allclose(ens.member(i)(X), m(X), atol=1e-6)
+    assert sum(p.numel() for p in ens.parameters()) == 3 * sum(p.numel() for p in models[0].parameters())
+
+
+def test_training_the_ensemble_equals_training_each_member():
+    cfg = TrainConfig(steps=50, lr=1e-2, weight_decay=0.1, log_every=25)
+    X, y = data()
+    ens = Ensemble([Tiny(s) for s in range(3)])
+    train(ens, [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(), cfg, use_cache=False)
+    for i in range(3):
+        alone = train(Tiny(i), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(), cfg, use_cache=False).model
+        assert torch.allclose(ens.member(i)(X), alone(X), atol=1e-5)
+
+
+def test_bad_ensembles():
+    with pytest.raises(ValueError):
+        Ensemble([])
+    other = Tiny(0)
+    other.out = nn.Linear(4, 2, bias=False)
+    with pytest.raises(ValueError):
+        Ensemble([Tiny(0), other])
+    with pytest.raises(IndexError):
+        Ensemble([Tiny(0)]).member(1)

@@ -1,0 +1,77 @@
+"""Many small models trained as one: a batched ensemble for seed sweeps.
+
+Small models leave a CPU mostly idle between Python calls. Stacking M models of
+one architecture into a single set of (M, ...) parameters and running them with
+``torch.func.vmap`` turns M small tensor programs into one larger one. Train an
+:class:`Ensemble` with the usual loop (:func:`toylab.train.train`) on the *sum*
+of the members' losses: each member's gradient then depends on its own loss
+alone, and Adam(W) works element by element, so every member follows exactly
+the trajectory it would follow if trained by itself (up to float rounding).
+
+Defined in the in-context regression chapter (``notebooks/icl_regression.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+
+class Ensemble(nn.Module):
+    """M models of one architecture whose parameters are stacked along a new first axis.
+
+    ``ensemble(*inputs)`` gives every member the same inputs and returns each
+    output with a leading member axis (M, ...). ``ensemble.member(i)`` is a plain
+    copy of model ``i`` with its current parameters.
+    """
+
+    def __init__(self, models: Sequence[nn.Module]):
+        super().__init__()
+        if len(models) < 1:
+            raise ValueError("an Ensemble needs at least one model")
+        names = [sorted(n for n, _ in m.named_parameters()) for m in models]
+        shapes = [[p.shape for _, p in sorted(m.named_parameters())] for m in models]
+        if any(n != names[0] or s != shapes[0] for n, s in zip(names, shapes)):
+            raise ValueError("all models of an Ensemble must have the same parameter names and shapes")
+        if any("__" in n for n in names[0]):
+            raise ValueError("parameter names with a double underscore are not supported")
+        params, buffers = stack_module_state(list(models))
+        # nn.Parameter names cannot hold dots: "blocks.0.W" is stored as "blocks__0__W".
+        self.stacked = nn.ParameterDict({k.replace(".", "__"): nn.Parameter(v) for k, v in params.items()})
+        for k, v in buffers.items():
+            self.register_buffer("stacked__" + k.replace(".", "__"), v)
+        # Neither is a submodule, so their parameters are not the ensemble's: the
+        # base (on the meta device, holding no memory) gives vmap the computation,
+        # the template gives member() a module to fill.
+        object.__setattr__(self, "_base", copy.deepcopy(models[0]).to("meta"))
+        object.__setattr__(self, "_template", copy.deepcopy(models[0]))
+
+    def __len__(self) -> int:
+        return next(iter(self.stacked.values())).shape[0]
+
+    def _params(self) -> dict[str, Tensor]:
+        return {k.replace("__", "."): v for k, v in self.stacked.items()}
+
+    def _stacked_buffers(self) -> dict[str, Tensor]:
+        prefix = "stacked__"
+        return {k[len(prefix):].replace("__", "."): v for k, v in self.named_buffers() if k.startswith(prefix)}
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        def one(params, buffers, *args):
+            return functional_call(self._base, (params, buffers), args)
+
+        in_dims = (0, 0) + (None,) * len(inputs)
+        return vmap(one, in_dims=in_dims)(self._params(), self._stacked_buffers(), *inputs)
+
+    def member(self, i: int) -> nn.Module:
+        """Model ``i`` as an ordinary module holding a copy of its current parameters."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"member {i} out of range for an ensemble of {len(self)}")
+        model = copy.deepcopy(self._template)
+        state = {k: v[i].detach().clone() for k, v in self._params().items()}
+        state.update({k: v[i].clone() for k, v in self._stacked_buffers().items()})
+        model.load_state_dict(state)
+        return model
