@@ -21,7 +21,10 @@ from browser import Chromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
-CHAPTERS = {"notebooks/grokking.html": 9}  # page -> figures it must show (measured: 9)
+CHAPTERS = {  # page -> figures it must show (measured)
+    "notebooks/grokking.html": 9,
+    "notebooks/icl_regression.html": 7,
+}
 # pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
 # before choosing the default colour mode; that is the theme's normal start, not a fault.
 BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
