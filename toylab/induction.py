@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from toylab.hooks import freeze_patterns, zero_heads
 
 
 def repeated_random_tokens(batch: int, length: int, d_vocab: int, repeats: int = 2,
@@ -29,6 +32,61 @@ def repeated_random_tokens(batch: int, length: int, d_vocab: int, repeats: int =
     return tokens
 
 
+def repeated_subsequence_tokens(batch: int, n_ctx: int, d_vocab: int, generator: torch.Generator | None = None,
+                                min_len: int = 4) -> tuple[Tensor, Tensor]:
+    """Training sequences: random tokens whose first L repeat right after them, L random per sequence.
+
+    A random L (from ``min_len`` to ``n_ctx // 2``) keeps a model from finding the
+    repeat by position alone. Returns ``tokens`` (batch, n_ctx) and
+    ``predictable`` (batch, n_ctx − 1): True where the *next* token can be
+    predicted by copying, i.e. the targets at positions L + 1 .. 2L − 1.
+    """
+    if not 1 <= min_len <= n_ctx // 2:
+        raise ValueError(f"min_len must lie in [1, n_ctx // 2 = {n_ctx // 2}], got {min_len}")
+    tokens = torch.randint(d_vocab, (batch, n_ctx), generator=generator)
+    L = torch.randint(min_len, n_ctx // 2 + 1, (batch, 1), generator=generator)
+    pos = torch.arange(n_ctx)
+    in_repeat = (pos >= L) & (pos < 2 * L)  # (batch, n_ctx)
+    tokens = tokens.gather(1, torch.where(in_repeat, pos - L, pos))
+    target = pos[1:]
+    predictable = (target >= L + 1) & (target < 2 * L)  # (batch, n_ctx - 1)
+    return tokens, predictable
+
+
+def per_token_loss(logits: Tensor, tokens: Tensor) -> Tensor:
+    """Cross-entropy of predicting token t + 1 at position t: (batch, n_ctx − 1)."""
+    log_probs = logits[:, :-1].log_softmax(-1)
+    return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
+
+
+def icl_score(loss: Tensor, period: int) -> float:
+    """In-context-learning score on sequences repeated with ``period``: first-copy loss minus later-copies loss.
+
+    Olsson et al. take the loss late in the context minus early in the context;
+    on repeated random tokens the late tokens are the later copies, so this is
+    how much having seen the first copy helps (in nats; larger is more ICL).
+    ``loss`` is :func:`per_token_loss`, (batch, n_ctx − 1). Targets 1 .. period − 1
+    form the first copy; from target period + 1 on every token can be copied
+    (target ``period``, the first token of the second copy, cannot).
+    """
+    if loss.shape[-1] < period + 1:
+        raise ValueError(f"{loss.shape[-1] + 1} tokens do not hold two copies of period {period}")
+    first = loss[:, : period - 1]  # targets 1 .. period-1
+    later = loss[:, period:]  # targets period+1 .. end
+    return float(first.mean().detach() - later.mean().detach())
+
+
+def pattern_preserving_ablation(model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int]) -> Tensor:
+    """Logits with ``heads`` of ``layer`` zeroed while every attention pattern keeps its clean value.
+
+    Freezing the patterns removes only what the heads *write*: later heads still
+    attend where they did, so the effect measured is the ablated heads' own.
+    """
+    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+    patterns = {name: cache[name] for name in cache.keys()}
+    return model.run_with_hooks(tokens, fwd_hooks=[*freeze_patterns(patterns), zero_heads(layer, heads)])
+
+
 def previous_token_scores(pattern: Tensor) -> Tensor:
     """Mean attention from each position i >= 1 to i - 1, per head: (n_heads,)."""
     _check_pattern(pattern)
@@ -36,18 +94,23 @@ def previous_token_scores(pattern: Tensor) -> Tensor:
 
 
 def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
-    """Mean attention to the token right after the previous copy of the current token, per head.
+    """Mean attention to the tokens right after earlier copies of the current token, per head.
 
     For sequences that repeat with ``period`` starting at position ``offset``
     (1 after a BOS), the query at position i (from the second copy on) should
-    attend to key i - period + 1. Returns (n_heads,).
+    attend to the keys i − m·period + 1 (m = 1, 2, ...): the successors of the
+    current token's earlier occurrences. The attention on all of them is summed
+    (with two copies there is one), then averaged over queries. Returns (n_heads,).
     """
     _check_pattern(pattern)
-    if not 1 <= period < pattern.shape[-1] - offset:
-        raise ValueError(f"period {period} does not fit {pattern.shape[-1]} positions after offset {offset}")
-    # the diagonal key = query - (period - 1), queries from offset + period on
-    diagonal = pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)  # (batch, head, n_pos - period + 1)
-    return diagonal[..., offset + 1:].mean(dim=(0, -1))
+    n_pos = pattern.shape[-1]
+    if not 1 <= period < n_pos - offset:
+        raise ValueError(f"period {period} does not fit {n_pos} positions after offset {offset}")
+    q, k = torch.arange(n_pos)[:, None], torch.arange(n_pos)[None, :]
+    lag = q - k + 1  # key k = q - m * period + 1  <=>  lag = m * period
+    targets = (lag > 0) & (lag % period == 0) & (k > offset)  # (query, key)
+    on_target = (pattern * targets.to(pattern)).sum(-1)  # (batch, head, query)
+    return on_target[..., offset + period:].mean(dim=(0, -1))
 
 
 def ov_copying_score(W_E: Tensor, W_OV: Tensor, W_U: Tensor) -> float:
@@ -97,3 +160,51 @@ def random_composition_baseline(d_model: int, d_head: int, n_samples: int = 200,
 def _check_pattern(pattern: Tensor) -> None:
     if pattern.ndim != 4 or pattern.shape[-1] != pattern.shape[-2]:
         raise ValueError(f"expected an attention pattern (batch, head, query, key), got shape {tuple(pattern.shape)}")
+
+
+def induction_pattern(n_pos: int, period: int) -> Tensor:
+    """The perfect induction pattern on a sequence repeating with ``period``: (query, key).
+
+    From the second copy on, query i attends to key i − period + 1 (the token
+    after the previous copy of token i); earlier queries attend to themselves.
+    """
+    if not 1 <= period < n_pos:
+        raise ValueError(f"period must lie in [1, {n_pos - 1}], got {period}")
+    pattern = torch.eye(n_pos)
+    for q in range(period, n_pos):
+        pattern[q] = 0.0
+        pattern[q, q - period + 1] = 1.0
+    return pattern
+
+
+def check_prefix_matching(fn, period: int = 7) -> bool:
+    """Check a reader's ``fn(pattern, period) -> (n_heads,)`` on sequences of two copies.
+
+    Compares with :func:`prefix_matching_scores` on a perfect induction head, a
+    previous-token head and random causal patterns. Prints what is wrong, if anything, and returns whether ``fn`` passed.
+    """
+    gen = torch.Generator().manual_seed(0)
+    n_pos = 2 * period
+    scores = torch.randn(3, 2, n_pos, n_pos, generator=gen).masked_fill(
+        torch.ones(n_pos, n_pos).triu(1).bool(), float("-inf"))
+    pattern = scores.softmax(-1)
+    pattern[:, 0] = induction_pattern(n_pos, period)
+    prev = torch.zeros(n_pos, n_pos)
+    prev[0, 0] = 1.0
+    prev[torch.arange(1, n_pos), torch.arange(n_pos - 1)] = 1.0
+    pattern = torch.cat([pattern, prev.expand(3, 1, n_pos, n_pos)], dim=1)  # heads: induction, random, previous
+    want = prefix_matching_scores(pattern, period)
+    try:
+        got = fn(pattern.clone(), period)
+    except NotImplementedError:
+        print("Not implemented yet: fill in the function, then run this cell again.")
+        return False
+    if not isinstance(got, Tensor) or got.shape != want.shape:
+        print(f"expected a tensor of shape {tuple(want.shape)} (one score per head), got {getattr(got, 'shape', type(got))}")
+        return False
+    if not torch.allclose(got.float(), want, atol=1e-5):
+        print(f"scores {got.tolist()} differ from the expected {want.tolist()} "
+              "(heads: perfect induction, random, previous-token)")
+        return False
+    print("Correct: a perfect induction head scores 1, a previous-token head 0.")
+    return True

@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 import torch
+from torch import nn
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 # TransformerLens 3.x warns on every HookedTransformer that 4.0 will replace it;
@@ -73,4 +74,38 @@ def grokking_transformer(
             else:
                 scale = p + 1 if name == "unembed.W_U" else d_model
                 param.copy_(torch.randn(param.shape, generator=gen) / scale**0.5)
+    return model
+
+
+class SmearedKeys(nn.Module):
+    """Olsson et al.'s smeared keys: k_j ← σ(α_h) k_j + (1 − σ(α_h)) k_{j−1}, one learned α per head.
+
+    A forward hook on a layer's ``hook_k``: each key becomes a learned mix of its
+    own position's key and the previous position's (position 0 keeps its own),
+    which gives a one-layer model the previous-token information an induction
+    head needs. Initialised at α = 0 (an even mix).
+    """
+
+    def __init__(self, n_heads: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(n_heads))
+
+    def forward(self, hook_point: nn.Module, args, keys: torch.Tensor) -> torch.Tensor:
+        prev = torch.cat([keys[:, :1], keys[:, :-1]], dim=1)  # (batch, pos, head, d_head)
+        mix = torch.sigmoid(self.alpha)[:, None]  # (head, 1)
+        return mix * keys + (1 - mix) * prev
+
+
+def add_smeared_keys(model: HookedTransformer, layer: int = 0) -> HookedTransformer:
+    """Give ``layer``'s keys learned smearing (:class:`SmearedKeys`), in place; returns the model.
+
+    The smearing module is a submodule of the layer's ``hook_k``, so its α is a
+    model parameter (trained, saved, copied with the model), and its forward
+    hook is not one of TransformerLens's removable hooks.
+    """
+    hook_point = model.blocks[layer].attn.hook_k
+    if hasattr(hook_point, "smear"):
+        raise ValueError(f"layer {layer} already has smeared keys")
+    hook_point.smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
+    hook_point.register_forward_hook(hook_point.smear)
     return model

@@ -6,6 +6,8 @@ ends with the call shows it once.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 from typing import Callable, Sequence
 
@@ -16,6 +18,7 @@ from matplotlib.figure import Figure
 
 STATIC_ENV = "TOYLAB_STATIC"  # set to 1 when executing for the static site (no widgets)
 PHASE_COLOURS = ("tab:blue", "tab:orange", "tab:green")
+_VIEW_COUNT = itertools.count()
 
 
 def shade_phases(ax: Axes, phases: dict[str, tuple[float, float]], labels: bool = True) -> None:
@@ -107,3 +110,68 @@ def snapshot_animation(
     html = anim.to_jshtml(default_mode="once")
     plt.close(fig)
     return HTML(html)
+
+
+class StaticCircuitsVis:
+    """A CircuitsVis view for the static site: loads the bundle from the site's ``_static`` folder.
+
+    The book's Sphinx extension ``book/_ext/circuitsvis_bundle.py`` puts the
+    bundle at ``_static/circuitsvis.js``; the page's ``data-content_root``
+    (set by Sphinx) gives the path to it from any page. Several views on a page
+    share one copy of the script.
+    """
+
+    def __init__(self, element: str, props: dict):
+        from circuitsvis.utils.convert_props import convert_props
+
+        self.element, self.props = element, convert_props(props)
+        digest = hashlib.sha1(f"{element}{self.props}".encode()).hexdigest()[:10]
+        self.uid = f"circuits-vis-{digest}-{next(_VIEW_COUNT)}"  # deterministic, unique on a page
+
+    def _repr_html_(self) -> str:
+        return f"""<div id="{self.uid}" class="toylab-circuitsvis" style="margin: 15px 0;"></div>
+<script>
+(function () {{
+  function draw() {{ CircuitsVis.render("{self.uid}", CircuitsVis.{self.element}, {self.props}); }}
+  if (window.CircuitsVis) {{ draw(); return; }}
+  var s = document.querySelector("script[data-circuitsvis]");
+  if (!s) {{
+    s = document.createElement("script");
+    s.src = (document.documentElement.dataset.content_root || "") + "_static/circuitsvis.js";
+    s.setAttribute("data-circuitsvis", "");
+    document.head.appendChild(s);
+  }}
+  s.addEventListener("load", draw);
+}})();
+</script>"""
+
+
+def attention_heads_view(attention, tokens: Sequence[str], head_names: Sequence[str] | None = None):
+    """CircuitsVis's interactive attention-heads view: one small pattern per head, click to enlarge.
+
+    Args:
+        attention: (head, query, key) attention patterns.
+        tokens: the sequence's tokens as strings, one per position.
+        head_names: a label per head, e.g. ``"L1H2"``.
+
+    In Jupyter or Colab this is CircuitsVis's own view (its code comes from
+    the CDN when online, inline when offline); on the static site
+    (``TOYLAB_STATIC=1``) it loads the bundle from the site itself.
+    """
+    attention = np.asarray(attention, dtype=np.float32)
+    if attention.ndim != 3 or attention.shape[1:] != (len(tokens), len(tokens)):
+        raise ValueError(f"attention must be (head, {len(tokens)}, {len(tokens)}) for {len(tokens)} tokens, "
+                         f"got {attention.shape}")
+    if head_names is not None and len(head_names) != attention.shape[0]:
+        raise ValueError(f"{len(head_names)} head names for {attention.shape[0]} heads")
+    props = {"attention": attention.round(3).tolist(), "tokens": list(tokens),
+             "attentionHeadNames": list(head_names) if head_names is not None else None,
+             "maskUpperTri": True}
+    if os.environ.get(STATIC_ENV, "0") not in ("", "0"):
+        return StaticCircuitsVis("AttentionHeads", props)
+    import circuitsvis.attention
+
+    return circuitsvis.attention.attention_heads(
+        attention=props["attention"], tokens=props["tokens"],
+        attention_head_names=props["attentionHeadNames"], mask_upper_tri=True,
+    )

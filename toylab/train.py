@@ -145,10 +145,16 @@ class Run:
         return self.snapshots[step]
 
     def model_at(self, step: int) -> nn.Module:
-        """A copy of the model with the parameters saved at ``step``."""
+        """A CPU copy of the model with the parameters saved at ``step`` (snapshots live on the CPU)."""
         model = copy.deepcopy(self.model)
+        _move(model, torch.device("cpu"))
         model.load_state_dict(self.state_at(step))
         return model
+
+    def cpu_model(self) -> nn.Module:
+        """The final model, moved to the CPU for analysis (quietly, also for TransformerLens models)."""
+        _move(self.model, torch.device("cpu"))
+        return self.model
 
 
 def _move(model: nn.Module, device: torch.device) -> None:

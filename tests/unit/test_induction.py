@@ -40,8 +40,18 @@ def test_perfect_induction_head_scores_one():
 def test_uniform_causal_attention_scores_chance():
     uniform = torch.tril(torch.ones(N_POS, N_POS))
     uniform = (uniform / uniform.sum(-1, keepdim=True))[None, None]
-    chance = torch.tensor([1 / (q + 1) for q in range(PERIOD, N_POS)]).mean()
+    # queries from the second copy on; those in the third copy have two earlier successors
+    chance = torch.tensor([(1 + (q >= 2 * PERIOD)) / (q + 1) for q in range(PERIOD, N_POS)]).mean()
     assert I.prefix_matching_scores(uniform, PERIOD).item() == pytest.approx(chance.item())
+
+
+def test_attention_split_over_all_earlier_copies_scores_one():
+    pattern = torch.zeros(1, 1, N_POS, N_POS)
+    for q in range(N_POS):
+        keys = [k for k in range(1, q + 1) if (q - k + 1) % PERIOD == 0] or [q]
+        pattern[0, 0, q, keys] = 1 / len(keys)
+    assert I.prefix_matching_scores(pattern, PERIOD).item() == pytest.approx(1.0)
+    assert I.prefix_matching_scores(I.induction_pattern(N_POS, PERIOD)[None, None], PERIOD).item() == pytest.approx(1.0)
 
 
 def test_scores_are_per_head():

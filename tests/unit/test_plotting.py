@@ -40,3 +40,19 @@ def test_animation_is_capped_in_frames():
 def test_empty_steps_are_refused():
     with pytest.raises(ValueError, match="at least one step"):
         plotting.snapshot_view(draw, [])
+
+
+def test_attention_view_live_and_static(monkeypatch):
+    pattern = np.tril(np.ones((2, 3, 3))) / np.arange(1, 4)[:, None]
+    monkeypatch.setenv(plotting.STATIC_ENV, "0")
+    live = plotting.attention_heads_view(pattern, ["a", "b", "c"], ["L0H0", "L0H1"])
+    assert "AttentionHeads" in live.local_src  # (its _repr_html_ would probe the network)
+    monkeypatch.setenv(plotting.STATIC_ENV, "1")
+    views = [plotting.attention_heads_view(pattern, ["a", "b", "c"]) for _ in range(2)]
+    html = views[0]._repr_html_()
+    assert "_static/circuitsvis.js" in html and "CircuitsVis.AttentionHeads" in html and "unpkg" not in html
+    assert views[0].uid != views[1].uid
+    with pytest.raises(ValueError):
+        plotting.attention_heads_view(pattern, ["a", "b"])
+    with pytest.raises(ValueError):
+        plotting.attention_heads_view(pattern, ["a", "b", "c"], ["only one"])
