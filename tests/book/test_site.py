@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/grokking.html": 9,
+    "notebooks/induction_heads.html": 7,
     "notebooks/icl_regression.html": 7,
 }
+CIRCUITSVIS_VIEWS = {"notebooks/induction_heads.html": 1}  # page -> CircuitsVis views it shows
 # pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
 # before choosing the default colour mode; that is the theme's normal start, not a fault.
 BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
@@ -94,6 +96,9 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
         "broken": BROKEN_IMAGES_JS,
         "animation": "document.querySelectorAll('.animation img, img[id^=_anim_img]').length",
         "colab": "Array.from(document.querySelectorAll('a')).some(a => a.href.includes('colab.research.google.com'))",
+        # each CircuitsVis view's container, and how much the bundle drew into it
+        "circuitsvis": "Array.from(document.querySelectorAll('.toylab-circuitsvis')).map(d => d.querySelectorAll('*').length)",
+        "circuitsvis_src": "Array.from(document.scripts).map(s => s.src).filter(s => s.includes('circuitsvis'))",
     })
     assert not report.exceptions, f"JavaScript errors on {page}: {report.exceptions}"
     assert not console_errors(report), f"console errors on {page}: {console_errors(report)}"
@@ -103,6 +108,11 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
     assert not report.values["broken"], f"images that did not load: {report.values['broken']}"
     assert report.values["animation"] >= 1, "the training animation is missing"
     assert report.values["colab"], "no Colab launch link"
+    views = report.values["circuitsvis"]
+    assert len(views) == CIRCUITSVIS_VIEWS.get(page, 0), f"CircuitsVis views on {page}: {views}"
+    assert all(n > 10 for n in views), f"a CircuitsVis view stayed empty: {views}"
+    if views:  # served by the site itself, not a CDN
+        assert report.values["circuitsvis_src"] == [f"{site}/_static/circuitsvis.js"], report.values["circuitsvis_src"]
     offline = [u for u in report.failed_requests if u not in local_failures(report, site)]
     if offline:  # e.g. MathJax from its CDN: this test runs without network access
         print(f"external resources not reachable from the test machine: {offline}")

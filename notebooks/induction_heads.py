@@ -1,0 +1,792 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Induction heads: watching a two-layer model learn to copy
+#
+# Give a language model the text "... Mr Dursley ... Mr D" and it completes
+# "ursley". It has never memorised this pair; it looks back for the last time the
+# current token appeared and copies what came next. The circuit that does this,
+# the **induction head**, was found by Elhage et al. {cite}`elhage2021framework` in
+# two-layer attention-only transformers, and Olsson et al. {cite}`olsson2022induction`
+# showed that it forms abruptly, in a *phase change*, at the moment models
+# become able to learn in context.
+#
+# In this chapter you train such models from scratch (about three minutes on a
+# laptop CPU), watch the phase change, and take the circuit apart: which head
+# does what, how the two layers talk to each other, and what happens when you
+# hand the model part of the circuit for free.
+#
+# ```{admonition} Learning objectives
+# :class: tip
+# - See a phase change: in-context learning switching on within a few hundred steps.
+# - Score heads by what they attend to (previous token, prefix matching) and what
+#   they write (copying), and follow the scores over training.
+# - Read *K-composition* in the weights: a layer-1 head whose keys read a layer-0 head's output.
+# - Test the circuit causally with pattern-preserving ablations, and see why a
+#   one-layer model cannot form it unless its keys are smeared.
+# - Clamp part of the circuit throughout training and see how the plateau changes.
+# ```
+
+# %% [markdown]
+# ## Set-up
+#
+# On Colab the next cell installs `toylab` (the book's helper package); elsewhere
+# it does nothing (see the [introduction](../book/intro.md)).
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # only on Colab
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "toylab @ git+https://github.com/toylab-book/toylab",
+        ],
+        check=True,
+    )
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import display
+
+from toylab import hooks, plotting
+from toylab import induction as ind
+from toylab.models import add_smeared_keys, build_transformer
+from toylab.train import TrainConfig, snapshot_schedule, train
+
+plt.rcParams.update(
+    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
+)
+
+# %% [markdown]
+# ## 1. The task and the model
+#
+# The training sequences are 32 random tokens from a vocabulary of 64, except
+# that the first $L$ tokens are repeated right after themselves, with $L$ drawn
+# anew for every sequence (4 to 16). Most tokens are unpredictable (loss
+# $\ln 64 \approx 4.16$ nats at best); inside the repeat, each next token can be
+# predicted by finding the current token's earlier occurrence and copying its
+# successor. Because $L$ varies, position alone does not say where to look.
+#
+# The model is a TransformerLens `HookedTransformer` built from a config: two
+# layers of four attention heads each, no MLPs and no LayerNorm, $d_{\rm model} = 64$.
+# Attention-only models are the ones whose circuits Elhage et al. could read off
+# the weights; everything below uses their conventions.
+
+# %%
+N_VOCAB, N_CTX, BATCH, SEED = 64, 32, 32, 0
+STEPS, LR = 1500, 3e-3
+PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
+
+
+def model_config(n_layers: int) -> dict:
+    return dict(
+        n_layers=n_layers,
+        d_model=64,
+        d_head=16,
+        n_heads=4,
+        d_vocab=N_VOCAB,
+        n_ctx=N_CTX,
+        attn_only=True,
+        normalization_type=None,
+    )
+
+
+def sample(gen):
+    """A fresh training batch each step, from the loop's seeded generator."""
+    tokens, _ = ind.repeated_subsequence_tokens(
+        BATCH, N_CTX, N_VOCAB, generator=gen
+    )
+    return (tokens,)
+
+
+def lm_loss(model, tokens):
+    return model(tokens, return_type="loss")  # next-token cross-entropy
+
+
+tokens, predictable = ind.repeated_subsequence_tokens(
+    1, N_CTX, N_VOCAB, generator=torch.Generator().manual_seed(1)
+)
+print("a training sequence:", tokens[0].tolist())
+print("predictable targets:", predictable[0].int().tolist())
+
+# %% [markdown]
+# To see what a model does in context, we test it on **repeated random tokens**,
+# as Olsson et al. do: 8 random tokens repeated 4 times, so the first copy is
+# unpredictable and the later ones are copyable. Three numbers summarise a model,
+# and we log them every 25 steps of training:
+#
+# - the **in-context-learning (ICL) score**: the loss on the first copy minus the
+#   loss on the later copies, in nats. It measures how much the context helps.
+# - each head's **previous-token score**: its mean attention from position $i$ to $i-1$.
+# - each head's **prefix-matching score**: its mean attention from a token to the
+#   tokens right *after* its earlier copies, where an induction head looks
+#   (summed over the earlier copies: from the third copy on there are several).
+
+# %%
+test_tokens = ind.repeated_random_tokens(
+    64,
+    PERIOD,
+    N_VOCAB,
+    repeats=N_CTX // PERIOD,
+    generator=torch.Generator().manual_seed(3),
+)  # (64, 32)
+
+
+def scores(model, fwd_hooks=()):
+    """ICL score and every head's attention scores on the test sequences."""
+    with model.hooks(fwd_hooks=list(fwd_hooks)):
+        logits, cache = model.run_with_cache(
+            test_tokens, names_filter=lambda n: n.endswith("hook_pattern")
+        )
+    out = {"icl": ind.icl_score(ind.per_token_loss(logits, test_tokens), PERIOD)}
+    for layer in range(model.cfg.n_layers):
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"]  # (batch, head, q, k)
+        prev = ind.previous_token_scores(pattern)
+        prefix = ind.prefix_matching_scores(pattern, PERIOD)
+        for h in range(model.cfg.n_heads):
+            out[f"prev L{layer}H{h}"] = float(prev[h])
+            out[f"prefix L{layer}H{h}"] = float(prefix[h])
+    return out
+
+
+uniform = torch.tril(torch.ones(N_CTX, N_CTX))
+uniform = uniform / uniform.sum(
+    -1, keepdim=True
+)  # attention spread evenly over the past
+CHANCE = float(ind.prefix_matching_scores(uniform[None, None], PERIOD))
+print(f"prefix-matching score of evenly spread attention: {CHANCE:.2f}")
+
+
+def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS):
+    """Train with the chapter's settings; the hooks also apply when scoring."""
+    return train(
+        model,
+        sample,
+        loss,
+        TrainConfig(
+            steps=steps,
+            lr=LR,
+            seed=SEED,
+            log_every=25,
+            snapshot_steps=snapshot_schedule(steps, n_log=10, n_linear=30),
+        ),
+        evaluate=lambda m: scores(m, fwd_hooks),
+        name=name,
+        config={
+            "task": "repeated-subsequences",
+            "n_ctx": N_CTX,
+            "batch": BATCH,
+            "model": model.cfg.n_layers,
+            "hooks": [h[0] for h in fwd_hooks],
+            "v": 2,
+        },
+    )
+
+
+# %% [markdown]
+# ## 2. The phase change
+#
+# Train the two-layer model for 1,500 steps of Adam with batches of 32 sequences.
+
+# %%
+run2 = train_model(
+    "induction-2layer", build_transformer(model_config(2), seed=SEED)
+)
+model2 = run2.cpu_model()
+steps = run2.metric("step")
+icl2 = run2.metric("icl")
+
+
+def best(run, kind, layer):
+    """The best head's score in ``layer`` at every logged step."""
+    n_heads = 4
+    return np.max(
+        [run.metric(f"{kind} L{layer}H{h}") for h in range(n_heads)], axis=0
+    )
+
+
+prefix_l1 = best(run2, "prefix", 1)
+
+
+def phase_change(prefix):
+    """First logged steps where the best prefix-matching score passes 0.3 and 0.6."""
+    if prefix.max() <= 0.6:
+        return None, None
+    return int(steps[np.argmax(prefix > 0.3)]), int(steps[np.argmax(prefix > 0.6)])
+
+
+start, end = phase_change(prefix_l1)
+print(
+    f"trained in {run2.seconds:.0f} s; phase change between steps {start} and {end}"
+)
+print(f"ICL score: {icl2[0]:.2f} nats at step 0, {icl2[-1]:.2f} at the end")
+
+
+def smooth(x, k=5):
+    """Running mean over k logged values (the ends, without k neighbours, are dropped)."""
+    return np.convolve(x, np.ones(k) / k, mode="valid")
+
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2))
+for ax, x, y, title in [
+    (
+        ax1,
+        steps[2:-2],
+        smooth(run2.metric("loss")),
+        "training loss (nats, smoothed)",
+    ),
+    (ax2, steps, icl2, "ICL score (nats)"),
+]:
+    ax.plot(x, y)
+    ax.axvspan(start, end, color="tab:orange", alpha=0.2, label="phase change")
+    ax.set_xlabel("step")
+    ax.set_title(title, fontsize=10)
+ax1.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# For several hundred steps almost nothing happens; then, within a couple of
+# hundred steps, the loss drops and the ICL score shoots up. Olsson et al. see the
+# same event as a "bump" in the loss curves of real language models, where the
+# drop competes with everything else the model is learning; on our task the
+# repeat is the only learnable structure, so the bump is a cliff.
+#
+# Per-token loss on the test sequences, before and after, shows where the gain is:
+
+# %%
+before_step = max(s for s in run2.snapshot_steps if s <= start)
+
+
+def per_position_loss(model):
+    with torch.no_grad():
+        return ind.per_token_loss(model(test_tokens), test_tokens).mean(0)
+
+
+fig, ax = plt.subplots(figsize=(8, 3))
+for step, label in [(before_step, "before"), (STEPS, "after")]:
+    ax.plot(
+        range(1, N_CTX),
+        per_position_loss(run2.model_at(step)),
+        "o-",
+        ms=3,
+        label=f"step {step} ({label})",
+    )
+for c in range(1, N_CTX // PERIOD):
+    ax.axvline(c * PERIOD, color="k", lw=0.5)
+ax.axhline(np.log(N_VOCAB), color="k", ls=":", lw=1, label="ln 64")
+ax.set_xlabel("position of the predicted token (copies start at the lines)")
+ax.set_ylabel("loss (nats)")
+ax.legend(fontsize=8)
+plt.show()
+
+# %%
+final = per_position_loss(model2)
+assert prefix_l1[0] < 1.5 * CHANCE and prefix_l1[-1] > 0.6, (
+    "an induction head forms"
+)
+assert end - start <= 0.2 * STEPS, "within a narrow window of steps"
+assert icl2[steps < start].max() < 1.5 < 3.0 < icl2[-1], "ICL switches on"
+assert final[: PERIOD - 1].mean() > 3.5, "the first copy stays unpredictable"
+assert final[PERIOD:].mean() < 1.0, "the later copies are predicted"
+
+# %% [markdown]
+# ## 3. Which heads, and when
+#
+# The scores of every head over training. Layer 0 should hold a
+# **previous-token head** (it attends to $i-1$, and so writes "the previous token
+# was B" into position $i$); layer 1 an **induction head** (it attends to the
+# position after the earlier copy of the current token). A third property says
+# whether an induction head can copy at all: its OV circuit $W_E W_V W_O W_U$
+# (vocabulary to vocabulary) should map each token to itself. Elhage et al.
+# measure that by the sign of its eigenvalues: $\sum \lambda / \sum |\lambda|$,
+# +1 for a perfect copier. We compute it on the saved snapshots.
+
+# %%
+snap_steps = run2.snapshot_steps
+
+
+def copying_scores(model):
+    """OV eigenvalue positivity of every head: (layer, head)."""
+    W_OV = model.W_V @ model.W_O  # (layer, head, d_model, d_model)
+    return np.array(
+        [
+            [
+                ind.ov_copying_score(model.W_E, W_OV[l, h], model.W_U)
+                for h in range(4)
+            ]
+            for l in range(2)
+        ]
+    )
+
+
+with torch.no_grad():
+    copying = np.array([copying_scores(run2.model_at(s)) for s in snap_steps])
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+for layer, ls in [(0, "-"), (1, "--")]:
+    for h in range(4):
+        kw = dict(ls=ls, color=f"C{h}", label=f"L{layer}H{h}")
+        axes[0].plot(steps, run2.metric(f"prev L{layer}H{h}"), **kw)
+        axes[1].plot(steps, run2.metric(f"prefix L{layer}H{h}"), **kw)
+        axes[2].plot(snap_steps, copying[:, layer, h], **kw)
+for ax, title in zip(
+    axes, ["previous-token score", "prefix-matching score", "copying score (OV)"]
+):
+    ax.axvspan(start, end, color="tab:orange", alpha=0.15)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("step")
+axes[2].legend(fontsize=7, ncol=2)
+fig.tight_layout()
+plt.show()
+
+final_scores = scores(model2)
+prev0 = np.array([final_scores[f"prev L0H{h}"] for h in range(4)])
+prefix1 = np.array([final_scores[f"prefix L1H{h}"] for h in range(4)])
+prev_head, ind_head = int(prev0.argmax()), int(prefix1.argmax())
+prev_heads = [h for h in range(4) if prev0[h] > 0.3]
+induction_heads = [h for h in range(4) if prefix1[h] > 0.3]
+print(f"previous-token scores, layer 0: {prev0.round(2)} -> head L0H{prev_head}")
+print(
+    f"prefix-matching scores, layer 1: {prefix1.round(2)} -> induction heads {induction_heads}"
+)
+at_start = int(np.searchsorted(snap_steps, start))
+print(
+    f"copying scores, layer 1, at step {snap_steps[at_start]}: {copying[at_start, 1].round(2)}, "
+    f"at the end: {copying[-1, 1].round(2)}"
+)
+print(
+    "copying, layer 1, best head over the snapshots:",
+    dict(zip(snap_steps[::4], copying[::4, 1].max(-1).round(2))),
+)
+
+# %% [markdown]
+# The pieces do not arrive together. **Copying comes first**: within the first
+# couple of hundred steps every layer-1 head's OV circuit maps tokens to
+# themselves (copying score near 1), long before any head attends to the right
+# place. On its own that already pays: attending to the tokens seen so far and
+# copying them says "tokens that appeared may appear again", which lowers the loss
+# on the repeats a little (the slow rise of the ICL score before the cliff).
+# **The attention comes second, all at once**: the previous-token scores in layer
+# 0 and the prefix-matching scores in layer 1 rise together inside the
+# phase-change window. Neither is useful without the other, so neither is
+# learned before the other.
+#
+# Two more things differ from the textbook picture of *one* previous-token head
+# and *one* induction head. All four layer-1 heads become induction heads (the
+# redundancy Singh et al. also report), and the previous-token heads are *soft*:
+# the best puts under half its attention on $i-1$ and spreads the rest over
+# recent positions. Several layer-0 heads share the job.
+#
+# One more observation we leave open: the layer-0 heads' OV circuits, read
+# directly through the unembedding, copy early on and turn to *anti*-copying
+# (score near −1) after the phase change. What they write is now read by the
+# layer-1 keys, and its direct effect on the logits pushes the other way.
+
+# %%
+prev_l0 = best(run2, "prev", 0)
+assert prev_heads and prev_l0[steps < start].max() < 0.5 * prev_l0[-1], (
+    "the previous-token head forms with the phase change"
+)
+assert len(induction_heads) >= 1 and prefix1.max() > 0.6
+copy_start = int(snap_steps[np.argmax(copying[:, 1].max(-1) > 0.9)])
+assert copy_start < start / 2, "the OV copying forms well before the attention"
+
+
+# %% [markdown]
+# ## 4. Attention patterns
+#
+# The patterns of all eight heads on one test sequence. Click a head to enlarge
+# it and hover to see where each token looks. The previous-token head is a
+# stripe just below the diagonal; the induction head a stripe $P - 1 = 7$ places
+# below it, from the second copy on.
+
+# %%
+_, cache = model2.run_with_cache(test_tokens[:1])
+patterns = torch.cat(
+    [cache[f"blocks.{l}.attn.hook_pattern"][0] for l in range(2)]
+)  # (8, 32, 32)
+display(
+    plotting.attention_heads_view(
+        patterns,
+        [f"{t}" for t in test_tokens[0].tolist()],
+        [f"L{l}H{h}" for l in range(2) for h in range(4)],
+    )
+)
+
+# %% [markdown]
+# ## 5. The circuit: K-composition and ablations
+#
+# How does the induction head know where to look? Its query at position $i$
+# carries the current token A. Its key at position $j$ must say "the token
+# before me was A", and only the previous-token head writes that. So the layer-1
+# head's **keys read the layer-0 head's output**: K-composition. Elhage et al.
+# measure it in the weights, with $W_{OV}^{h_0} = W_V W_O$ of the layer-0 head and
+# $W_{QK}^{h_1} = W_Q W_K^\top$ of the layer-1 head:
+#
+# $$\text{K-comp}(h_0 \to h_1) = \frac{\| W_{OV}^{h_0} \, W_{QK}^{h_1\top} \|_F}{\|W_{OV}^{h_0}\|_F \, \|W_{QK}^{h_1}\|_F},$$
+#
+# minus the same score for random matrices of the same shapes (random
+# low-rank matrices compose a little by chance).
+
+# %%
+W_OV = (model2.W_V @ model2.W_O).detach()  # (layer, head, d_model, d_model)
+W_QK = (model2.W_Q @ model2.W_K.transpose(-1, -2)).detach()
+baseline = ind.random_composition_baseline(64, 16, seed=SEED)
+k_comp = (
+    np.array(
+        [
+            [ind.k_composition(W_OV[0, a], W_QK[1, b]) for b in range(4)]
+            for a in range(4)
+        ]
+    )
+    - baseline
+)
+q_comp = (
+    np.array(
+        [
+            [ind.q_composition(W_OV[0, a], W_QK[1, b]) for b in range(4)]
+            for a in range(4)
+        ]
+    )
+    - baseline
+)
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+for ax, m, title in [
+    (axes[0], k_comp, "K-composition"),
+    (axes[1], q_comp, "Q-composition"),
+]:
+    im = ax.imshow(
+        m, cmap="RdBu", vmin=-np.abs(k_comp).max(), vmax=np.abs(k_comp).max()
+    )
+    ax.set_xticks(range(4), [f"L1H{h}" for h in range(4)])
+    ax.set_yticks(range(4), [f"L0H{h}" for h in range(4)])
+    ax.set_title(f"{title} minus random ({baseline:.2f})", fontsize=10)
+fig.colorbar(im, ax=axes, shrink=0.8)
+plt.show()
+print("K-composition minus random (rows: layer-0 heads, columns: layer-1 heads):")
+print(k_comp.round(3))
+print("Q-composition minus random:")
+print(q_comp.round(3))
+
+# %% [markdown]
+# Every layer-0 head K-composes with every layer-1 head above the random
+# baseline, while Q-composition is *below* it: the layer-1 heads read layer 0
+# through their keys, not their queries, as the circuit requires. But the
+# previous-token heads do not stand out in the weights. Every layer-0 head
+# writes the identity of the tokens it attends to into the subspace the layer-1
+# keys read; only its attention pattern decides whether that is the *previous*
+# token. The weight-based score cannot see patterns, so to tell the heads apart
+# we have to intervene.
+#
+# **Ablations** test it causally. Zeroing a head's output changes everything
+# downstream, including where later heads attend; a *pattern-preserving*
+# ablation freezes every attention pattern at its clean value, so only the
+# information the head writes is removed. Compare ablating the induction heads,
+# the previous-token heads both ways, and each layer-0 head alone:
+
+
+# %%
+def icl_of_logits(logits):
+    return ind.icl_score(ind.per_token_loss(logits, test_tokens), PERIOD)
+
+
+with torch.no_grad():
+    icl_clean = icl_of_logits(model2(test_tokens))
+    ablations = {
+        "induction head(s), patterns kept": icl_of_logits(
+            ind.pattern_preserving_ablation(model2, test_tokens, 1, induction_heads)
+        ),
+        "previous-token heads, patterns kept": icl_of_logits(
+            ind.pattern_preserving_ablation(model2, test_tokens, 0, prev_heads)
+        ),
+        "previous-token heads, plain": icl_of_logits(
+            model2.run_with_hooks(
+                test_tokens, fwd_hooks=[hooks.zero_heads(0, prev_heads)]
+            )
+        ),
+    }
+    for h in range(4):
+        ablations[f"L0H{h} alone (previous-token score {prev0[h]:.2f}), plain"] = (
+            icl_of_logits(
+                model2.run_with_hooks(
+                    test_tokens, fwd_hooks=[hooks.zero_heads(0, [h])]
+                )
+            )
+        )
+print(f"ICL score, clean model: {icl_clean:.2f} nats")
+for name, value in ablations.items():
+    print(
+        f"  ablate {name}: {value:.2f} ({1 - value / icl_clean:.0%} of the score removed)"
+    )
+
+# %% [markdown]
+# Removing what the induction heads write removes all of the in-context
+# learning. The previous-token heads are the instructive ones: with the patterns
+# kept, ablating them does not hurt (the score even rises a little), because
+# their contribution reaches the output *through the induction heads' attention
+# patterns*, which the frozen patterns preserve. Ablate them plainly, letting
+# the layer-1 patterns change, and most of the induction collapses. That is
+# K-composition, seen causally. One head at a time, the strongest previous-token
+# head does the most damage, but no single head is necessary: the soft
+# previous-token heads back each other up.
+
+# %%
+removed = 1 - np.array(list(ablations.values())) / icl_clean
+assert k_comp.min() > 0 > q_comp.max(), "layer 1 reads layer 0 through its keys"
+assert removed[0] > 0.7, "ablating the induction heads removes >70% of ICL"
+assert removed[1] < 0.1 < 0.5 < removed[2], "the prev-token heads act via keys"
+single = removed[3:]
+assert int(single.argmax()) == prev_head, (
+    "the strongest prev-token head matters most"
+)
+assert single.max() < removed[2], "no single head does the work of all of them"
+
+# %% [markdown]
+# ```{admonition} Exercise: the prefix-matching score
+# :class: note
+# Write `my_prefix_matching(pattern, period)`: for attention patterns of shape
+# `(batch, head, query, key)` on sequences that repeat every `period` tokens,
+# return each head's mean attention from a query $i$ (from the second copy on) to
+# the key $i - \text{period} + 1$, as a tensor of shape `(head,)`. Hint:
+# `Tensor.diagonal` with an offset. Then run `ind.check_prefix_matching(...)`.
+# ```
+
+
+# %%
+def my_prefix_matching(pattern: torch.Tensor, period: int) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+ind.check_prefix_matching(my_prefix_matching)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def prefix_matching_solution(pattern: torch.Tensor, period: int) -> torch.Tensor:
+    # entries (q, q - period + 1) for q = period - 1, ...: drop the first (q = period - 1)
+    stripe = pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)
+    return stripe[..., 1:].mean(dim=(0, -1))
+
+
+assert ind.check_prefix_matching(prefix_matching_solution)
+
+# %% [markdown]
+# ## 6. Controls: one layer, and one layer with smeared keys
+#
+# A one-layer attention-only model has no earlier head to tell a key what token
+# preceded it, so it should not be able to form an induction head. Olsson et al.
+# tested the argument from the other side: give a one-layer model **smeared
+# keys**, where each head's key at position $j$ is a learned mix
+# $\sigma(\alpha_h) k_j + (1 - \sigma(\alpha_h)) k_{j-1}$ of its own and the previous
+# position's key (`toylab.models.add_smeared_keys`), and the previous-token
+# information arrives without a layer 0. We train both the same way.
+
+# %%
+run1 = train_model(
+    "induction-1layer", build_transformer(model_config(1), seed=SEED)
+)
+run_smear = train_model(
+    "induction-1layer-smeared",
+    add_smeared_keys(build_transformer(model_config(1), seed=SEED)),
+)
+mix = (
+    torch.sigmoid(run_smear.model.blocks[0].attn.hook_k.smear.alpha).detach().cpu()
+)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2))
+for run, label in [
+    (run2, "2 layers"),
+    (run1, "1 layer"),
+    (run_smear, "1 layer, smeared keys"),
+]:
+    ax1.plot(steps, run.metric("icl"), label=label)
+    ax2.plot(steps, best(run, "prefix", run.model.cfg.n_layers - 1), label=label)
+ax1.set_title("ICL score (nats)", fontsize=10)
+ax2.set_title("best prefix-matching score, last layer", fontsize=10)
+for ax in (ax1, ax2):
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+icl1, icl_smear = run1.metric("icl"), run_smear.metric("icl")
+print(
+    f"final ICL scores: 2 layers {icl2[-1]:.2f}, 1 layer {icl1[-1]:.2f}, smeared {icl_smear[-1]:.2f}"
+)
+print(
+    f"smeared keys: share of each head's own key sigma(alpha) = {mix.numpy().round(3)}"
+)
+
+# %% [markdown]
+# The one-layer model never forms an induction head: its best prefix-matching
+# score creeps from the 0.10 of evenly spread attention to about 0.2, nowhere
+# near the 0.8 of the induction heads. (We have not pinned down where the
+# extra 0.1 comes from; a head that preferred the early positions, where the
+# repeated block always starts in training, would produce some of it.) It still
+# learns *some* in-context behaviour, slowly and without a jump: the
+# copying strategy of section 3, attending to the tokens seen so far and raising
+# their logits ("tokens that appeared may appear again"),
+# which helps on the copies, where every token has appeared, but cannot say
+# *which* token comes next. The smeared one-layer model forms an induction head,
+# and faster than the two-layer model: it learns to build each key almost
+# entirely from the previous position ($\sigma(\alpha) \approx 0.03$), the job of
+# the previous-token head done by a single parameter per head.
+
+# %%
+assert best(run1, "prefix", 0).max() < 0.3, "one layer: no induction head"
+assert phase_change(best(run1, "prefix", 0)) == (None, None)
+assert icl1[-1] < 0.5 * icl2[-1], "one layer: much less in-context learning"
+assert best(run_smear, "prefix", 0)[-1] > 0.5, "smeared keys: an induction head"
+assert icl_smear[-1] > 0.8 * icl2[-1]
+assert mix.max() < 0.2, "smeared keys read (mostly) the previous position"
+
+# %% [markdown]
+# ## 7. Clamping part of the circuit during training
+#
+# Why the long plateau before the phase change? Singh et al. {cite}`singh2024induction`
+# asked which part of the circuit the others wait for, by *clamping* an
+# activation throughout training: overwriting it with its ideal value at every
+# step. Here we clamp head L0H0's attention pattern to a perfect previous-token
+# pattern (`hooks.clamp_pattern`) and train a fresh model from the same seed.
+# `hooks.with_hooks` makes the training loss run under the hook; the scores are
+# computed under it too.
+#
+# One subtlety: the clamped head's queries and keys get no gradient (its
+# pattern is overwritten), so the clamp is part of the model. Take it away after
+# training and that head attends with its random initial pattern.
+
+# %%
+clamp = [hooks.clamp_pattern(layer=0, head=0)]
+run_clamp = train_model(
+    "induction-2layer-clamped",
+    build_transformer(model_config(2), seed=SEED),
+    loss=hooks.with_hooks(lm_loss, clamp),
+    fwd_hooks=clamp,
+)
+icl_clamp = run_clamp.metric("icl")
+prefix_clamp = best(run_clamp, "prefix", 1)
+start_clamp, end_clamp = phase_change(prefix_clamp)
+unclamped = scores(run_clamp.cpu_model())["icl"]
+
+fig, ax = plt.subplots(figsize=(7, 3.2))
+ax.plot(steps, icl2, label="free")
+ax.plot(steps, icl_clamp, label="L0H0 clamped to previous-token")
+ax.set_xlabel("step")
+ax.set_ylabel("ICL score (nats)")
+ax.legend(fontsize=8)
+plt.show()
+print(f"phase change: free {start}-{end}, clamped {start_clamp}-{end_clamp}")
+print(
+    f"clamped model's ICL score with the clamp {icl_clamp[-1]:.2f}, without {unclamped:.2f}"
+)
+
+# %% [markdown]
+# With a perfect previous-token head given from the start, the plateau is
+# shorter: the phase change comes earlier. Part of the plateau is the wait for
+# the previous-token head; the rest (the induction head's QK matching and OV
+# copying, which still have to be learned) remains. Without the clamp the
+# trained model loses most of its in-context learning, as expected.
+
+# %%
+assert end_clamp < start, "clamping the previous-token pattern shortens the plateau"
+assert prefix_clamp[-1] > 0.5 and icl_clamp[-1] > 2.5
+assert unclamped < 0.5 * icl_clamp[-1], "the clamp is part of the trained model"
+
+# %% [markdown]
+# ## 8. Watch it happen
+#
+# The previous-token head and the induction head of the free two-layer model on
+# one test sequence, over training, next to the ICL score. In Jupyter or Colab
+# this is a slider; on the static website it is a pre-rendered animation.
+
+# %%
+snap_patterns = {}
+for s in snap_steps:
+    _, c = run2.model_at(s).run_with_cache(test_tokens[:1])
+    snap_patterns[s] = (
+        c["blocks.0.attn.hook_pattern"][0, prev_head],
+        c["blocks.1.attn.hook_pattern"][0, ind_head],
+    )
+
+
+def draw(fig, step):
+    ax1, ax2, ax3 = fig.subplots(1, 3, width_ratios=[1, 1, 1.5])
+    for ax, pattern, title in zip(
+        (ax1, ax2),
+        snap_patterns[step],
+        [f"L0H{prev_head} (previous token)", f"L1H{ind_head} (induction)"],
+    ):
+        ax.imshow(pattern, cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax3.plot(steps, icl2)
+    ax3.axvline(step, color="tab:red")
+    ax3.set_title(f"ICL score, step {step}", fontsize=9)
+    ax3.set_xlabel("step")
+    fig.tight_layout()
+
+
+plotting.snapshot_view(draw, snap_steps, figsize=(10, 3))
+
+# %% [markdown]
+# ## 9. What changed from the papers, and why
+#
+# | | paper | this chapter |
+# |---|---|---|
+# | data | natural text {cite}`olsson2022induction` | random tokens with a repeated prefix of random length |
+# | model | 1-6 layers, $d_{\rm model}$ 768+ | 2 layers, 4 heads, $d_{\rm model}$ 64, no MLP, no LayerNorm |
+# | prefix-matching test | 25 tokens × 4 repeats after a BOS | 8 tokens × 4 repeats (context 32) |
+# | ICL score | loss at token 500 minus at token 50 | loss on the first copy minus on the later copies |
+# | clamping {cite}`singh2024induction` | several subcircuits, 8 heads per layer | one previous-token pattern |
+#
+# Synthetic data makes the phase change happen within a minute on a CPU, and
+# makes "in context" unambiguous: nothing but the repeat is learnable. The price
+# is that the loss curve shows a cliff rather than the bump of a model that is
+# learning many things at once.
+#
+# ## Summary
+#
+# - Induction heads form in a phase change: in-context learning switches on
+#   within a few hundred steps, after a long plateau.
+# - The circuit has two heads in two layers: a previous-token head writes "the
+#   previous token was B"; an induction head's keys read it (K-composition) to
+#   attend to the token after the earlier B, and its OV circuit copies it.
+# - Pattern-preserving ablations separate what a head writes from where others
+#   attend: the previous-token head acts through the induction head's keys.
+# - One layer cannot build the circuit; smeared keys let it. A clamped
+#   previous-token head shortens the plateau.
+#
+# ## Exercises
+#
+# 1. Clamp the *induction* pattern of a layer-1 head instead (`ind.induction_pattern`
+#    gives it for the test sequences; training sequences need their own $L$).
+#    What is left to learn, and how long is the plateau?
+# 2. Fix $L = 16$ for every training sequence. Does the model still need a
+#    previous-token head, or can it find the copy by position alone?
+# 3. Train the two-layer model with three other seeds. How much does the step
+#    of the phase change vary?
+#
+# The works cited here are listed on the [references](../book/references.md) page.
