@@ -52,9 +52,36 @@ def time_training_loop(steps: int = 200) -> dict[str, float]:
     return out
 
 
+def time_ensemble(members: int = 8, steps: int = 200) -> dict[str, float]:
+    """Seconds to train ``members`` small models as one Ensemble vs one after another (same runs)."""
+    from toylab import icl_regression as icl
+    from toylab.ensemble import Ensemble
+    from toylab.train import TrainConfig, train
+
+    os.environ["TOYLAB_PROGRESS"] = "off"
+    cfg = TrainConfig(steps=steps, lr=1e-2, log_every=steps)
+
+    def sample(gen):  # the softmax-attention regression tasks of the in-context regression chapter
+        t = icl.sample_tasks(512, 40, 5, generator=gen, noise_std=0.1**0.5)
+        return t.X, t.y, t.x_q, t.y_q
+
+    def models():
+        return [icl.SoftmaxAttentionRegressor(5, n_heads=2, seed=s) for s in range(members)]
+
+    start = time.perf_counter()
+    for model in models():
+        train(model, sample, lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(), cfg, use_cache=False)
+    loop = time.perf_counter() - start
+    start = time.perf_counter()
+    train(Ensemble(models()), sample, lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(-1).sum(),
+          cfg, use_cache=False)
+    batched = time.perf_counter() - start
+    return {"loop": loop, "ensemble": batched}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--loop", action="store_true", help="only time the training loop")
+    parser.add_argument("--loop", action="store_true", help="only time the training loop and the ensemble")
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
 
@@ -68,6 +95,10 @@ def main() -> None:
             rows.append((f"chapter {name} (cold cache)", f"{seconds:.0f} s", verdict))
     for label, rate in time_training_loop().items():
         rows.append((f"training loop, grokking model, {label}", f"{rate:.1f} steps/s", ""))
+    ens = time_ensemble()
+    rows.append(("8 softmax regressors x 200 steps, one after another", f"{ens['loop']:.1f} s", ""))
+    rows.append(("8 softmax regressors x 200 steps, one Ensemble", f"{ens['ensemble']:.1f} s",
+                 f"speed-up {ens['loop'] / ens['ensemble']:.1f}x"))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':>14}  budget")

@@ -406,11 +406,17 @@ print(
 
 # %%
 prev_l0 = best(run2, "prev", 0)
-assert prev_heads and prev_l0[steps < start].max() < 0.5 * prev_l0[-1], (
+prev_half = int(steps[np.argmax(prev_l0 > 0.5 * prev_l0[-1])])
+print(f"best previous-token score passes half its final value at step {prev_half}")
+assert prev_heads and start - 100 <= prev_half <= end + 100, (
     "the previous-token head forms with the phase change"
 )
 assert len(induction_heads) >= 1 and prefix1.max() > 0.6
-copy_start = int(snap_steps[np.argmax(copying[:, 1].max(-1) > 0.9)])
+copy_start = int(snap_steps[np.argmax(copying[:, 1].min(-1) > 0.9)])
+print(
+    f"every layer-1 head copies (score > 0.9) from step {copy_start}; "
+    f"layer-0 copying scores at the end: {copying[-1, 0].round(2)}"
+)
 assert copy_start < start / 2, "the OV copying forms well before the attention"
 
 
@@ -419,8 +425,9 @@ assert copy_start < start / 2, "the OV copying forms well before the attention"
 #
 # The patterns of all eight heads on one test sequence. Click a head to enlarge
 # it and hover to see where each token looks. The previous-token head is a
-# stripe just below the diagonal; the induction head a stripe $P - 1 = 7$ places
-# below it, from the second copy on.
+# stripe just below the diagonal; the induction head a stripe 7 places below the
+# diagonal from the second copy on (and from the third copy on, more stripes 15
+# and 23 places below it: the successors of the earlier copies).
 
 # %%
 _, cache = model2.run_with_cache(test_tokens[:1])
@@ -443,7 +450,8 @@ display(
 # before me was A", and only the previous-token head writes that. So the layer-1
 # head's **keys read the layer-0 head's output**: K-composition. Elhage et al.
 # measure it in the weights, with $W_{OV}^{h_0} = W_V W_O$ of the layer-0 head and
-# $W_{QK}^{h_1} = W_Q W_K^\top$ of the layer-1 head:
+# $W_{QK}^{h_1} = W_Q W_K^\top$ of the layer-1 head (TransformerLens's row-vector
+# convention; Elhage et al. write the transposes):
 #
 # $$\text{K-comp}(h_0 \to h_1) = \frac{\| W_{OV}^{h_0} \, W_{QK}^{h_1\top} \|_F}{\|W_{OV}^{h_0}\|_F \, \|W_{QK}^{h_1}\|_F},$$
 #
@@ -494,7 +502,10 @@ print(q_comp.round(3))
 # Every layer-0 head K-composes with every layer-1 head above the random
 # baseline, while Q-composition is *below* it: the layer-1 heads read layer 0
 # through their keys, not their queries, as the circuit requires. But the
-# previous-token heads do not stand out in the weights. Every layer-0 head
+# previous-token heads do not stand out cleanly: the rows do not follow the
+# previous-token scores of section 3 (the strongest previous-token head
+# composes most, but another composes less than the head that barely looks at
+# $i-1$). Every layer-0 head
 # writes the identity of the tokens it attends to into the subspace the layer-1
 # keys read; only its attention pattern decides whether that is the *previous*
 # token. The weight-based score cannot see patterns, so to tell the heads apart
@@ -544,10 +555,10 @@ for name, value in ablations.items():
 # %% [markdown]
 # Removing what the induction heads write removes all of the in-context
 # learning. The previous-token heads are the instructive ones: with the patterns
-# kept, ablating them does not hurt (the score even rises a little), because
+# kept, ablating them does not hurt (the score even rises, by about 15%), because
 # their contribution reaches the output *through the induction heads' attention
 # patterns*, which the frozen patterns preserve. Ablate them plainly, letting
-# the layer-1 patterns change, and most of the induction collapses. That is
+# the layer-1 patterns change, and about 60% of it is gone. That is
 # K-composition, seen causally. One head at a time, the strongest previous-token
 # head does the most damage, but no single head is necessary: the soft
 # previous-token heads back each other up.
@@ -569,8 +580,10 @@ assert single.max() < removed[2], "no single head does the work of all of them"
 # Write `my_prefix_matching(pattern, period)`: for attention patterns of shape
 # `(batch, head, query, key)` on sequences that repeat every `period` tokens,
 # return each head's mean attention from a query $i$ (from the second copy on) to
-# the key $i - \text{period} + 1$, as a tensor of shape `(head,)`. Hint:
-# `Tensor.diagonal` with an offset. Then run `ind.check_prefix_matching(...)`.
+# the key $i - \text{period} + 1$, as a tensor of shape `(head,)`. Assume two
+# copies (with more, `ind.prefix_matching_scores` also adds the stripes of the
+# earlier copies). Hint: `Tensor.diagonal` with an offset. Then run
+# `ind.check_prefix_matching(...)`.
 # ```
 
 
@@ -638,6 +651,11 @@ print(
 print(
     f"smeared keys: share of each head's own key sigma(alpha) = {mix.numpy().round(3)}"
 )
+smear_start, smear_end = phase_change(best(run_smear, "prefix", 0))
+print(
+    f"best prefix-matching score, 1 layer: max {best(run1, 'prefix', 0).max():.2f}; "
+    f"smeared keys: phase change at steps {smear_start}-{smear_end} (2 layers: {start}-{end})"
+)
 
 # %% [markdown]
 # The one-layer model never forms an induction head: its best prefix-matching
@@ -651,7 +669,7 @@ print(
 # which helps on the copies, where every token has appeared, but cannot say
 # *which* token comes next. The smeared one-layer model forms an induction head,
 # and faster than the two-layer model: it learns to build each key almost
-# entirely from the previous position ($\sigma(\alpha) \approx 0.03$), the job of
+# entirely from the previous position ($\sigma(\alpha) \approx 0.03$-$0.04$), the job of
 # the previous-token head done by a single parameter per head.
 
 # %%
@@ -661,6 +679,7 @@ assert icl1[-1] < 0.5 * icl2[-1], "one layer: much less in-context learning"
 assert best(run_smear, "prefix", 0)[-1] > 0.5, "smeared keys: an induction head"
 assert icl_smear[-1] > 0.8 * icl2[-1]
 assert mix.max() < 0.2, "smeared keys read (mostly) the previous position"
+assert smear_end < start, "and they learn the circuit sooner than two layers"
 
 # %% [markdown]
 # ## 7. Clamping part of the circuit during training
@@ -757,9 +776,9 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3))
 # | | paper | this chapter |
 # |---|---|---|
 # | data | natural text {cite}`olsson2022induction` | random tokens with a repeated prefix of random length |
-# | model | 1-6 layers, $d_{\rm model}$ 768+ | 2 layers, 4 heads, $d_{\rm model}$ 64, no MLP, no LayerNorm |
+# | model | larger models with MLPs, trained on text | 2 layers, 4 heads, $d_{\rm model}$ 64, no MLP, no LayerNorm |
 # | prefix-matching test | 25 tokens × 4 repeats after a BOS | 8 tokens × 4 repeats (context 32) |
-# | ICL score | loss at token 500 minus at token 50 | loss on the first copy minus on the later copies |
+# | ICL score | loss at token 500 minus at token 50 (negative when context helps) | loss on the first copy minus on the later copies (positive when context helps) |
 # | clamping {cite}`singh2024induction` | several subcircuits, 8 heads per layer | one previous-token pattern |
 #
 # Synthetic data makes the phase change happen within a minute on a CPU, and
