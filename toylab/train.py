@@ -40,7 +40,9 @@ class TrainConfig:
 
     Args:
         steps: number of optimiser steps.
-        lr, weight_decay, betas: AdamW settings.
+        lr, weight_decay, betas: AdamW settings. ``weight_decay`` may be a tuple
+            with one (decoupled, AdamW-style) decay per member of an
+            :class:`toylab.ensemble.Ensemble`, for sweeps over weight decay.
         warmup_steps: the learning rate rises linearly over this many steps.
         lr_decay: ``"none"`` keeps the learning rate constant after warm-up;
             ``"cosine"`` lowers it along a half cosine to ~0 at the last step.
@@ -55,7 +57,7 @@ class TrainConfig:
 
     steps: int
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float | tuple[float, ...] = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
     lr_decay: str = "none"
@@ -69,7 +71,7 @@ class TrainConfig:
         checks = [
             (self.steps >= 1, "steps must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
-            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (all(w >= 0 for w in self._decays()), "weight_decay must be >= 0"),
             (all(0 <= b < 1 for b in self.betas), "betas must lie in [0, 1)"),
             (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
             (self.lr_decay in ("none", "cosine"), "lr_decay must be 'none' or 'cosine'"),
@@ -83,7 +85,14 @@ class TrainConfig:
             if not ok:
                 raise ValueError(f"bad TrainConfig: {message} (got {self})")
         object.__setattr__(self, "betas", tuple(self.betas))
+        if isinstance(self.weight_decay, (list, tuple)):
+            object.__setattr__(self, "weight_decay", tuple(float(w) for w in self.weight_decay))
         object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
+
+
+    def _decays(self) -> tuple[float, ...]:
+        w = self.weight_decay
+        return tuple(w) if isinstance(w, (list, tuple)) else (w,)
 
 
 def snapshot_schedule(steps: int, n_log: int = 20, n_linear: int = 40) -> tuple[int, ...]:
@@ -263,7 +272,14 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    member_decay = None  # one weight decay per ensemble member, applied by hand as AdamW would
+    if isinstance(cfg.weight_decay, tuple):
+        member_decay = torch.tensor(cfg.weight_decay, device=device)
+        if any(p.ndim == 0 or p.shape[0] != len(member_decay) for p in params):
+            raise ValueError(f"{len(member_decay)} weight decays need every parameter stacked along a first "
+                             "axis of that length (an Ensemble of as many members)")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
+                            weight_decay=0.0 if member_decay is not None else cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
     start, history, snapshots, seconds = 0, {"step": [], "loss": []}, {}, 0.0
 
@@ -307,6 +323,11 @@ def train(
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if member_decay is not None:  # AdamW's decoupled decay p <- p (1 - lr wd), per member
+            with torch.no_grad():
+                shrink = 1 - opt.param_groups[0]["lr"] * member_decay
+                for p in params:
+                    p.mul_(shrink.view(-1, *[1] * (p.ndim - 1)))
         opt.step()
         sched.step()
         if bar is not None:

@@ -48,6 +48,24 @@ def test_training_the_ensemble_equals_training_each_member():
         assert torch.allclose(ens.member(i)(X), alone(X), atol=1e-5)
 
 
+def test_per_member_weight_decay_equals_solo_runs():
+    X, y = data()
+    decays = (0.0, 0.5, 2.0)
+    ens = Ensemble([Tiny(0) for _ in decays])
+    cfg = dict(steps=40, lr=1e-2, log_every=20, warmup_steps=5)
+    train(ens, [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(),
+          TrainConfig(weight_decay=decays, **cfg), use_cache=False)
+    for i, wd in enumerate(decays):
+        alone = train(Tiny(0), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(),
+                      TrainConfig(weight_decay=wd, **cfg), use_cache=False).model
+        assert torch.allclose(ens.member(i)(X), alone(X), atol=1e-5)
+    with pytest.raises(ValueError, match="weight decays"):
+        train(Tiny(0), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(),
+              TrainConfig(weight_decay=decays, **cfg), use_cache=False)
+    with pytest.raises(ValueError, match="bad TrainConfig"):
+        TrainConfig(steps=5, weight_decay=(0.1, -1.0))
+
+
 def test_bad_ensembles():
     with pytest.raises(ValueError):
         Ensemble([])

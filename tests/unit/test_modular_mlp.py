@@ -1,0 +1,79 @@
+"""He et al.'s network and its Fourier read-out, checked on weights with planted waves."""
+
+import math
+
+import pytest
+import torch
+
+from toylab import modular_mlp as MM
+from toylab.ensemble import Ensemble
+
+P = 23
+
+
+def planted(freqs, amps, phases, p=P):
+    """Rows amp * cos(2 pi k j / p + phase)."""
+    j = torch.arange(p, dtype=torch.float64)
+    return torch.stack([a * torch.cos(2 * math.pi * k * j / p + ph)
+                        for k, a, ph in zip(freqs, amps, phases)]).float()
+
+
+def test_forward_is_the_papers_network():
+    m = MM.ModularMLP(P, width=16, activation="square", seed=0)
+    x, y = torch.tensor([0, 5, 22]), torch.tensor([3, 5, 1])
+    want = torch.square(m.theta[:, x] + m.theta[:, y]).T @ m.xi
+    assert torch.allclose(m(x, y), want) and m(x, y).shape == (3, P)
+    with pytest.raises(ValueError):
+        MM.ModularMLP(P, activation="tanh")
+
+
+def test_waves_are_read_back_exactly():
+    freqs, amps, phases = [1, 4, 11, 7], [0.5, 2.0, 1.0, 0.1], [0.3, -2.0, 3.0, -0.7]
+    w = MM.neuron_waves(planted(freqs, amps, phases))
+    assert w.freq.tolist() == freqs
+    assert torch.allclose(w.magnitude, torch.tensor(amps), atol=1e-5)
+    assert torch.allclose(w.phase, torch.tensor(phases), atol=1e-5)
+    assert torch.allclose(w.ipr, torch.ones(4), atol=1e-5)
+    two = planted([2], [1.0], [0.0]) + planted([5], [1.0], [1.0])  # equal power at two frequencies
+    assert MM.neuron_waves(two).ipr.item() == pytest.approx(0.5, abs=1e-5)
+
+
+def test_aligned_phases_have_zero_misalignment():
+    phi = torch.tensor([0.4, -1.2, 2.5])
+    theta = planted([3, 3, 8], [1, 1, 1], phi.tolist())
+    aligned = planted([3, 3, 8], [2, 2, 2], (2 * phi).tolist())
+    assert torch.allclose(MM.phase_misalignment(theta, aligned), torch.zeros(3), atol=1e-5)
+    off = planted([3, 3, 8], [2, 2, 2], (2 * phi + 0.5).tolist())
+    assert torch.allclose(MM.phase_misalignment(theta, off), torch.full((3,), 0.5), atol=1e-5)
+    assert torch.allclose(MM.wrap(torch.tensor([2.5 * math.pi, -3.5])), torch.tensor([0.5 * math.pi, 2 * math.pi - 3.5]))
+
+
+def test_lottery_score_prefers_large_and_aligned_frequencies():
+    # neuron with two frequencies: k=2 larger but badly aligned (D = pi), k=6 smaller and aligned
+    theta = planted([2], [1.0], [0.2]) + planted([6], [0.6], [0.5])
+    xi = planted([2], [1.0], [0.4 + math.pi]) + planted([6], [1.0], [1.0])
+    scores = MM.lottery_scores(theta, xi)
+    assert scores.shape == (1, (P - 1) // 2)
+    assert int(scores.argmax()) + 1 == 6 and scores[0, 1] < 0
+    assert scores[0, 5].item() == pytest.approx(0.6**2 * 1.0 * (P / 2) ** 1.5, rel=1e-4)
+
+
+def test_flawed_indicator_profile():
+    x = 4
+    logits = torch.zeros(P, P)
+    for y in range(P):
+        logits[y, (x + y) % P] += P / 2
+        logits[y, (2 * x) % P] += P / 4
+        logits[y, (2 * y) % P] += P / 4
+    prof = MM.indicator_profile(logits, x, P)
+    assert prof["answer"] - prof["rest"] == pytest.approx(P / 2, rel=1e-4)
+    assert prof["ghost_2x"] - prof["rest"] == pytest.approx(P / 4, rel=1e-4)
+    assert prof["ghost_2y"] - prof["rest"] == pytest.approx(P / 4, rel=1e-4)
+
+
+def test_the_network_runs_as_an_ensemble():
+    models = [MM.ModularMLP(P, width=8, seed=s) for s in range(3)]
+    x, y = torch.arange(P), torch.arange(P).flip(0)
+    out = Ensemble(models)(x, y)
+    assert out.shape == (3, P, P)
+    assert all(torch.allclose(out[i], m(x, y), atol=1e-6) for i, m in enumerate(models))

@@ -1,0 +1,137 @@
+"""The two-layer network that groks modular addition (He, Wang, Chen, Yang 2026), and its analyses.
+
+Input one_hot(x) + one_hot(y); hidden h_m = σ(θ_m[x] + θ_m[y]); logits
+ŷ_j = Σ_m ξ_m[j] h_m; no embedding, no biases. Trained, each neuron m becomes a
+single wave: θ_m[j] ≈ α_m cos(ω_k j + φ_m) and ξ_m[j] ≈ β_m cos(ω_k j + ψ_m), with
+ω_k = 2πk/p and the phases aligned, ψ_m = 2φ_m.
+
+For the chapter on this network (issue 3); this module is its toolbox.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from toylab.fourier import fourier_basis
+
+ACTIVATIONS = {"relu": torch.relu, "square": torch.square}
+
+
+class ModularMLP(nn.Module):
+    """h_m = σ(θ_m[x] + θ_m[y]), logits_j = Σ_m ξ_m[j] h_m: He et al.'s network, M neurons wide.
+
+    Weights start at ``init_scale``·N(0, 1)/sqrt(p) (the paper: 0.1).
+    """
+
+    def __init__(self, p: int, width: int = 512, activation: str = "relu", init_scale: float = 0.1,
+                 seed: int = 0):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if p < 3 or width < 1 or init_scale <= 0:
+            raise ValueError(f"need p >= 3, width >= 1 and init_scale > 0 (got {p}, {width}, {init_scale})")
+        gen = torch.Generator().manual_seed(seed)
+        self.p, self.activation = p, activation
+        self.theta = nn.Parameter(init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p))  # (M, p)
+        self.xi = nn.Parameter(init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p))  # (M, p)
+
+    def hidden(self, x: Tensor, y: Tensor) -> Tensor:
+        """Neuron activations (B, M) for inputs x, y (B,)."""
+        return ACTIVATIONS[self.activation](self.theta[:, x].T + self.theta[:, y].T)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.hidden(x, y) @ self.xi  # (B, p) logits
+
+
+@dataclass(frozen=True)
+class NeuronWaves:
+    """Each neuron's weights read as waves: per neuron, its dominant frequency and that wave."""
+
+    freq: Tensor  # (M,) long, in 1 .. (p-1)//2
+    magnitude: Tensor  # (M,) α (or β) at that frequency
+    phase: Tensor  # (M,) φ (or ψ) at that frequency, in [-π, π]
+    ipr: Tensor  # (M,) inverse participation ratio of the frequency spectrum: 1 = one frequency
+    power: Tensor  # (M, K) squared amplitude A_k² at every frequency k = 1 .. K
+
+
+def wave_coefficients(W: Tensor) -> tuple[Tensor, Tensor]:
+    """Cosine and sine coefficients (c_k, s_k) of every row of W (M, p) in the Fourier basis: two (M, K)."""
+    p = W.shape[-1]
+    if p % 2 == 0:
+        raise ValueError(f"expected an odd modulus p, got {p}")
+    basis, _ = fourier_basis(p)
+    coefs = W.detach().float() @ basis.T  # (M, p): const, cos 1, sin 1, cos 2, ...
+    return coefs[:, 1::2], coefs[:, 2::2]
+
+
+def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
+    """Decode rows θ_m[j] ≈ α cos(ω_k j + φ) of W (M, p); at ``freq`` if given, else at each row's dominant one.
+
+    With the orthonormal basis, (c, s) at k give α = sqrt(c² + s²)·sqrt(2/p) and
+    φ = atan2(−s, c) (He et al.'s definitions). IPR = Σ_k A_k⁴ / (Σ_k A_k²)².
+    """
+    c, s = wave_coefficients(W)
+    power = c**2 + s**2  # (M, K)
+    if freq is None:
+        freq = power.argmax(-1) + 1
+    idx = (freq - 1)[:, None]
+    c_k, s_k = c.gather(1, idx)[:, 0], s.gather(1, idx)[:, 0]
+    p = W.shape[-1]
+    ipr = power.pow(2).sum(-1) / power.sum(-1).pow(2).clamp_min(1e-30)
+    return NeuronWaves(freq, torch.sqrt(c_k**2 + s_k**2) * math.sqrt(2 / p), torch.atan2(-s_k, c_k), ipr, power)
+
+
+def wrap(angle: Tensor) -> Tensor:
+    """Angles wrapped into [-π, π)."""
+    return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
+
+
+def phase_misalignment(theta: Tensor, xi: Tensor) -> Tensor:
+    """D_m = wrap(ψ_m − 2φ_m) at each neuron's input frequency: (M,). Aligned neurons have D ≈ 0."""
+    waves_in = neuron_waves(theta)
+    waves_out = neuron_waves(xi, freq=waves_in.freq)
+    return wrap(waves_out.phase - 2 * waves_in.phase)
+
+
+def lottery_scores(theta: Tensor, xi: Tensor) -> Tensor:
+    """Each neuron's initial head start per frequency: α_k² β_k cos(D_k), (M, K).
+
+    For σ(z) = z², frequency k of a neuron adds (α_k² β_k / 2) cos(ψ_k − 2φ_k) to
+    the correct logit, and its growth rates are proportional to that product:
+    the frequency with the largest initial α and smallest |D| gets ahead and,
+    the paper argues, wins.
+    """
+    c_in, s_in = wave_coefficients(theta)
+    c_out, s_out = wave_coefficients(xi)
+    alpha, phi = torch.sqrt(c_in**2 + s_in**2), torch.atan2(-s_in, c_in)
+    beta, psi = torch.sqrt(c_out**2 + s_out**2), torch.atan2(-s_out, c_out)
+    return alpha**2 * beta * torch.cos(psi - 2 * phi)
+
+
+def indicator_profile(logits: Tensor, x: int, p: int) -> dict[str, float]:
+    """Mean logit for fixed x over y at the answer x + y, at the ghosts 2x and 2y, and elsewhere.
+
+    ``logits`` is (p, p): row y, column j, for the fixed ``x``. He et al.'s
+    "flawed indicator" predicts answer : ghost : rest ≈ p/2 : p/4 : 0 after
+    removing the mean, i.e. ghosts at half the answer's height.
+    """
+    y = torch.arange(p)
+    centred = logits - logits.mean(-1, keepdim=True)
+    answer = centred[y, (x + y) % p]
+    ghost_x = centred[y, (2 * x) % p]
+    ghost_y = centred[y, (2 * y) % p]
+    keep = ((x + y) % p != (2 * x) % p) & ((x + y) % p != (2 * y) % p)  # y != x: three distinct columns
+    mask = torch.ones(p, p, dtype=torch.bool)
+    mask[y, (x + y) % p] = False
+    mask[y, (2 * x) % p] = False
+    mask[y, (2 * y) % p] = False
+    return {
+        "answer": float(answer[keep].mean()),
+        "ghost_2x": float(ghost_x[keep].mean()),
+        "ghost_2y": float(ghost_y[keep].mean()),
+        "rest": float(centred[mask].mean()),
+    }
