@@ -79,6 +79,37 @@ def time_ensemble(members: int = 8, steps: int = 200) -> dict[str, float]:
     return {"loop": loop, "ensemble": batched}
 
 
+def time_phase_diagram(steps: int = 100) -> dict[str, float]:
+    """A 5 x 5 (data fraction x weight decay) diagram of He et al.'s network, p = 23, width 128:
+    seconds for ``steps`` full-batch steps of all 25 cells as one Ensemble vs one after another."""
+    from torch.nn.functional import cross_entropy
+
+    from toylab import modular_mlp as mm
+    from toylab.ensemble import Ensemble
+    from toylab.train import TrainConfig, train
+
+    os.environ["TOYLAB_PROGRESS"] = "off"
+    p, fracs, decays = 23, [0.3, 0.4, 0.5, 0.6, 0.75], [0.0, 0.3, 1.0, 3.0, 10.0]
+    cells = [(f, w) for f in fracs for w in decays]
+    x, y, labels = mm.all_pairs(p)
+    masks = mm.train_masks(p, [f for f, _ in cells], [0] * len(cells))
+
+    def models():
+        return [mm.ModularMLP(p, width=128, seed=i) for i in range(len(cells))]
+
+    start = time.perf_counter()
+    for i, (model, (_, wd)) in enumerate(zip(models(), cells)):
+        keep = masks[:, i]
+        train(model, [x[keep], y[keep], labels[keep]], lambda m, a, b, c: cross_entropy(m(a, b), c),
+              TrainConfig(steps=steps, lr=3e-3, weight_decay=wd, log_every=steps), use_cache=False)
+    loop = time.perf_counter() - start
+    start = time.perf_counter()
+    train(Ensemble(models()), [x, y, labels, masks], mm.ensemble_loss,
+          TrainConfig(steps=steps, lr=3e-3, weight_decay=tuple(w for _, w in cells), log_every=steps),
+          use_cache=False)
+    return {"loop": loop, "ensemble": time.perf_counter() - start}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loop", action="store_true", help="only time the training loop and the ensemble")
@@ -99,6 +130,10 @@ def main() -> None:
     rows.append(("8 softmax regressors x 200 steps, one after another", f"{ens['loop']:.1f} s", ""))
     rows.append(("8 softmax regressors x 200 steps, one Ensemble", f"{ens['ensemble']:.1f} s",
                  f"speed-up {ens['loop'] / ens['ensemble']:.1f}x"))
+    diagram = time_phase_diagram()
+    rows.append(("5x5 grokking diagram (He et al. net) x 100 steps, one after another", f"{diagram['loop']:.1f} s", ""))
+    rows.append(("5x5 grokking diagram (He et al. net) x 100 steps, one Ensemble", f"{diagram['ensemble']:.1f} s",
+                 f"speed-up {diagram['loop'] / diagram['ensemble']:.1f}x"))
 
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':>14}  budget")

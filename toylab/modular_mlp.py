@@ -41,7 +41,10 @@ class ModularMLP(nn.Module):
 
     def hidden(self, x: Tensor, y: Tensor) -> Tensor:
         """Neuron activations (B, M) for inputs x, y (B,)."""
-        return ACTIVATIONS[self.activation](self.theta[:, x].T + self.theta[:, y].T)
+        # one_hot(x) + one_hot(y) times θᵀ, as in the paper: a dense product is much
+        # faster than gathering θ[:, x] once deterministic kernels are on
+        inputs = nn.functional.one_hot(x, self.p) + nn.functional.one_hot(y, self.p)  # (B, p)
+        return ACTIVATIONS[self.activation](inputs.to(self.theta.dtype) @ self.theta.T)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.hidden(x, y) @ self.xi  # (B, p) logits
@@ -135,3 +138,41 @@ def indicator_profile(logits: Tensor, x: int, p: int) -> dict[str, float]:
         "ghost_2y": float(ghost_y[keep].mean()),
         "rest": float(centred[mask].mean()),
     }
+
+
+def all_pairs(p: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Every problem x + y mod p: x, y and the answer, each (p²,), row r = x·p + y."""
+    x = torch.arange(p).repeat_interleave(p)
+    y = torch.arange(p).repeat(p)
+    return x, y, (x + y) % p
+
+
+def train_masks(p: int, fracs: list[float], seeds: list[int]) -> Tensor:
+    """One random training set per (fraction, seed): a (p², M) bool mask, True = training pair.
+
+    Column m uses ``fracs[m]`` of the p² pairs, drawn with ``seeds[m]``; the same
+    seed gives nested sets (a larger fraction adds pairs to a smaller one).
+    """
+    if len(fracs) != len(seeds) or not fracs:
+        raise ValueError("fracs and seeds must be non-empty and of equal length")
+    if not all(0 < f < 1 for f in fracs):
+        raise ValueError(f"training fractions must lie in (0, 1), got {fracs}")
+    masks = torch.zeros(p * p, len(fracs), dtype=torch.bool)
+    for m, (frac, seed) in enumerate(zip(fracs, seeds)):
+        order = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
+        masks[order[: round(frac * p * p)], m] = True
+    return masks
+
+
+def ensemble_loss(ensemble: nn.Module, x: Tensor, y: Tensor, labels: Tensor, masks: Tensor) -> Tensor:
+    """Σ over members of each member's mean cross-entropy on its own training pairs.
+
+    ``ensemble(x, y)`` gives (M, B, p) logits for all B pairs; ``masks`` (B, M)
+    says which pairs each member trains on. Each member's gradient depends on
+    its own loss only, so the members train as if alone.
+    """
+    logits = ensemble(x, y)  # (M, B, p)
+    ce = nn.functional.cross_entropy(logits.transpose(1, 2), labels.expand(logits.shape[0], -1),
+                                     reduction="none")  # (M, B)
+    weights = masks.T.to(ce.dtype)
+    return ((ce * weights).sum(1) / weights.sum(1)).sum()

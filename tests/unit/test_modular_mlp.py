@@ -77,3 +77,18 @@ def test_the_network_runs_as_an_ensemble():
     out = Ensemble(models)(x, y)
     assert out.shape == (3, P, P)
     assert all(torch.allclose(out[i], m(x, y), atol=1e-6) for i, m in enumerate(models))
+
+
+def test_masked_ensemble_loss_is_the_sum_of_member_losses():
+    x, y, labels = MM.all_pairs(5)
+    assert torch.equal(labels, (x + y) % 5) and len(x) == 25
+    masks = MM.train_masks(5, [0.3, 0.6, 0.6], [0, 0, 1])
+    assert masks.shape == (25, 3) and masks.sum(0).tolist() == [8, 15, 15]
+    assert (masks[:, 0] <= masks[:, 1]).all(), "same seed: nested training sets"
+    models = [MM.ModularMLP(5, width=4, seed=s) for s in range(3)]
+    got = MM.ensemble_loss(Ensemble(models), x, y, labels, masks)
+    want = sum(torch.nn.functional.cross_entropy(m(x[masks[:, i]], y[masks[:, i]]), labels[masks[:, i]])
+               for i, m in enumerate(models))
+    assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError):
+        MM.train_masks(5, [1.0], [0])
