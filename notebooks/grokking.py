@@ -67,7 +67,6 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 
 from toylab import grokking, plotting
 from toylab.data import modular_addition_data

@@ -104,9 +104,10 @@ def lottery_scores(theta: Tensor, xi: Tensor) -> Tensor:
     """Each neuron's initial head start per frequency: α_k² β_k cos(D_k), (M, K).
 
     For σ(z) = z², frequency k of a neuron adds (α_k² β_k / 2) cos(ψ_k − 2φ_k) to
-    the correct logit, and its growth rates are proportional to that product:
-    the frequency with the largest initial α and smallest |D| gets ahead and,
-    the paper argues, wins.
+    the correct logit; under gradient flow α_k grows at a rate ∝ α_k β_k cos D_k
+    and β_k at ∝ α_k² cos D_k, so the frequency with the largest initial
+    magnitudes and smallest |D| gets ahead and, the paper argues, wins. This
+    score is that initial contribution (a heuristic predictor of the winner).
     """
     c_in, s_in = wave_coefficients(theta)
     c_out, s_out = wave_coefficients(xi)
@@ -176,3 +177,57 @@ def ensemble_loss(ensemble: nn.Module, x: Tensor, y: Tensor, labels: Tensor, mas
                                      reduction="none")  # (M, B)
     weights = masks.T.to(ce.dtype)
     return ((ce * weights).sum(1) / weights.sum(1)).sum()
+
+
+def swap_answerable(p: int, train_mask: Tensor) -> Tensor:
+    """For each pair (row x·p + y), whether its swap (y, x) is a training pair: (p²,) bool.
+
+    The network is symmetric, h(x, y) = h(y, x), so once it has memorised (y, x)
+    it answers (x, y) too, without having learned addition.
+    """
+    x, y, _ = all_pairs(p)
+    return train_mask[y * p + x]
+
+
+def check_wave_decoding(fn, p: int = 13) -> bool:
+    """Check a reader's ``fn(w, k) -> (alpha, phi)`` that reads w[j] = α cos(2πkj/p + φ) off a weight row.
+
+    Prints what is wrong, if anything, and returns whether ``fn`` passed.
+    """
+    j = torch.arange(p, dtype=torch.float64)
+    cases = [(3, 1.5, 0.4), (1, 0.2, -2.9), (6, 3.0, 2.0)]
+    for k, alpha, phi in cases:
+        w = alpha * torch.cos(2 * math.pi * k * j / p + phi) + 0.3  # plus a constant, which must not matter
+        try:
+            got = fn(w.float(), k)
+        except NotImplementedError:
+            print("Not implemented yet: fill in the function, then run this cell again.")
+            return False
+        try:
+            a, ph = (float(v) for v in got)
+        except (TypeError, ValueError):
+            print(f"return a pair (alpha, phi), got {got!r}")
+            return False
+        if abs(a - alpha) > 1e-3 or abs(float(wrap(torch.tensor(ph - phi)))) > 1e-3:
+            print(f"for alpha={alpha}, phi={phi}, k={k} you returned ({a:.4f}, {ph:.4f})")
+            return False
+    print("Correct: you read amplitude and phase off the weights.")
+    return True
+
+
+def dominant_waves(model: ModularMLP) -> ModularMLP:
+    """A copy of ``model`` in which every neuron keeps only its dominant wave, in and out.
+
+    θ_m[j] → α_m cos(ω_k j + φ_m) and ξ_m[j] → β_m cos(ω_k j + ψ_m) at the neuron's
+    input frequency k: the idealised network of the paper's analysis, against
+    which the rest of the spectrum can be measured.
+    """
+    w_in = neuron_waves(model.theta)
+    w_out = neuron_waves(model.xi, freq=w_in.freq)
+    j = torch.arange(model.p, dtype=torch.float32)
+    omega = 2 * math.pi * w_in.freq[:, None].float() / model.p
+    ideal = ModularMLP(model.p, model.theta.shape[0], model.activation)
+    with torch.no_grad():
+        ideal.theta.copy_(w_in.magnitude[:, None] * torch.cos(omega * j + w_in.phase[:, None]))
+        ideal.xi.copy_(w_out.magnitude[:, None] * torch.cos(omega * j + w_out.phase[:, None]))
+    return ideal

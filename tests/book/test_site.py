@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/grokking.html": 9,
+    "notebooks/grokking_network.html": 6,
     "notebooks/induction_heads.html": 7,
     "notebooks/icl_regression.html": 7,
 }

@@ -92,3 +92,37 @@ def test_masked_ensemble_loss_is_the_sum_of_member_losses():
     assert torch.allclose(got, want, atol=1e-5)
     with pytest.raises(ValueError):
         MM.train_masks(5, [1.0], [0])
+
+
+def test_swap_answerable_and_wave_check():
+    masks = MM.train_masks(7, [0.5], [0])[:, 0]
+    swap = MM.swap_answerable(7, masks)
+    x, y, _ = MM.all_pairs(7)
+    assert torch.equal(swap, masks[y * 7 + x])
+    assert torch.equal(swap[x == y], masks[x == y]), "the diagonal is its own swap"
+
+    def solution(w, k):
+        p = len(w)
+        j = torch.arange(p, dtype=torch.float32)
+        c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p
+        s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p
+        return torch.sqrt(c**2 + s**2), torch.atan2(-s, c)
+
+    assert MM.check_wave_decoding(solution)
+    assert not MM.check_wave_decoding(lambda w, k: (1.0, 0.0))
+
+
+def test_dominant_waves_keep_pure_neurons_and_give_the_papers_indicator():
+    phi = torch.linspace(-3, 3, 40)  # phases spread evenly within every frequency
+    freqs = [1 + i % 11 for i in range(40 * 11)]
+    phases = phi.repeat(11)
+    m = MM.ModularMLP(P, width=len(freqs), activation="square")
+    with torch.no_grad():
+        m.theta.copy_(planted(freqs, [1.0] * len(freqs), phases.tolist()))
+        m.xi.copy_(planted(freqs, [1.0] * len(freqs), (2 * phases).tolist()))
+    ideal = MM.dominant_waves(m)
+    assert torch.allclose(ideal.theta, m.theta, atol=1e-4) and torch.allclose(ideal.xi, m.xi, atol=1e-4)
+    with torch.no_grad():
+        prof = MM.indicator_profile(m(torch.full((P,), 4), torch.arange(P)), 4, P)
+    ratio = (prof["ghost_2y"] - prof["rest"]) / (prof["answer"] - prof["rest"])
+    assert ratio == pytest.approx(0.5, abs=0.03), "ghosts at half the answer's height"
