@@ -89,8 +89,8 @@ class TrainConfig:
             object.__setattr__(self, "weight_decay", tuple(float(w) for w in self.weight_decay))
         object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
 
-
     def _decays(self) -> tuple[float, ...]:
+        """The weight decay(s) as a tuple: one per ensemble member, or a single one."""
         w = self.weight_decay
         return tuple(w) if isinstance(w, (list, tuple)) else (w,)
 
