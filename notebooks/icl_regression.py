@@ -212,6 +212,20 @@ def query_mse(model, X, y, x_q, y_q):
 eval_tasks = icl.sample_tasks(
     2048, N_CTX, D, generator=torch.Generator().manual_seed(5)
 )
+LSA_CONFIG = {
+    "task": "icl-regression",
+    "d": D,
+    "n_ctx": N_CTX,
+    "batch": BATCH,
+    "v": 1,
+}
+
+
+def evaluate_lsa(model):
+    """Logged every few steps: the query MSE on 2,048 held-out tasks."""
+    return {"test_mse": icl.mse(model, eval_tasks)}
+
+
 LSA_STEPS = 1000
 run1 = train(
     icl.LinearSelfAttention(D, n_layers=1, seed=SEED),
@@ -225,15 +239,9 @@ run1 = train(
         log_every=25,
         snapshot_steps=snapshot_schedule(LSA_STEPS, n_log=12, n_linear=20),
     ),
-    evaluate=lambda m: {"test_mse": icl.mse(m, eval_tasks)},
+    evaluate=evaluate_lsa,
     name="icl-lsa-1",
-    config={
-        "task": "icl-regression",
-        "d": D,
-        "n_ctx": N_CTX,
-        "batch": BATCH,
-        "v": 1,
-    },
+    config=LSA_CONFIG,
 )
 lsa = run1.model.cpu()
 mse_lsa = icl.mse(lsa, test)
@@ -492,15 +500,9 @@ run2 = train(
     TrainConfig(
         steps=DEEP_STEPS, lr=1e-2, lr_decay="cosine", seed=SEED, log_every=50
     ),
-    evaluate=lambda m: {"test_mse": icl.mse(m, eval_tasks)},
+    evaluate=evaluate_lsa,
     name="icl-lsa-2",
-    config={
-        "task": "icl-regression",
-        "d": D,
-        "n_ctx": N_CTX,
-        "batch": BATCH,
-        "v": 1,
-    },
+    config=LSA_CONFIG,
 )
 lsa2 = run2.model.cpu()
 print(f"trained in {run2.seconds:.0f} s")
