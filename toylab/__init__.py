@@ -11,6 +11,7 @@ One module per concern, each named for what it holds:
 - ``grokking``: the analyses of the grokking chapter
 - ``induction``: the induction-head chapter: its data, head scores (previous-token, prefix-matching, copying, composition), ICL score, pattern-preserving ablation
 - ``icl_regression``: in-context linear regression: tasks, attention models, GD and other predictors
+- ``ode``: linear ODEs and their exact flow, Euler/AB2/RK4, next-state baselines, the learned stencil and order of convergence
 - ``modular_mlp``: He et al.'s two-layer network on modular addition and its Fourier read-out
 - ``plotting``: figures and views over training snapshots
 """

@@ -67,6 +67,23 @@ def zero_heads(layer: int, heads: list[int]) -> Hook:
     return f"blocks.{layer}.attn.hook_z", ablate
 
 
+def mean_heads(layer: int, heads: list[int], mean_z: Tensor) -> Hook:
+    """A hook that replaces the outputs (hook_z) of ``heads`` in ``layer`` by their mean on reference data.
+
+    ``mean_z`` (pos, head, d_head) is the mean of ``blocks.{layer}.attn.hook_z``
+    over a batch (mean-ablation): the heads keep writing what they write on
+    average, but nothing that depends on this input.
+    """
+    def ablate(z: Tensor, hook) -> Tensor:  # z: (batch, pos, head, d_head)
+        if z.shape[1:] != mean_z.shape:
+            raise ValueError(f"{hook.name}: mean of shape {tuple(mean_z.shape)} for outputs {tuple(z.shape[1:])}")
+        z = z.clone()
+        z[:, :, heads] = mean_z[:, heads].to(z)
+        return z
+
+    return f"blocks.{layer}.attn.hook_z", ablate
+
+
 def freeze_patterns(patterns: dict[str, Tensor]) -> list[Hook]:
     """Hooks that replace every named attention pattern with a recorded one (e.g. from a clean run)."""
     def frozen(saved: Tensor) -> Callable:

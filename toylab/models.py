@@ -109,3 +109,57 @@ def add_smeared_keys(model: HookedTransformer, layer: int = 0) -> HookedTransfor
     hook_point.smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
     hook_point.register_forward_hook(hook_point.smear)
     return model
+
+
+class StateTransformer(HookedTransformer):
+    """A causal ``HookedTransformer`` over continuous states: x_t ∈ R^d_state in, a vector out per position.
+
+    A linear map embeds each state (``state_embed``); learned positions are added
+    as usual; the unembedding reads out ``d_vocab_out = d_state`` numbers, the
+    prediction of the next state. Everything between is an ordinary
+    TransformerLens model, so hooks, caches and head indices work as for tokens:
+    ``model.run_with_cache(states)``. With ``predict_increment`` (the default) the
+    read-out is added to the input state, like an integrator's update: the
+    prediction at position t is y_t + output_t.
+
+    Defined in the ODE chapter (``notebooks/ode_circuits.py``).
+    """
+
+    def __init__(self, cfg: HookedTransformerConfig, d_state: int, predict_increment: bool = True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            super().__init__(cfg)
+        self.d_state = d_state
+        self.predict_increment = predict_increment
+        self.state_embed = nn.Linear(d_state, cfg.d_model)
+        self.to(cfg.device, print_details=False)
+
+    def forward(self, states: torch.Tensor, **kwargs) -> torch.Tensor:  # (batch, pos, d_state) -> same
+        if states.ndim != 3 or states.shape[-1] != self.d_state:
+            raise ValueError(f"states must be (batch, pos, {self.d_state}), got {tuple(states.shape)}")
+        if states.shape[1] > self.cfg.n_ctx:
+            raise ValueError(f"{states.shape[1]} states exceed the model's context of {self.cfg.n_ctx}")
+        embed = self.hook_embed(self.state_embed(states))  # (batch, pos, d_model)
+        pos = self.hook_pos_embed(self.W_pos[: states.shape[1]])[None]  # (1, pos, d_model)
+        out = super().forward(embed + pos, start_at_layer=0, **kwargs)
+        return states + out if self.predict_increment else out
+
+
+def state_transformer(
+    n_layers: int = 2, d_model: int = 64, n_heads: int = 4, n_ctx: int = 32, d_state: int = 2,
+    attn_only: bool = False, layer_norm: bool = True, predict_increment: bool = True, seed: int = 0,
+) -> StateTransformer:
+    """A small causal :class:`StateTransformer` (LayerNorm or none, GELU MLP of 4·d_model), seeded."""
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+    if min(n_layers, d_model, n_heads, n_ctx, d_state) < 1:
+        raise ValueError("n_layers, d_model, n_heads, n_ctx and d_state must all be positive")
+    cfg = HookedTransformerConfig(
+        n_layers=n_layers, d_model=d_model, d_head=d_model // n_heads, n_heads=n_heads,
+        d_mlp=None if attn_only else 4 * d_model, attn_only=attn_only, act_fn="gelu",
+        # no tokens: a 1-row W_E is built but unused, states go through state_embed
+        d_vocab=1, d_vocab_out=d_state,
+        n_ctx=n_ctx, normalization_type="LN" if layer_norm else None, device="cpu", seed=seed,
+    )
+    torch.manual_seed(seed)
+    return StateTransformer(cfg, d_state, predict_increment)

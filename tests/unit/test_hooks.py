@@ -57,6 +57,18 @@ def test_ablating_last_layer_heads_removes_exactly_their_direct_output():
     assert torch.allclose(ablated, logits - direct, atol=1e-4)
 
 
+def test_mean_ablating_last_layer_heads_swaps_their_direct_output_for_the_mean():
+    m, t = model(), tokens()
+    logits, cache = m.run_with_cache(t)
+    z = cache["blocks.1.attn.hook_z"]
+    mean_z = z.mean(0)  # (pos, head, d_head)
+    ablated = m.run_with_hooks(t, fwd_hooks=[H.mean_heads(1, [1], mean_z)])
+    change = torch.einsum("bpd,dm,mv->bpv", mean_z[None, :, 1] - z[:, :, 1], m.W_O[1, 1], m.W_U)
+    assert torch.allclose(ablated, logits + change, atol=1e-4)
+    with pytest.raises(ValueError, match="mean of shape"):
+        m.run_with_hooks(t, fwd_hooks=[H.mean_heads(1, [1], mean_z[:3])])
+
+
 def test_pattern_preserving_ablation_of_layer_0_by_hand():
     """Without layer 0's heads, layer 1 reads a residual of embeddings only, through its *clean* patterns."""
     m, t = model(), tokens()

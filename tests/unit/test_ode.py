@@ -1,0 +1,181 @@
+"""Solvers, baselines and the stencil/order tools on linear ODEs whose answers are known in closed form."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from toylab import ode
+from toylab.models import state_transformer
+
+
+def systems(n=32, seed=0, family="mixed"):
+    return ode.sample_systems(n, generator=torch.Generator().manual_seed(seed), family=family).double()
+
+
+def test_damped_rotation_has_eigenvalues_minus_gamma_plus_minus_i_omega():
+    A = ode.damped_rotation(0.2, 1.3)
+    ev = ode.eigenvalues(A)
+    assert torch.allclose(ev, torch.tensor([-0.2 - 1.3j, -0.2 + 1.3j], dtype=ev.dtype), atol=1e-6)
+
+
+def test_sampled_systems_have_eigenvalues_in_the_stated_ranges():
+    ev = ode.eigenvalues(systems(400))
+    assert (ev.real <= 1e-6).all() and (ev.real >= -0.3 - 1e-6).all()
+    complex_pairs = ev.imag.abs().amax(-1) > 1e-6
+    assert 0.3 < complex_pairs.float().mean() < 0.7  # half rotations, half real eigenvalues
+    assert (ev.imag.abs().amax(-1)[complex_pairs] >= 0.5 - 1e-6).all()
+
+
+def test_rk4_map_is_the_fourth_order_taylor_polynomial_of_the_flow():
+    A, h = ode.damped_rotation(0.0, 1.0).double(), 0.5
+    # for the rotation, e^{hA} = R(h); RK4 agrees up to h^5/120 ≈ 2.6e-4
+    assert (ode.rk4_map(A, h) - ode.flow_map(A, h)).abs().max() < h**5 / 120 * 1.01
+    z = torch.tensor(0.5j, dtype=torch.complex128)
+    assert abs(ode.rk4_stability(z) - (1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24)) < 1e-15
+    ev = ode.eigenvalues(ode.euler_map(A, h))
+    assert torch.allclose(ev, ode.euler_stability(h * ode.eigenvalues(A)), atol=1e-12)
+
+
+def test_trajectories_follow_the_flow_and_exact_flow_has_zero_one_step_error():
+    A = systems()
+    traj = ode.linear_trajectories(A, 0.4, 20, generator=torch.Generator().manual_seed(1))
+    assert traj.x.shape == (32, 20, 2) and torch.equal(traj.x, traj.y)
+    assert torch.allclose(traj.x[:, 0].norm(dim=-1), torch.ones(32, dtype=torch.float64))  # starts on the unit circle
+    err = ode.next_state_error(ode.exact_flow(traj.y, traj.A, traj.h), traj.x)
+    assert err.max() < 1e-10
+    noisy = ode.linear_trajectories(A, 0.4, 20, generator=torch.Generator().manual_seed(1), noise_std=0.1)
+    assert 0.05 < (noisy.y - noisy.x).std() < 0.15
+
+
+@pytest.mark.parametrize("method, order", [("Euler (true A)", 1), ("AB2 (true A)", 2), ("RK4 (true A)", 4)])
+def test_empirical_order_of_the_integrators(method, order):
+    A = systems(64, family="rotation")
+    hs = np.array([0.01, 0.02, 0.04, 0.08])
+    errors = []
+    for h in hs:
+        traj = ode.linear_trajectories(A, float(h), 8, generator=torch.Generator().manual_seed(2))
+        err = ode.next_state_error(ode.BASELINES[method](traj.y, traj.A, traj.h), traj.x)
+        errors.append(err[:, 2:].mean().sqrt().item())  # AB2 is only second order from its second step
+    assert ode.empirical_order(hs, np.array(errors)) == pytest.approx(order, abs=0.15)
+
+
+def test_empirical_order_reads_a_power_law():
+    hs = np.array([0.1, 0.2, 0.4])
+    assert ode.empirical_order(hs, 3 * hs**3) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        ode.empirical_order(hs, np.array([1.0, 0.0, 1.0]))
+
+
+def test_least_squares_in_context_recovers_the_map_from_two_pairs_on():
+    traj = ode.linear_trajectories(systems(), 0.5, 10, generator=torch.Generator().manual_seed(3))
+    pred = ode.least_squares(traj.y, ridge=1e-9)
+    err = ode.next_state_error(pred, traj.x)
+    assert torch.allclose(pred[:, 0], traj.y[:, 0], atol=1e-6)  # no pairs yet: copy
+    assert err[:, 2:].max() < 1e-5  # two pairs determine the 2×2 map
+
+
+def test_constant_velocity_and_ab2_stencils():
+    y = torch.tensor([[[0.0, 0.0], [1.0, 2.0], [3.0, 3.0]]])
+    assert torch.equal(ode.constant_velocity(y)[0, 2], torch.tensor([5.0, 4.0]))
+    A, h = torch.eye(2)[None], torch.tensor([0.1])
+    # AB2 on dx/dt = x: y_t + h(3/2 y_t − 1/2 y_{t−1})
+    assert torch.allclose(ode.adams_bashforth2(y, A, h)[0, 2], torch.tensor([3.0, 3.0]) + 0.1 * (
+        1.5 * torch.tensor([3.0, 3.0]) - 0.5 * torch.tensor([1.0, 2.0])))
+
+
+class LinearStencil(torch.nn.Module):
+    """A hand-built model ŷ_{t+1} = 2 y_t − y_{t−1} (+ a 2×2 map on y_t)."""
+
+    def __init__(self, M):
+        super().__init__()
+        self.M = M
+
+    def forward(self, y):
+        prev = torch.cat([torch.zeros_like(y[:, :1]), y[:, :-1]], dim=1)
+        return y @ self.M.T + y - prev
+
+
+def test_stencil_jacobian_reads_back_a_hand_built_stencil_and_companion_roots():
+    M = torch.tensor([[1.0, 0.5], [-0.5, 1.0]])
+    J = ode.stencil_jacobian(LinearStencil(M), torch.randn(3, 6, 2), 3)
+    assert J.shape == (3, 3, 2, 2)
+    assert torch.allclose(J[:, 0], (M + torch.eye(2)).expand(3, 2, 2))
+    assert torch.allclose(J[:, 1], -torch.eye(2).expand(3, 2, 2)) and J[:, 2].abs().max() == 0
+    # constant velocity [2I, −I]: double root 1 of z² − 2z + 1 (per coordinate)
+    C = ode.companion(torch.stack([2 * torch.eye(2), -torch.eye(2)])[None])
+    assert torch.allclose(torch.linalg.eigvals(C), torch.ones(4, dtype=torch.complex64), atol=1e-3)
+
+
+def test_kalman_filter_is_the_posterior_mean_and_beats_the_exact_flow_on_noisy_states():
+    A = systems(64)
+    traj = ode.linear_trajectories(A, 0.5, 12, generator=torch.Generator().manual_seed(4), noise_std=0.1)
+    pred = ode.kalman_filter(traj.y, traj.A, traj.h, noise_std=0.1)
+    # by hand for one sequence at t = 5: x_t = M^t x_0, posterior of x_0 given y_0..y_5, prior N(0, I/2)
+    M = ode.flow_map(A[0], 0.5)
+    G = torch.cat([torch.linalg.matrix_power(M, s) for s in range(6)])  # (12, 2): y_s = M^s x_0 + noise
+    post_prec = torch.eye(2, dtype=M.dtype) / 0.5 + G.T @ G / 0.01
+    x0 = torch.linalg.solve(post_prec, G.T @ traj.y[0, :6].reshape(-1) / 0.01)
+    assert torch.allclose(pred[0, 5], torch.linalg.matrix_power(M, 6) @ x0, atol=1e-8)
+    kalman = ode.next_state_error(pred, traj.x)[:, 6:].mean()
+    exact = ode.next_state_error(ode.exact_flow(traj.y, traj.A, traj.h), traj.x)[:, 6:].mean()
+    assert kalman < 0.5 * exact
+    with pytest.raises(ValueError):
+        ode.kalman_filter(traj.y, traj.A, traj.h, noise_std=0.0)
+
+
+def test_nearest_roots_find_the_growth_factors_of_an_exact_two_step_rule():
+    A = systems(16)
+    h = torch.full((16,), 0.4, dtype=torch.float64)
+    M = ode.flow_map(A, h)
+    c0, c1 = M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)
+    eye = torch.eye(2, dtype=torch.float64)
+    J = torch.stack([c0[:, None, None] * eye, c1[:, None, None] * eye], dim=1)  # (16, 2, 2, 2)
+    target = torch.exp(0.4 * ode.eigenvalues(A))
+    assert (ode.nearest_roots(J, target) - target).abs().max() < 1e-8
+
+
+def test_cayley_hamilton_stencil_passes_the_exercise_check():
+    def stencil(A, h):
+        M = ode.flow_map(A, h)
+        return torch.stack([M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)], dim=-1)
+
+    assert ode.check_stencil(stencil)
+    assert not ode.check_stencil(lambda A, h: torch.tensor([2.0, -1.0]).expand(64, 2))
+
+
+def test_rk4_integrate_matches_the_exact_rotation_and_pendulum_near_zero():
+    x0 = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    rot = ode.damped_rotation(0.0, 1.0).double()
+    path = ode.integrate(lambda x: x @ rot.T, x0, 0.5, 10)
+    exact = ode.linear_trajectories(rot[None], 0.5, 10, x0=x0).x
+    assert torch.allclose(path, exact, atol=1e-6)
+    small = ode.integrate(ode.pendulum, 1e-3 * x0, 0.5, 10)  # sin θ ≈ θ: the rotation with ω = 1
+    assert torch.allclose(small, 1e-3 * exact, atol=1e-9)
+    assert ode.energy(path).sub(0.5).abs().max() < 1e-6
+
+
+def test_state_transformer_shapes_rollout_and_bad_input():
+    model = state_transformer(n_layers=1, d_model=16, n_heads=2, n_ctx=8)
+    y = torch.randn(3, 8, 2)
+    assert model(y).shape == (3, 8, 2)
+    _, cache = model.run_with_cache(y)
+    assert cache["blocks.0.attn.hook_pattern"].shape == (3, 2, 8, 8)
+    assert ode.rollout(model, y[:, :5], 6).shape == (3, 6, 2)  # slides past the context of 8
+    with pytest.raises(ValueError, match="states must be"):
+        model(torch.randn(3, 8))
+    with pytest.raises(ValueError, match="exceed"):
+        model(torch.randn(1, 9, 2))
+    with pytest.raises(ValueError, match="divisible"):
+        state_transformer(d_model=10, n_heads=4)
+
+
+def test_bad_systems_and_trajectories_are_refused():
+    with pytest.raises(ValueError, match="family"):
+        ode.sample_systems(3, family="chaotic")
+    with pytest.raises(ValueError, match="h must be positive"):
+        ode.linear_trajectories(systems(2), -0.1, 5)
+    with pytest.raises(ValueError, match="A must be"):
+        ode.linear_trajectories(torch.eye(2), 0.1, 5)
+    assert math.isclose(float(ode.energy(torch.tensor([3.0, 4.0]))), 12.5)

@@ -1,0 +1,440 @@
+"""Trajectories of small ODEs, the classical integrators, and tools that read an integrator off a model.
+
+The chapter's task: a sequence holds the states y_0 … y_{T-1} ∈ R² of one
+trajectory of dx/dt = A x, observed every h time units (optionally with noise),
+with a new random A per sequence; a causal model predicts each next state from
+the prefix. This module holds
+
+- the systems (:func:`sample_systems`), their exact flow map e^{hA} and the
+  trajectories (:func:`linear_trajectories`); RK4 for nonlinear vector fields
+  (:func:`integrate`, :func:`pendulum`);
+- the predictors a model is compared with, all with one signature
+  ``predict(y, A, h) -> (B, T, 2)``: copy the last state, constant velocity,
+  Euler / AB2 / RK4 / the exact flow with the true A, in-context least squares;
+- what is read off a model: the stencil Jacobian ∂ŷ_{T}/∂y_{T-1-k}, the
+  eigenvalues of the one-step map it implies, the empirical order of convergence,
+  rollouts and the energy of an oscillator along them.
+
+Defined in the ODE chapter (``notebooks/ode_circuits.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+# --- systems ----------------------------------------------------------------------------------
+
+
+def damped_rotation(gamma: Tensor | float, omega: Tensor | float) -> Tensor:
+    """A = [[−γ, ω], [−ω, −γ]]: eigenvalues −γ ± iω; (…, 2, 2)."""
+    gamma, omega = torch.as_tensor(gamma, dtype=torch.float32), torch.as_tensor(omega, dtype=torch.float32)
+    gamma, omega = torch.broadcast_tensors(gamma, omega)
+    row0 = torch.stack([-gamma, omega], dim=-1)
+    row1 = torch.stack([-omega, -gamma], dim=-1)
+    return torch.stack([row0, row1], dim=-2)
+
+
+def _uniform(n: int, bounds: tuple[float, float], gen: torch.Generator | None) -> Tensor:
+    lo, hi = bounds
+    if hi < lo:
+        raise ValueError(f"bad range {bounds}: the upper bound is below the lower")
+    return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+
+def sample_systems(
+    n: int,
+    *,
+    generator: torch.Generator | None = None,
+    family: str = "mixed",
+    decay: tuple[float, float] = (0.0, 0.15),
+    freq: tuple[float, float] = (0.5, 1.5),
+    real: tuple[float, float] = (-0.3, 0.0),
+) -> Tensor:
+    """``n`` random 2×2 matrices A, (n, 2, 2).
+
+    Families:
+        ``"rotation"``: damped rotations [[−γ, ω], [−ω, −γ]], γ ∈ ``decay``,
+        |ω| ∈ ``freq`` (random sign): circular spirals.
+        ``"mixed"``: half complex eigenvalues −γ ± iω as above, half two real
+        eigenvalues drawn from ``real``; each in a random basis P (columns of
+        unit length at least 30° apart), A = P Λ P⁻¹: elliptic spirals and
+        node-like flows.
+    """
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    gamma, omega = _uniform(n, decay, generator), _uniform(n, freq, generator)
+    omega = omega * torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    rot = damped_rotation(gamma, omega)
+    if family == "rotation":
+        return rot
+    if family != "mixed":
+        raise ValueError(f"unknown family {family!r}; use 'rotation' or 'mixed'")
+    lam = torch.stack([_uniform(n, real, generator), _uniform(n, real, generator)], dim=-1)
+    is_real = torch.rand(n, generator=generator) < 0.5
+    core = torch.where(is_real[:, None, None], torch.diag_embed(lam), rot)
+    theta = 2 * math.pi * torch.rand(n, generator=generator)
+    gap = (math.pi / 6) + (2 * math.pi / 3) * torch.rand(n, generator=generator)  # 30°..150° apart
+    P = torch.stack([torch.stack([theta.cos(), (theta + gap).cos()], -1),
+                     torch.stack([theta.sin(), (theta + gap).sin()], -1)], dim=-2)  # columns = directions
+    return P @ core @ torch.linalg.inv(P)
+
+
+def eigenvalues(M: Tensor) -> Tensor:
+    """Eigenvalues of each matrix, complex, sorted by imaginary then real part: (…, n)."""
+    ev = torch.linalg.eigvals(M.to(torch.float64))
+    key = ev.imag * 1e6 + ev.real
+    return torch.gather(ev, -1, key.argsort(dim=-1))
+
+
+# --- one-step maps of the integrators (linear systems) --------------------------------------
+
+
+def _hA(A: Tensor, h: Tensor | float) -> Tensor:
+    h = torch.as_tensor(h, dtype=A.dtype, device=A.device)
+    return h[..., None, None] * A if h.ndim else h * A
+
+
+def flow_map(A: Tensor, h: Tensor | float) -> Tensor:
+    """The exact one-step map e^{hA} of dx/dt = A x: (…, 2, 2); h a float or one per system."""
+    return torch.linalg.matrix_exp(_hA(A, h))
+
+
+def euler_map(A: Tensor, h: Tensor | float) -> Tensor:
+    """Explicit Euler's one-step map I + hA."""
+    return torch.eye(A.shape[-1], dtype=A.dtype, device=A.device) + _hA(A, h)
+
+
+def rk4_map(A: Tensor, h: Tensor | float) -> Tensor:
+    """Classical RK4's one-step map on a linear system: I + hA + (hA)²/2 + (hA)³/6 + (hA)⁴/24."""
+    Z = _hA(A, h)
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(Z)
+    out, term = eye.clone(), eye
+    for k in range(1, 5):
+        term = term @ Z / k
+        out = out + term
+    return out
+
+
+def euler_stability(z: Tensor) -> Tensor:
+    """Euler's stability function R(z) = 1 + z: one step multiplies an eigen-direction by R(hλ)."""
+    return 1 + z
+
+
+def rk4_stability(z: Tensor) -> Tensor:
+    """RK4's stability function R(z) = 1 + z + z²/2 + z³/6 + z⁴/24 (the exact flow has e^z)."""
+    return 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24
+
+
+# --- trajectories -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """A batch of sampled trajectories of dx/dt = A x."""
+
+    x: Tensor  # (B, T, 2) the true states x(t_0 + k h)
+    y: Tensor  # (B, T, 2) what the model sees: x plus observation noise
+    A: Tensor  # (B, 2, 2)
+    h: Tensor  # (B,) the step of each trajectory
+
+    def __post_init__(self) -> None:
+        B, T, d = self.x.shape
+        if self.y.shape != self.x.shape or self.A.shape != (B, d, d) or self.h.shape != (B,):
+            raise ValueError(f"inconsistent shapes x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, "
+                             f"A {tuple(self.A.shape)}, h {tuple(self.h.shape)}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, index) -> "Trajectories":
+        """A sub-batch, e.g. ``traj[:100]`` or ``traj[mask]``."""
+        x, y, A, h = self.x[index], self.y[index], self.A[index], self.h[index]
+        if x.ndim != 3:
+            raise IndexError("index a batch of trajectories with a slice, a mask or a list, not one integer")
+        return Trajectories(x, y, A, h)
+
+
+def linear_trajectories(
+    A: Tensor,
+    h: Tensor | float,
+    n_states: int,
+    *,
+    generator: torch.Generator | None = None,
+    noise_std: float = 0.0,
+    x0: Tensor | None = None,
+) -> Trajectories:
+    """Sample each system's trajectory exactly (x_{k+1} = e^{hA} x_k) from a random start on the unit circle.
+
+    States are computed in float64 and returned in A's dtype.
+
+    Args:
+        A: (B, 2, 2) systems.
+        h: the step, a float or one per system (B,).
+        n_states: T, the number of states per trajectory.
+        noise_std: σ of Gaussian observation noise added to every state (``y``).
+        x0: (B, 2) start states instead of random ones.
+    """
+    if A.ndim != 3 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"A must be (B, d, d), got {tuple(A.shape)}")
+    if n_states < 1 or noise_std < 0:
+        raise ValueError(f"need n_states >= 1 and noise_std >= 0, got {n_states}, {noise_std}")
+    B = A.shape[0]
+    h = torch.as_tensor(h, dtype=A.dtype)
+    h = h.expand(B).clone() if h.ndim == 0 else h
+    if h.shape != (B,) or (h <= 0).any():
+        raise ValueError(f"h must be positive, a float or one per system ({B},), got {tuple(h.shape)}")
+    if x0 is None:
+        phase = 2 * math.pi * torch.rand(B, generator=generator)
+        x0 = torch.stack([phase.cos(), phase.sin()], dim=-1)
+    M = flow_map(A.double(), h.double())
+    states = [x0.double()]
+    for _ in range(n_states - 1):
+        states.append((M @ states[-1][..., None])[..., 0])
+    x = torch.stack(states, dim=1).to(A.dtype)  # computed in float64, returned in A's precision
+    y = x + noise_std * torch.randn(x.shape, generator=generator, dtype=x.dtype) if noise_std > 0 else x.clone()
+    return Trajectories(x, y, A, h)
+
+
+def rk4_step(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
+    """One classical Runge–Kutta step of dx/dt = f(x)."""
+    k1 = f(x)
+    k2 = f(x + h / 2 * k1)
+    k3 = f(x + h / 2 * k2)
+    k4 = f(x + h * k3)
+    return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def integrate(f: Callable[[Tensor], Tensor], x0: Tensor, h: float, n_states: int, substeps: int = 10) -> Tensor:
+    """Solve dx/dt = f(x) with RK4 (``substeps`` steps of h/substeps per sample); (B, n_states, d) in x0's dtype."""
+    if n_states < 1 or substeps < 1 or h <= 0:
+        raise ValueError(f"need n_states, substeps >= 1 and h > 0, got {n_states}, {substeps}, {h}")
+    states = [x0.double()]
+    for _ in range(n_states - 1):
+        x = states[-1]
+        for _ in range(substeps):
+            x = rk4_step(f, x, h / substeps)
+        states.append(x)
+    return torch.stack(states, dim=1).to(x0.dtype)
+
+
+def pendulum(x: Tensor) -> Tensor:
+    """The pendulum θ'' = −sin θ as a first-order system in (θ, θ'); near θ = 0 it is the rotation with ω = 1."""
+    return torch.stack([x[..., 1], -torch.sin(x[..., 0])], dim=-1)
+
+
+def energy(x: Tensor) -> Tensor:
+    """½|x|²: conserved by the undamped rotation dx/dt = [[0, ω], [−ω, 0]] x."""
+    return 0.5 * (x**2).sum(-1)
+
+
+# --- predictors of the next state (the baselines) -------------------------------------------
+# Each takes the observed states y (B, T, 2), the systems A (B, 2, 2) and steps h (B,)
+# and returns (B, T, 2): row t is the prediction of state t + 1 from y_0 … y_t.
+
+
+def _apply(M: Tensor, y: Tensor) -> Tensor:  # M (B, 2, 2), y (B, T, 2) -> M y_t for every t
+    return torch.einsum("bij,btj->bti", M.to(y.dtype), y)
+
+
+def copy_last(y: Tensor, A: Tensor | None = None, h: Tensor | None = None) -> Tensor:
+    """ŷ_{t+1} = y_t: 'nothing moves'."""
+    return y.clone()
+
+
+def constant_velocity(y: Tensor, A: Tensor | None = None, h: Tensor | None = None) -> Tensor:
+    """ŷ_{t+1} = 2y_t − y_{t−1}: the stencil [2, −1] (copy at t = 0)."""
+    prev = torch.cat([y[:, :1], y[:, :-1]], dim=1)
+    return 2 * y - prev
+
+
+def euler(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
+    """Explicit Euler with the true A: ŷ_{t+1} = (I + hA) y_t."""
+    return _apply(euler_map(A, h), y)
+
+
+def rk4(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
+    """Classical RK4 with the true A."""
+    return _apply(rk4_map(A, h), y)
+
+
+def exact_flow(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
+    """The exact flow with the true A: ŷ_{t+1} = e^{hA} y_t."""
+    return _apply(flow_map(A, h), y)
+
+
+def adams_bashforth2(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
+    """Two-step Adams–Bashforth with the true A: ŷ_{t+1} = y_t + h(3/2 A y_t − 1/2 A y_{t−1}) (Euler at t = 0)."""
+    f = _apply(A, y)
+    f_prev = torch.cat([f[:, :1], f[:, :-1]], dim=1)
+    hh = torch.as_tensor(h, dtype=y.dtype).reshape(-1, 1, 1)
+    out = y + hh * (1.5 * f - 0.5 * f_prev)
+    out[:, 0] = y[:, 0] + hh[:, 0] * f[:, 0]
+    return out
+
+
+def least_squares(y: Tensor, A: Tensor | None = None, h: Tensor | None = None, ridge: float = 1e-2) -> Tensor:
+    """In-context least squares: fit y_{s+1} ≈ M y_s on the pairs s < t, predict M̂_t y_t.
+
+    The fit is shrunk towards M = I (ridge on M − I), so with no pairs yet it
+    copies the last state; A and h are not used.
+    """
+    if ridge <= 0:
+        raise ValueError(f"ridge must be > 0, got {ridge}")
+    dtype, y = y.dtype, y.double()
+    B, T, d = y.shape
+    inp, diff = y[:, :-1], y[:, 1:] - y[:, :-1]  # pairs s = 0 … T−2
+    xx = torch.cumsum(torch.einsum("bsi,bsj->bsij", inp, inp), dim=1)
+    dx = torch.cumsum(torch.einsum("bsi,bsj->bsij", diff, inp), dim=1)
+    zero = torch.zeros(B, 1, d, d, dtype=y.dtype)
+    # after prepending a zero, index t holds the sums over pairs s < t (the pairs seen by time t)
+    xx, dx = torch.cat([zero, xx], dim=1), torch.cat([zero, dx], dim=1)  # (B, T, d, d)
+    D = dx @ torch.linalg.inv(xx + ridge * torch.eye(d, dtype=y.dtype))
+    return (y + torch.einsum("btij,btj->bti", D, y)).to(dtype)
+
+
+def kalman_filter(y: Tensor, A: Tensor, h: Tensor, noise_std: float, prior_var: float = 0.5) -> Tensor:
+    """The best prediction given the true law: a Kalman filter for x_{t+1} = e^{hA} x_t, y_t = x_t + noise.
+
+    There is no process noise, so the filter's estimate of x_t is the posterior
+    mean given y_0 … y_t under the prior x_0 ~ N(0, ``prior_var`` I) (a start on
+    the unit circle has covariance I/2); it predicts e^{hA} times that estimate.
+    With Gaussian noise of known σ = ``noise_std`` no predictor does better on
+    average, so this is the floor a model that must also infer A can approach.
+    """
+    if noise_std <= 0 or prior_var <= 0:
+        raise ValueError(f"noise_std and prior_var must be > 0, got {noise_std}, {prior_var}")
+    dtype, y = y.dtype, y.double()
+    B, T, d = y.shape
+    M = flow_map(A.double(), torch.as_tensor(h, dtype=torch.float64))
+    eye = torch.eye(d, dtype=torch.float64)
+    mean, cov = torch.zeros(B, d, dtype=torch.float64), prior_var * eye.expand(B, d, d)
+    preds = []
+    for t in range(T):
+        gain = cov @ torch.linalg.inv(cov + noise_std**2 * eye)  # update with y_t
+        mean = mean + (gain @ (y[:, t] - mean)[..., None])[..., 0]
+        cov = (eye - gain) @ cov
+        mean, cov = (M @ mean[..., None])[..., 0], M @ cov @ M.transpose(-1, -2)  # predict x_{t+1}
+        preds.append(mean)
+    return torch.stack(preds, dim=1).to(dtype)
+
+
+BASELINES: dict[str, Callable[..., Tensor]] = {
+    "copy last state": copy_last,
+    "constant velocity": constant_velocity,
+    "Euler (true A)": euler,
+    "AB2 (true A)": adams_bashforth2,
+    "RK4 (true A)": rk4,
+    "exact flow (true A)": exact_flow,
+    "least squares in context": least_squares,
+}
+
+
+def next_state_error(pred: Tensor, x: Tensor) -> Tensor:
+    """Squared error of each prediction of the next true state, (B, T − 1): row t of ``pred`` vs x_{t+1}."""
+    return ((pred[:, :-1] - x[:, 1:]) ** 2).sum(-1)
+
+
+# --- what is read off a model -------------------------------------------------------------------
+
+
+def stencil_jacobian(model: nn.Module, y: Tensor, n_back: int) -> Tensor:
+    """J_k = ∂ŷ_T/∂y_{T−1−k} for k = 0 … n_back − 1: the learned stencil, (B, n_back, 2, 2).
+
+    ŷ_T is the model's prediction of the state after the last one in ``y``
+    (B, T, 2); J_0 is its derivative with respect to the last state, J_1 to the
+    one before, and so on, each with the rest of the context held fixed.
+    """
+    B, T, d = y.shape
+    if not 1 <= n_back <= T:
+        raise ValueError(f"n_back must lie in [1, {T}], got {n_back}")
+    y = y.detach().clone().requires_grad_(True)
+    pred = model(y)[:, -1]  # (B, d); sequences are independent, so the batch sum has per-sequence grads
+    rows = []
+    for i in range(d):
+        (grad,) = torch.autograd.grad(pred[:, i].sum(), y, retain_graph=i < d - 1)
+        rows.append(grad.flip(1)[:, :n_back])  # (B, n_back, d): ∂ŷ_i/∂y_{T−1−k}
+    return torch.stack(rows, dim=-2).detach()  # (B, n_back, d_out, d_in)
+
+
+def companion(J: Tensor) -> Tensor:
+    """The one-step map a stencil defines on the stacked state (y_t, y_{t−1}, …, y_{t−K+1}).
+
+    A linear multistep rule ŷ_{t+1} = Σ_k J_k y_{t−k} advances the stacked state by the block
+    companion matrix [[J_0 J_1 … J_{K−1}], [I 0 …], …, [… I 0]]; its eigenvalues are the
+    rule's growth factors per step (the exact flow's are e^{hλ}, plus parasitic roots).
+    """
+    *batch, K, d, _ = J.shape
+    C = torch.zeros(*batch, K * d, K * d, dtype=J.dtype)
+    C[..., :d, :] = J.transpose(-3, -2).reshape(*batch, d, K * d)
+    if K > 1:
+        C[..., d:, :-d] = torch.eye((K - 1) * d, dtype=J.dtype)
+    return C
+
+
+def nearest_roots(J: Tensor, targets: Tensor) -> Tensor:
+    """For each target growth factor, the nearest eigenvalue of the stencil's companion matrix.
+
+    ``J`` (B, K, 2, 2) is a stencil (e.g. :func:`stencil_jacobian`), ``targets``
+    (B, n) complex numbers (e.g. e^{hλ}); returns (B, n) complex roots. A rule that
+    is exact on the trajectories of x' = Ax has every e^{hλ} among its roots.
+    """
+    roots = torch.linalg.eigvals(companion(J.double()))  # (B, 2K)
+    targets = targets.to(roots.dtype)
+    nearest = (roots[:, None, :] - targets[:, :, None]).abs().argmin(-1)  # (B, n)
+    return roots.gather(-1, nearest)
+
+
+def empirical_order(hs: np.ndarray, errors: np.ndarray) -> float:
+    """Order p from local (one-step) errors: errors ∝ h^{p+1}, so p = slope of log error vs log h, minus 1.
+
+    ``errors`` are error norms (not squared), one per step size in ``hs``.
+    """
+    hs, errors = np.asarray(hs, dtype=float), np.asarray(errors, dtype=float)
+    if hs.shape != errors.shape or hs.size < 2 or (hs <= 0).any() or (errors <= 0).any():
+        raise ValueError("need at least two positive step sizes and as many positive errors")
+    slope = np.polyfit(np.log(hs), np.log(errors), 1)[0]
+    return float(slope - 1)
+
+
+def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
+    """Feed the model's predictions back in: (B, n_steps, 2) states after the prefix (B, T0, 2).
+
+    Past the model's context it sees a sliding window of its last ``n_ctx`` states.
+    """
+    n_ctx = model.cfg.n_ctx
+    states = prefix.clone()
+    with torch.no_grad():
+        for _ in range(n_steps):
+            nxt = model(states[:, -n_ctx:])[:, -1:]
+            states = torch.cat([states, nxt], dim=1)
+    return states[:, prefix.shape[1]:]
+
+
+def check_stencil(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
+    """Exercise check: ``fn(A, h)`` should return the two-step stencil (c_0, c_1) (a (B, 2) tensor) with
+    x_{t+1} = c_0 x_t + c_1 x_{t−1} exactly on every trajectory of dx/dt = A x sampled at step h."""
+    gen = torch.Generator().manual_seed(7)
+    A = sample_systems(64, generator=gen)
+    h = 0.1 + 0.5 * torch.rand(64, generator=gen)
+    traj = linear_trajectories(A.double(), h.double(), 6, generator=gen)
+    try:
+        c = fn(A.double(), h.double())
+    except NotImplementedError:
+        print("Not implemented yet: fill in the function, then run this cell again.")
+        return False
+    if not isinstance(c, Tensor) or c.shape != (64, 2):
+        raise ValueError(f"return one (c_0, c_1) per system: a (64, 2) tensor, got {getattr(c, 'shape', type(c))}")
+    x = traj.x.double()
+    pred = c[:, None, 0:1] * x[:, 1:-1] + c[:, None, 1:2] * x[:, :-2]
+    err = (pred - x[:, 2:]).abs().max().item()
+    if err < 1e-4:
+        print(f"Correct: two numbers per system predict every state exactly (largest error {err:.1e}).")
+        return True
+    print(f"Not yet: on 64 trajectories your stencil misses a state by up to {err:.2e}.")
+    return False
