@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER_BUDGET_S = {"grokking": 240, "grokking_network": 300, "induction_heads": 240, "icl_regression": 180}  # from each chapter's issue
+CHAPTER_BUDGET_S = {"grokking": 240, "grokking_network": 300, "induction_heads": 240, "icl_regression": 180, "ode_circuits": 300}  # from each chapter's issue
 
 
 def time_chapter(path: Path) -> float:

@@ -26,8 +26,9 @@ CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/grokking_network.html": 6,
     "notebooks/induction_heads.html": 7,
     "notebooks/icl_regression.html": 7,
+    "notebooks/ode_circuits.html": 9,
 }
-CIRCUITSVIS_VIEWS = {"notebooks/induction_heads.html": 1}  # page -> CircuitsVis views it shows
+CIRCUITSVIS_VIEWS = {"notebooks/induction_heads.html": 1, "notebooks/ode_circuits.html": 1}  # page -> CircuitsVis views it shows
 # pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
 # before choosing the default colour mode; that is the theme's normal start, not a fault.
 BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)

@@ -1,0 +1,1298 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ODE-solving circuits: what a transformer learns when it predicts a trajectory
+#
+# Show a transformer a few dozen positions of a particle moving under some
+# unknown linear law, and ask for the next position. A numerical analyst would
+# reach for an *integrator*: Euler's method, Adams–Bashforth, Runge–Kutta, each a
+# fixed rule that combines the last states (a *stencil*) and each with a known
+# *order* of accuracy. But an integrator needs the law, and here the law is new in
+# every sequence: it has to be read off the trajectory itself, which is the
+# in-context regression of the [gradient-descent chapter](icl_regression.ipynb).
+# And reading consecutive states needs attention to the previous state, the
+# previous-token heads of the [induction chapter](induction_heads.ipynb).
+#
+# So which is it? In this chapter you train a small transformer on trajectories
+# of random 2-D linear systems (about two minutes on a laptop CPU) and hold it
+# against the algorithms it might have learned: copy the last state, extrapolate
+# the velocity, Euler, Adams–Bashforth 2 and RK4 with the true law, the exact flow,
+# least squares on the context, and the best filter given the true law. Then you open it up: attention patterns, the
+# stencil it applies (its Jacobian), the eigenvalues of its one-step map, its
+# order of convergence, ablations and patching, and long rollouts. The answer is
+# not the one we expected, and the chapter says so.
+#
+# ```{admonition} Learning objectives
+# :class: tip
+# - Know the exact flow $e^{hA}$ of a linear ODE and the one-step maps, stencils
+#   and stability functions of Euler, AB2 and RK4.
+# - Measure in-context learning in a regression model: error against context
+#   length, next to in-context least squares.
+# - Read a model's *stencil* off its Jacobian, and the eigenvalues of the one-step
+#   map it implies; fit an empirical order of convergence.
+# - Test a hypothesis about a circuit with ablations and activation patching, and
+#   let the measurements overrule the hypothesis.
+# ```
+
+# %% [markdown]
+# ## Set-up
+#
+# On Colab the next cell installs `toylab` (the book's helper package); elsewhere
+# it does nothing (see the [introduction](../book/intro.md)).
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # only on Colab
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "toylab @ git+https://github.com/toylab-book/toylab",
+        ],
+        check=True,
+    )
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from toylab import hooks, ode, plotting
+from toylab.induction import previous_token_scores
+from toylab.models import state_transformer
+from toylab.train import TrainConfig, snapshot_schedule, train
+
+plt.rcParams.update(
+    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
+)
+
+# %% [markdown]
+# ## 1. Linear ODEs, their exact flow, and the integrators
+#
+# A linear system $\dot x = A x$ with $x \in \mathbb R^2$ has the solution
+# $x(t) = e^{tA} x(0)$. Sampled every $h$ time units, a trajectory obeys
+#
+# $$x_{t+1} = e^{hA} x_t ,$$
+#
+# so the *exact flow map* $M = e^{hA}$ is all there is to know. Each eigenvalue
+# $\lambda$ of $A$ becomes a growth factor $e^{h\lambda}$ per step: a pair
+# $-\gamma \pm i\omega$ turns the state by $\omega h$ and shrinks it by $e^{-\gamma h}$
+# (a spiral), real eigenvalues give a node. Classical integrators approximate
+# $M$ from $A$ without the exponential {cite}`hairer1993solving`:
+#
+# | method | next state | one-step map on eigenvalue $\lambda$ ($z = h\lambda$) | order |
+# |---|---|---|---|
+# | explicit Euler | $x_t + hAx_t$ | $R(z) = 1 + z$ | 1 |
+# | Adams–Bashforth 2 | $x_t + h(\tfrac32 A x_t - \tfrac12 A x_{t-1})$ | roots of $\zeta^2 - (1 + \tfrac32 z)\zeta + \tfrac12 z$ | 2 |
+# | RK4 | four evaluations of $Ax$ | $R(z) = 1 + z + \frac{z^2}{2} + \frac{z^3}{6} + \frac{z^4}{24}$ | 4 |
+# | exact flow | $e^{hA} x_t$ | $e^{z}$ | exact |
+#
+# A method of order $p$ makes a one-step error of order $h^{p+1}$. Two baselines
+# need no $A$ at all: *copy the last state* and *constant velocity*
+# $2x_t - x_{t-1}$ (the stencil $[2, -1]$). And *in-context least squares* fits
+# $M$ to the pairs $(y_s, y_{s+1})$ seen so far and predicts $\hat M y_t$: the
+# regression a learner could run on the context. (A two-step rule such as AB2
+# has two growth factors per eigenvalue, the roots $\zeta$ of its characteristic
+# polynomial: one follows $e^{z}$, the other is *parasitic*; section 5 uses this.)
+#
+# **The task.** Each sequence draws a new $A$: with probability ½ a damped rotation
+# ($\gamma \in [0, 0.15]$, $|\omega| \in [0.5, 1.5]$), otherwise two real eigenvalues
+# in $[-0.3, 0]$, either way in a random basis (elliptic spirals and tilted nodes);
+# a step $h \in [0.25, 0.75]$; a start on the unit circle; 32 states, observed with
+# Gaussian noise of standard deviation $\sigma = 0.05$. The noise is there on
+# purpose: without it, three consecutive states already pin down the next one (you
+# will prove it in the exercise of section 4) and a model can get away with
+# looking only at the last few states; with it, the best prediction averages over
+# the whole trajectory. We score every predictor on the *true* next state, so
+# that the noise in the targets does not hide the differences.
+
+# %%
+T, NOISE, H_RANGE, SEED = 32, 0.05, (0.25, 0.75), 0
+
+
+def sample(n, gen, noise=NOISE, h_range=H_RANGE, **family):
+    """n trajectories of random systems: steps h ~ U(h_range), 32 noisy states each."""
+    A = ode.sample_systems(n, generator=gen, **family)
+    h = h_range[0] + (h_range[1] - h_range[0]) * torch.rand(n, generator=gen)
+    return ode.linear_trajectories(A, h, T, generator=gen, noise_std=noise)
+
+
+test = sample(2000, torch.Generator().manual_seed(1234))
+is_spiral = ode.eigenvalues(test.A).imag.abs().amax(-1) > 1e-6
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+examples = [
+    int(torch.nonzero(is_spiral)[0]),
+    int(torch.nonzero(is_spiral)[1]),
+    int(torch.nonzero(~is_spiral)[0]),
+]
+for ax, i in zip(axes, examples):
+    ax.plot(*test.x[i].T, "-", color="0.6", lw=1, label="true states $x_t$")
+    ax.plot(*test.y[i].T, ".", ms=5, label="observed $y_t$")
+    ax.plot(*test.y[i, 0], "k*", ms=9, label="start")
+    ev = ode.eigenvalues(test.A[i])
+    ev = [
+        complex(round(e.real, 2) + 0.0, round(e.imag, 2) + 0.0) for e in ev.tolist()
+    ]
+    ax.set_title(
+        rf"$\lambda$ = {ev[0]:.2f}, {ev[1]:.2f}; $h$ = {test.h[i]:.2f}", fontsize=8
+    )
+    ax.set_aspect("equal")
+axes[0].legend(fontsize=7, loc="lower left")
+fig.suptitle("three test sequences: a new linear law each time", fontsize=10)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The baselines on 2,000 test sequences, as the squared error of the predicted
+# next state, averaged over positions 16 to 30 ("late", a long context) and over
+# positions 1 to 3 ("early", two to four states seen). The first column feeds them
+# *clean* states: the exact flow is then exact and least squares nearly so (two
+# pairs determine a 2×2 map); the other columns feed them the noisy observations,
+# as the model will be. One more predictor joins them there: the **Kalman
+# filter with the true law** (`ode.kalman_filter`), which averages all noisy
+# observations so far into the best estimate of the current state and moves it
+# with $e^{hA}$. It is the best *linear* predictor that knows $A$ and the noise
+# level (a start known to lie on the unit circle could be used a little better,
+# mostly early on): a floor no predictor that has to infer $A$ can be expected
+# to reach.
+
+
+# %%
+def errors_by_position(pred, traj=test):
+    """Mean squared error of each position's next-state prediction, (T - 1,)."""
+    return ode.next_state_error(pred, traj.x).mean(0)
+
+
+def late(curve):
+    return float(curve[16:].mean())
+
+
+def early(curve):
+    return float(curve[1:4].mean())
+
+
+clean_err, base_curves = {}, {}
+for name, predict in ode.BASELINES.items():
+    clean_err[name] = late(errors_by_position(predict(test.x, test.A, test.h)))
+    base_curves[name] = errors_by_position(predict(test.y, test.A, test.h))
+kalman = ode.kalman_filter(test.y, test.A, test.h, noise_std=NOISE)
+base_curves["Kalman filter (true A)"] = errors_by_position(kalman)
+clean_err["Kalman filter (true A)"] = float("nan")  # it assumes noisy observations
+print(f"{'':26s} {'clean, late':>12s} {'noisy, late':>12s} {'noisy, early':>12s}")
+for name, curve in base_curves.items():
+    print(
+        f"{name:26s} {clean_err[name]:12.1e} {late(curve):12.1e} {early(curve):12.1e}"
+    )
+
+# %%
+assert clean_err["exact flow (true A)"] < 1e-10, "the exact flow is exact"
+assert clean_err["least squares in context"] < 1e-6, "2 clean pairs fix a 2x2 map"
+order = ["Euler (true A)", "AB2 (true A)", "RK4 (true A)"]
+assert clean_err[order[0]] > clean_err[order[1]] > clean_err[order[2]]
+assert late(base_curves["copy last state"]) > 5 * late(
+    base_curves["exact flow (true A)"]
+)
+floor = late(base_curves["Kalman filter (true A)"])
+assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
+
+# %% [markdown]
+# With noise, the exact flow passes the noise of $y_t$ on
+# ($\approx 2\sigma^2 = 5 \times 10^{-3}$) and RK4 is indistinguishable from it.
+# Least squares with a long context does as well, even slightly better (its
+# estimate of $M$ from noisy pairs is biased towards smaller maps, which happens
+# to shrink the noise of $y_t$). The Kalman filter, which knows $A$ and averages
+# away the noise of the current state, is seventy times lower again. Early in the
+# sequence least squares is poor; it has too few pairs to average.
+#
+# ## 2. A transformer that predicts the next state
+#
+# The model is a small causal TransformerLens model {cite}`nanda2022transformerlens`
+# (two layers, four heads per layer, $d_{model} = 64$, MLPs, LayerNorm) whose
+# tokens are states: a linear map embeds each $y_t \in \mathbb R^2$, learned
+# position embeddings are added, and the unembedding reads out two numbers per
+# position. Like an integrator, it outputs an *increment*: the prediction of
+# $y_{t+1}$ is $y_t + \text{output}_t$, so "copy the last state" is the model
+# that outputs zero, and the network spends its capacity on the change, as an
+# integrator's update does. The loss is the squared
+# error against the observed next state, averaged over all 31 positions, with a
+# fresh batch of 64 sequences every step.
+
+# %%
+STEPS, BATCH = 2000, 64
+model = state_transformer(n_layers=2, d_model=64, n_heads=4, n_ctx=T, seed=SEED)
+
+
+def loss_fn(model, y):
+    pred = model(y)[:, :-1]  # (batch, T - 1, 2): predictions of y_1 ... y_{T-1}
+    return ((pred - y[:, 1:]) ** 2).sum(-1).mean()
+
+
+def batches(gen):
+    return (sample(BATCH, gen).y,)
+
+
+def evaluate(model):
+    curve = errors_by_position(
+        model(test.y[:500].to(model.W_pos.device)).cpu(), test[:500]
+    )
+    return {"test_late": late(curve), "test_early": early(curve)}
+
+
+cfg = TrainConfig(
+    steps=STEPS,
+    lr=3e-3,
+    warmup_steps=100,
+    lr_decay="cosine",
+    seed=SEED,
+    log_every=50,
+    snapshot_steps=snapshot_schedule(STEPS, n_log=10, n_linear=20),
+)
+run = train(
+    model,
+    batches,
+    loss_fn,
+    cfg,
+    evaluate=evaluate,
+    name="ode-transformer",
+    config=dict(
+        task="linear-ode",
+        T=T,
+        noise=NOISE,
+        h=H_RANGE,
+        family="mixed",
+        batch=BATCH,
+        model="state_transformer(2, 64, 4, increment)",
+        v=1,
+    ),
+)
+model = run.cpu_model()
+print(f"trained in {run.seconds:.0f} s")
+
+# %% [markdown]
+# The learning curves, with the baselines as horizontal lines. The dashed lines
+# use information the model does not have (the true $A$), and so does the
+# dash-dotted Kalman filter (the true $A$ and the noise level); the dotted ones
+# do not.
+
+# %%
+with torch.no_grad():
+    model_curve = errors_by_position(model(test.y))
+steps_logged = np.maximum(run.metric("step"), 1)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+styles = {
+    "copy last state": ("0.5", ":"),
+    "constant velocity": ("tab:brown", ":"),
+    "least squares in context": ("tab:green", ":"),
+    "Euler (true A)": ("tab:orange", "--"),
+    "AB2 (true A)": ("tab:purple", "--"),
+    "exact flow (true A)": ("k", "--"),
+    "Kalman filter (true A)": ("tab:red", "-."),
+}
+for ax, key, pick in [
+    (axes[0], "test_early", early),
+    (axes[1], "test_late", late),
+]:
+    ax.plot(
+        steps_logged, run.metric(key), color="tab:blue", lw=2, label="transformer"
+    )
+    for name, (color, ls) in styles.items():
+        ax.axhline(pick(base_curves[name]), color=color, ls=ls, lw=1, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="training step")
+axes[0].set_title("early: predicting states 2-4 (2-4 states seen)", fontsize=9)
+axes[1].set_title("late: predicting states 17-31 (a long context)", fontsize=9)
+axes[0].set_ylabel("squared error vs the true next state")
+axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# And the error against context length: position $t$ on the horizontal axis means
+# the model has seen $t + 1$ states and predicts the next.
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+pos = np.arange(1, T - 1)
+ax.plot(pos, model_curve[1:], color="tab:blue", lw=2.5, label="transformer")
+for name, (color, ls) in styles.items():
+    ax.plot(pos, base_curves[name][1:], color=color, ls=ls, lw=1.2, label=name)
+ax.set(
+    yscale="log", xlabel="position t (t + 1 states seen)", ylabel="squared error"
+)
+ax.set_title("error against context length", fontsize=10)
+ax.legend(fontsize=7, ncol=2)
+plt.show()
+summary = {"transformer": model_curve, **base_curves}
+for name, curve in summary.items():
+    print(f"{name:26s} early {early(curve):.2e}   late {late(curve):.2e}")
+
+# %%
+m_late, m_early = late(model_curve), early(model_curve)
+assert m_late < late(base_curves["constant velocity"]), "beat constant velocity"
+assert m_late < late(base_curves["Euler (true A)"]), "beat Euler with the true A"
+assert m_late < late(base_curves["AB2 (true A)"]), "beat AB2 with the true A"
+
+
+def context_gain(curve, copy=base_curves["copy last state"]):
+    """How much better than copying a predictor gets from early to late positions."""
+    return (early(curve) / early(copy)) / (late(curve) / late(copy))
+
+
+gains = {name: context_gain(c) for name, c in summary.items() if "copy" not in name}
+print("gain from context (error relative to copying, early / late):")
+print({name: round(g, 2) for name, g in gains.items()})
+
+# %%
+exact_early, exact_late = (
+    f(base_curves["exact flow (true A)"]) for f in (early, late)
+)
+assert abs(gains["Euler (true A)"] - 1) < 0.1, "no context, no gain: the yardstick"
+assert gains["transformer"] > 1.4, "in-context learning beyond the decay"
+assert m_early > 3 * exact_early, "with 2-4 states, far from the exact flow"
+assert m_late < 1.2 * exact_late, "with a long context, within 20% of it"
+assert early(model_curve) < early(base_curves["least squares in context"])
+assert m_late > 10 * floor, "far above the Kalman filter that knows the law"
+
+# %% [markdown]
+# What this shows:
+#
+# - The model learns in context. Raw errors fall along the sequence for every
+#   predictor, because the trajectories decay (copying the last state: 0.18
+#   early, 0.069 late), so we compare each with copying at the same positions.
+#   Euler with the true law uses no context, and it stays at 0.19 of copying's
+#   error early and late (a "gain from context" of 0.99). The model goes from 0.15
+#   of copying's error to 0.083: a gain of 1.8. (Least squares gains 5.7, starting
+#   from nothing.) In absolute terms, after two to four states the model is at
+#   five times the error of the exact flow applied to the noisy last state
+#   (2.7e-2 against 5.3e-3), after a long context within 8% of it. With a long context
+#   it beats constant velocity, and Euler and AB2 *given the true law*, at these
+#   step sizes. (With two to four states, AB2 with the true law is still better.)
+# - It is not least squares. Early on it is far better (2.7e-2 against 7.7e-2:
+#   least squares has almost nothing to average, while the model falls back on
+#   what it learned about the distribution of laws). From about ten states on the
+#   two run side by side near the exact flow, least squares a little lower at the
+#   end (5.1e-3 against the model's 5.7e-3; on the fresh sample of section 7 the
+#   two are equal).
+# - Neither comes near the Kalman filter that knows the law (7.5e-5, about 70
+#   times lower): knowing $A$ lets it average the noise of the current state
+#   away, which neither the model nor least squares manages.
+#
+# ## 3. What the heads attend to
+#
+# If the model solved the ODE with a stencil, some head would look at the previous
+# state, like the previous-token heads of the induction chapter. Here are all
+# eight heads on one test sequence (CircuitsVis; hover over a state to see where
+# it looks, click a head to enlarge it).
+
+# %%
+_, cache = model.run_with_cache(test.y[:300])
+patterns = [cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(2)]
+i = examples[0]
+plotting.attention_heads_view(
+    torch.cat([p[i] for p in patterns]),
+    tokens=[f"y{t}" for t in range(T)],
+    head_names=[f"L{layer}H{head}" for layer in range(2) for head in range(4)],
+)
+
+# %% [markdown]
+# The *previous-state score* of a head is the mean attention from each state to the
+# one before it (1 for a perfect previous-state head); evenly spread attention at
+# position $t$ gives $1/(t+1)$, about 0.10 on average over the sequence. The right
+# panel shows where the last state (position 31) looks, by distance back, averaged
+# over 300 sequences.
+
+# %%
+prev_scores = torch.stack([previous_token_scores(p) for p in patterns])  # (2, 4)
+uniform_prev = float(np.mean([1 / (t + 1) for t in range(1, T)]))
+last_query = torch.stack(
+    [p[:, :, -1].mean(0) for p in patterns]
+)  # (layer, head, key)
+entropy = torch.stack(
+    [
+        -(p[:, :, -1] * p[:, :, -1].clamp_min(1e-12).log()).sum(-1).mean(0)
+        for p in patterns
+    ]
+) / np.log(T)  # (layer, head): 1 = perfectly even
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.3))
+names = [f"L{layer}H{head}" for layer in range(2) for head in range(4)]
+ax1.bar(names, prev_scores.flatten())
+ax1.axhline(uniform_prev, color="k", ls="--", lw=1, label="even attention")
+ax1.set(ylim=(0, 1), ylabel="previous-state score")
+ax1.legend(fontsize=8)
+for layer in range(2):
+    for head in range(4):
+        ax2.plot(
+            np.arange(T),
+            last_query[layer, head].flip(0),
+            color=f"C{layer}",
+            alpha=0.7,
+        )
+ax2.axhline(1 / T, color="k", ls="--", lw=1)
+ax2.set(xlabel="distance back from the last state", ylabel="attention weight")
+ax2.set_title("last state's attention (blue: layer 0, orange: layer 1)", fontsize=9)
+plt.tight_layout()
+plt.show()
+print("previous-state scores:\n", prev_scores.numpy().round(2))
+print("entropy of the last state's attention / log 32:\n", entropy.numpy().round(3))
+recent = last_query[..., -4:].sum(-1)  # (layer, head): weight on the last 4 states
+middle = last_query[..., T - 21 : T - 8].sum(-1)  # weight on the states 8-20 back
+print(
+    "weight on the 4 most recent states (even: 0.125):\n", recent.numpy().round(3)
+)
+print("weight on the states 8 to 20 back (even: 0.406):\n", middle.numpy().round(3))
+
+# %%
+assert prev_scores.max() < 0.3, "no previous-state head"
+assert entropy.min() > 0.75, "every head spreads the last state's attention widely"
+assert recent.max() < 0.3, "no head concentrates on the most recent states"
+assert middle[0].min() > 13 / 32, "layer 0 favours the middle of the trajectory"
+
+# %% [markdown]
+# There is no previous-state head. The highest previous-state score is 0.17,
+# against 0.10 for even attention and 1 for a perfect previous-state head, and no
+# head gives the four most recent states more than 21% of the last state's
+# attention (12.5% would be even); the largest single weight on the current
+# state itself is L1H3's, 0.09. Every head spreads its attention over the whole
+# context (normalised entropy 0.83 to 0.95), and the layer-0 heads even look
+# *away* from the recent past: they give the states 8 to 20 back 53% to 71% of their
+# weight (41% would be even). So each head
+# computes an *average* over the trajectory of some feature of the states. With
+# LayerNorm and the position embedding mixed into each token, those features
+# depend on the state and on when it was seen, so averages of them can describe
+# the orbit: its size, its shape, the direction it turns. This is closer to the
+# "summary statistics" a statistician would compute than to a finite-difference
+# stencil. The next sections test that reading.
+#
+# ## 4. The learned stencil
+#
+# A linear multistep method predicts $\hat y_{T} = \sum_k J_k\, y_{T-1-k}$ with fixed
+# $2 \times 2$ coefficients $J_k$. For any model we can measure its *local* stencil
+# as the Jacobian
+#
+# $$J_k = \frac{\partial \hat y_{T}}{\partial y_{T-1-k}}, \qquad k = 0, 1, \dots$$
+#
+# with the rest of the context held fixed (`ode.stencil_jacobian`, by autograd).
+# Euler's stencil is $J_0 = I + hA$ and nothing else; the exact flow's is
+# $J_0 = e^{hA}$; AB2's is $J_0 = I + \frac32 hA$, $J_1 = -\frac12 hA$; constant
+# velocity's is $[2I, -I]$.
+
+# %%
+J = ode.stencil_jacobian(model, test.y[:500], T)  # (500, 32, 2, 2)
+sub = test[:500]
+M = ode.flow_map(sub.A, sub.h)
+eye = torch.eye(2)
+hA = sub.h[:, None, None] * sub.A
+stencils = {  # (k = 0 block, k = 1 block) of each method, per sequence
+    "Euler": (eye + hA, 0 * hA),
+    "AB2": (eye + 1.5 * hA, -0.5 * hA),
+    "constant velocity": (2 * eye.expand_as(hA), -eye.expand_as(hA)),
+    "exact flow": (M, 0 * M),
+}
+
+
+def fro(X):
+    return X.norm(dim=(-2, -1))
+
+
+def kalman_predict(y):
+    return ode.kalman_filter(y, sub.A, sub.h, noise_std=NOISE)
+
+
+J_kalman = ode.stencil_jacobian(kalman_predict, sub.y, T)  # linear in y: exact taps
+norms = fro(J).mean(0)
+norms_kalman = fro(J_kalman).mean(0)
+fig, ax = plt.subplots(figsize=(6.5, 3.3))
+ax.semilogy(np.arange(T), norms, "o-", ms=3, label="transformer $|J_k|$")
+ax.semilogy(
+    np.arange(T),
+    norms_kalman,
+    "-",
+    color="tab:red",
+    lw=1,
+    label="Kalman filter (true A)",
+)
+tap_colors = {
+    "Euler": "tab:orange",
+    "AB2": "tab:purple",
+    "constant velocity": "tab:brown",
+    "exact flow": "k",
+}
+for n, (name, (j0, j1)) in enumerate(stencils.items()):
+    taps = [fro(j0).mean()] + ([fro(j1).mean()] if fro(j1).mean() > 0 else [])
+    shift = 0.15 * (n - 1.5)  # side by side, so equal taps do not hide each other
+    ax.semilogy(
+        np.arange(len(taps)) + shift,
+        taps,
+        "s",
+        ms=5,
+        color=tap_colors[name],
+        label=name,
+    )
+ax.set(xlabel="k (state $T-1-k$)", ylabel="mean Frobenius norm")
+ax.set_title(
+    "the stencil: how much each past state moves the prediction", fontsize=10
+)
+ax.legend(fontsize=7)
+plt.show()
+
+
+def rel(a, b):
+    return float((fro(a - b) / fro(b)).mean())
+
+
+best_c = float((J[:, 0] * M).sum() / (M * M).sum())  # J_0 ≈ c M, least squares
+tap_sum = float(norms[1:].sum())
+print(
+    f"|J_0| = {norms[0]:.2f}, |J_1| = {norms[1]:.3f}, "
+    f"max_k>=1 |J_k| = {norms[1:].max():.3f}, sum_k>=1 |J_k| = {norms[1:].sum():.2f}"
+)
+print(
+    f"J_0 vs e^hA: relative difference {rel(J[:, 0], M):.2f}; vs {best_c:.2f} e^hA: "
+    f"{rel(J[:, 0], best_c * M):.2f}; "
+    f"vs I + hA: {rel(J[:, 0], eye + hA):.2f}; best fit J_0 = {best_c:.2f} e^hA"
+)
+kalman_c = float((J_kalman[:, 0] * M).sum() / (M * M).sum())
+print(
+    f"Kalman filter: J_0 = {kalman_c:.3f} e^hA (fit), sum_k>=1 |J_k| = "
+    f"{norms_kalman[1:].sum():.2f}"
+)
+
+# %%
+assert norms[0] > 10 * norms[1:].max(), "one dominant tap: the last state"
+assert norms[1] < 0.25 * fro(stencils["AB2"][1]).mean(), "no AB2-like second tap"
+assert best_c < 0.95, "J_0 is a shrunken flow map"
+assert tap_sum > 0.5 * norms[0], (
+    "together, the earlier states weigh as much as the last"
+)
+assert kalman_c < 0.5 * best_c, "the filter trusts the last state far less"
+
+# %% [markdown]
+# The largest single tap is the last state's, $|J_0| \approx 1.06$, twenty times
+# any other. The others are small, 0.02 to 0.05 each, but there are 31 of them,
+# spread over the whole context as the attention is, and together they weigh as
+# much as $J_0$ (the sum of their norms is 1.04). No $[2, -1]$, no AB2: the
+# previous state gets *less* weight than states ten steps back. And $J_0$ is not
+# $e^{hA}$ (33% off) but closer to a shrunken version of it (best fit
+# $0.71\, e^{hA}$, 26% off): the model trusts its last observation less than the
+# exact flow would, and leans on what the rest of the context says. The Kalman
+# filter, which knows the law, goes much further (red line): its $J_0$ is only
+# $0.008\, e^{hA}$, and its weight is spread over the whole past. The model sits
+# between the two, much nearer the exact flow (all weight on the last, noisy
+# state) than the filter; that is why its error stays near the exact flow's,
+# about seventy times above the filter's.
+#
+# ```{admonition} Exercise: the two-step stencil that solves every 2-D linear system
+# :class: note
+# By the Cayley–Hamilton theorem, $M^2 = \operatorname{tr}(M)\, M - \det(M)\, I$ for
+# any $2 \times 2$ matrix $M$. Use it to show that every trajectory of $\dot x = Ax$
+# sampled at step $h$ satisfies $x_{t+1} = c_0 x_t + c_1 x_{t-1}$ with two *numbers*
+# $c_0, c_1$, and write `my_stencil(A, h)` returning them, one row per system
+# (`A` is `(B, 2, 2)`, `h` is `(B,)`). Then run `ode.check_stencil(my_stencil)`.
+# (This is why three noise-free states determine the next one, and why we add
+# noise: a model could learn to solve for $c_0, c_1$ locally.)
+# ```
+
+
+# %%
+def my_stencil(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+ode.check_stencil(my_stencil)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def stencil_solution(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    M = ode.flow_map(A, h)  # x_{t+1} = M x_t, so x_{t+1} = M^2 x_{t-1}
+    trace = M.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return torch.stack([trace, -torch.linalg.det(M)], dim=-1)  # det M = e^{h tr A}
+
+
+assert ode.check_stencil(stencil_solution)
+
+# %% [markdown]
+# ## 5. Which integrator is it?
+#
+# Two classical tests tell integrators apart.
+#
+# **Eigenvalues of the one-step map.** A one-step method multiplies an
+# eigen-direction with eigenvalue $\lambda$ by $R(h\lambda)$ per step: $1 + h\lambda$
+# for Euler, the degree-4 polynomial for RK4, $e^{h\lambda}$ for the exact flow. A
+# rule with $K$ taps, $\hat y_{t+1} = \sum_k J_k y_{t-k}$, advances the stacked
+# state $(y_t, \dots, y_{t-K+1})$ by its block *companion matrix*
+# (`ode.companion`), whose $2K$ eigenvalues are the rule's growth factors. If the
+# rule is exact on the trajectories of $\dot x = Ax$, each $e^{h\lambda}$ is one of
+# them (the exercise's two-step rule has exactly $e^{h\lambda_1}, e^{h\lambda_2}$);
+# the others are *parasitic* roots, harmless while they stay inside the unit
+# circle. So we linearise the model around each test trajectory (its stencil
+# $J_0, \dots, J_{31}$ from section 4), take the 64 roots, and ask how close the
+# nearest one comes to each $e^{h\lambda}$. Since 64 roots crowd the plane, we
+# compare with chance: the nearest root to a point of the same modulus as
+# $e^{h\lambda}$ at a random angle. This is a consistency check rather than a
+# fingerprint: any rule that predicts this system's trajectories well, whatever
+# its mechanism, must have roots near $e^{h\lambda}$.
+
+# %%
+z = ode.eigenvalues(sub.A) * sub.h[:, None]  # (500, 2): h lambda, complex
+exact = torch.exp(z)
+roots = torch.linalg.eigvals(ode.companion(J.double()))  # (500, 64)
+nearest = ode.nearest_roots(J, exact)  # (500, 2)
+angle = (
+    2 * np.pi * torch.rand(exact.shape, generator=torch.Generator().manual_seed(0))
+)
+decoy = exact.abs() * torch.exp(1j * angle.double())  # same modulus, random angle
+eig_j0 = ode.eigenvalues(J[:, 0])
+j0_gap = torch.minimum(  # J_0's two eigenvalues, matched to e^{h lambda} either way round
+    (eig_j0 - exact).abs().mean(-1), (eig_j0.flip(-1) - exact).abs().mean(-1)
+)
+dist = {
+    "nearest root of the model's stencil": (nearest - exact).abs().mean(),
+    "chance (same modulus, random angle)": (ode.nearest_roots(J, decoy) - decoy)
+    .abs()
+    .mean(),
+    "Euler 1 + h lambda": (ode.euler_stability(z) - exact).abs().mean(),
+    "RK4 R(h lambda)": (ode.rk4_stability(z) - exact).abs().mean(),
+    "eig J_0 alone": j0_gap.mean(),
+}
+dist = {k: float(v) for k, v in dist.items()}
+modulus_ratio = float((nearest.abs() / exact.abs()).mean())
+j0_ratio = float(
+    (eig_j0.abs().sort(-1).values / exact.abs().sort(-1).values).mean()
+)
+outside = float((roots.abs() > 1).any(-1).double().mean())
+
+fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
+for ax, i in zip(axes, torch.nonzero(is_spiral[:500])[:3, 0].tolist()):
+    ax.plot(circle.real, circle.imag, color="0.8", lw=1)
+    ax.plot(roots[i].real, roots[i].imag, ".", ms=4, label="roots of the stencil")
+    ax.plot(
+        exact[i].real,
+        exact[i].imag,
+        "o",
+        mfc="none",
+        ms=11,
+        mew=1.5,
+        color="tab:orange",
+        label=r"exact $e^{h\lambda}$",
+    )
+    ax.plot(eig_j0[i].real, eig_j0[i].imag, "x", color="tab:red", label="eig $J_0$")
+    euler_i = ode.euler_stability(z[i])
+    ax.plot(
+        euler_i.real,
+        euler_i.imag,
+        "+",
+        ms=9,
+        color="tab:green",
+        label=r"Euler $1 + h\lambda$",
+    )
+    ax.set_aspect("equal")
+    ax.set_xticks([-1, 0, 1])
+    ax.set_yticks([-1, 0, 1])
+axes[0].legend(fontsize=7, loc="center")
+fig.suptitle("growth factors per step: three test spirals", fontsize=10)
+plt.tight_layout()
+plt.show()
+print({k: round(v, 3) for k, v in dist.items()})
+print(
+    f"|nearest root| / |e^(h lambda)|: {modulus_ratio:.3f};  "
+    f"|eig J_0| / |e^(h lambda)|: {j0_ratio:.2f}"
+)
+print(
+    f"sequences with a root outside the unit circle: {outside:.0%}, "
+    f"largest modulus {roots.abs().max():.3f}"
+)
+
+# %%
+chance = dist["chance (same modulus, random angle)"]
+assert dist["nearest root of the model's stencil"] < 0.5 * chance, (
+    "a root near e^(h lambda)"
+)
+assert abs(modulus_ratio - 1) < 0.05, "the principal roots neither grow nor damp"
+assert outside > 0.1, "some parasitic roots lie outside the unit circle"
+assert dist["eig J_0 alone"] > dist["Euler 1 + h lambda"], (
+    "J_0 alone is not the map"
+)
+assert j0_ratio < 0.9, "J_0 alone would damp"
+
+# %% [markdown]
+# **Order of convergence.** On noise-free trajectories, shrink $h$ and see how the
+# one-step error shrinks: like $h^{p+1}$ for a method of order $p$
+# (`ode.empirical_order` fits the slope of log error against log $h$ and
+# subtracts 1). Any *consistent* method has $p \ge 1$. We use undamped rotations
+# (in the training distribution: $\gamma = 0$ is allowed), whose states stay on the
+# unit circle, so that every $h$ is scored on states of the same size. We fit the
+# integrators on small steps, where the asymptotics hold, and the model on its
+# training range (grey); steps below it are out of distribution for the model, and
+# so are noise-free inputs, so read the left part of its curve as a test of
+# extrapolation.
+
+# %%
+hs = np.array([0.05, 0.1, 0.2, 0.25, 0.35, 0.5, 0.6, 0.75])
+rotations = ode.sample_systems(
+    1000,
+    generator=torch.Generator().manual_seed(77),
+    family="rotation",
+    decay=(0, 0),
+).double()  # float64: RK4's error at h = 0.05 is below float32's resolution
+
+rms = {
+    name: []
+    for name in [
+        "transformer",
+        "copy last state",
+        "Euler (true A)",
+        "AB2 (true A)",
+        "RK4 (true A)",
+        "least squares in context",
+    ]
+}
+for h in hs:
+    traj = ode.linear_trajectories(
+        rotations, float(h), T, generator=torch.Generator().manual_seed(78)
+    )
+    with torch.no_grad():
+        preds = {"transformer": model(traj.y.float()).double()}
+    for name in list(rms)[1:]:
+        preds[name] = ode.BASELINES[name](traj.y, traj.A, traj.h)
+    for name, pred in preds.items():
+        rms[name].append(late(errors_by_position(pred, traj)) ** 0.5)
+rms = {name: np.array(v) for name, v in rms.items()}
+small, trained = hs <= 0.2, hs >= H_RANGE[0]
+orders = {
+    name: ode.empirical_order(hs[small], v[small])
+    for name, v in rms.items()
+    if name != "transformer"
+}
+orders["transformer"] = ode.empirical_order(
+    hs[trained], rms["transformer"][trained]
+)
+
+fig, ax = plt.subplots(figsize=(6, 3.8))
+for name, v in rms.items():
+    ax.loglog(
+        hs,
+        v,
+        "o-",
+        ms=4,
+        lw=2.5 if name == "transformer" else 1.2,
+        label=f"{name}: order {orders[name] + 0:.1f}".replace("-0.0", "0.0"),
+    )
+ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+ax.axvspan(*H_RANGE, color="0.9", zorder=0)
+ax.set(xlabel="step h", ylabel="RMS one-step error (no noise)")
+ax.set_xticks(hs, [f"{h:g}" for h in hs])
+ax.minorticks_off()
+ax.set_title("order of convergence (grey: the model's training range)", fontsize=10)
+plt.show()
+print({k: round(v, 2) for k, v in orders.items()})
+
+# %%
+assert (
+    abs(orders["Euler (true A)"] - 1) < 0.2
+    and abs(orders["AB2 (true A)"] - 2) < 0.3
+)
+assert abs(orders["RK4 (true A)"] - 4) < 0.3
+assert orders["transformer"] < 0.5, "no truncation error: not even Euler's order"
+assert rms["transformer"][0] > rms["copy last state"][0], (
+    "worse than copying at h = 0.05"
+)
+assert rms["transformer"][0] > 0.7 * rms["transformer"][2], "flat below the range"
+
+# %% [markdown]
+# The two tests disagree, and both are informative. Read as a 32-step rule, the
+# model's stencil has a root near each exact growth factor: the nearest root sits
+# 0.027 from $e^{h\lambda}$ on average, against 0.079 by chance, with the same
+# modulus to within 0.5% on average. So, linearised around a trajectory, the
+# model is consistent with that trajectory's law. The other 62 roots form a ring
+# near the unit circle: parasitic roots, as a long multistep rule with small taps
+# must have. They are not all harmless: in 45% of the sequences at least one lies
+# outside the circle (up to 1.24 in modulus), so as a multistep method the
+# linearised model is not zero-stable on every trajectory. $J_0$ alone, with
+# eigenvalues at 0.75 of the right modulus, is not the model's one-step map; the
+# whole context is.
+#
+# The order test finds no integrator. In its training range the model's error
+# grows with $h$ only like $h^{0.73}$ (order −0.27, where even Euler has 1), and below it
+# does not fall at all: copying the last state (order 0) gains a factor 2 per
+# halving of $h$, the model gains nothing, and at $h = 0.05$ it is worse than
+# copying. Its error is set by how well it infers the law from the context, with
+# the caution it learned from noisy data, not by a truncation error in $h$.
+# (Least squares has no order either: given noise-free states it is exact at every
+# $h$ up to the small bias of its ridge, which is what its curve shows.)
+#
+# ## 6. Ablations and patching
+#
+# If the heads' averages carry what the context says about the law, then (a)
+# removing any head should hurt, towards the copy-last-state baseline, and
+# (b) writing into the last position the head outputs computed on a trajectory of
+# *another* system $B$ should make the model predict with $B$'s law,
+# $\hat y \approx M_B\, y_T$ instead of $M_A\, y_T$.
+#
+# "Removing" a head can mean two things. *Zero-ablation* sets its output to zero,
+# a value it never produces, which a LayerNorm model may handle badly for reasons
+# unrelated to what the head computes. *Mean-ablation* replaces its output by its
+# average over the test sequences (`hooks.mean_heads`): the head still writes
+# what it writes on average, just nothing about this trajectory. We show both.
+
+# %%
+with torch.no_grad():
+    _, z_cache = model.run_with_cache(
+        test.y, names_filter=lambda name: name.endswith("attn.hook_z")
+    )
+mean_z = [z_cache[f"blocks.{layer}.attn.hook_z"].mean(0) for layer in range(2)]
+ablations = {
+    "mean": lambda layer, heads: hooks.mean_heads(layer, heads, mean_z[layer]),
+    "zero": hooks.zero_heads,
+}
+ablated = {kind: {} for kind in ablations}
+with torch.no_grad():
+    for kind, ablate in ablations.items():
+        for layer in range(2):
+            for head in range(4):
+                out = model.run_with_hooks(
+                    test.y, fwd_hooks=[ablate(layer, [head])]
+                )
+                ablated[kind][f"L{layer}H{head}"] = late(errors_by_position(out))
+        every = [ablate(layer, list(range(4))) for layer in range(2)]
+        out = model.run_with_hooks(test.y, fwd_hooks=every)
+        ablated[kind]["all heads"] = late(errors_by_position(out))
+top = names[int(prev_scores.flatten().argmax())]
+fig, ax = plt.subplots(figsize=(8, 3.2))
+labels = list(ablated["mean"])
+for n, kind in enumerate(ablations):
+    ax.bar(
+        np.arange(len(labels)) + 0.4 * (n - 0.5),
+        list(ablated[kind].values()),
+        width=0.4,
+        label=f"{kind}-ablated",
+    )
+ax.set_xticks(np.arange(len(labels)), labels)
+ax.axhline(m_late, color="tab:blue", ls="--", lw=1, label="intact model")
+ax.axhline(
+    late(base_curves["copy last state"]),
+    color="0.5",
+    ls=":",
+    label="copy last state",
+)
+ax.set(yscale="log", ylabel="late squared error")
+ax.set_title(f"remove one head (top previous-state score: {top})", fontsize=10)
+ax.legend(fontsize=7, ncol=2)
+plt.show()
+for kind in ablations:
+    print(kind, {k: f"{v:.1e}" for k, v in ablated[kind].items()})
+
+# %% [markdown]
+# Now the patching. For each test system $A$ we draw another system $B$ and a
+# trajectory of $B$ from the *same* start, run the model on it, and copy its
+# attention outputs at the last position into the run on $A$'s trajectory. We
+# measure how far the prediction moves from $M_A y_T$ towards $M_B y_T$
+# (0: not at all, 1: all the way), as the median over 1,000 pairs.
+
+# %%
+gen = torch.Generator().manual_seed(99)
+n = 1000
+A_sys, B_sys = (ode.sample_systems(n, generator=gen) for _ in range(2))
+h_pair = H_RANGE[0] + (H_RANGE[1] - H_RANGE[0]) * torch.rand(n, generator=gen)
+angle = 2 * np.pi * torch.rand(n, generator=gen)
+start = torch.stack([angle.cos(), angle.sin()], -1)
+traj_a = ode.linear_trajectories(
+    A_sys, h_pair, T, generator=gen, noise_std=NOISE, x0=start
+)
+traj_b = ode.linear_trajectories(
+    B_sys, h_pair, T, generator=gen, noise_std=NOISE, x0=start
+)
+y_last = traj_a.y[:, -1]
+target_a = (ode.flow_map(A_sys, h_pair) @ y_last[..., None])[..., 0]
+target_b = (ode.flow_map(B_sys, h_pair) @ y_last[..., None])[..., 0]
+
+
+def patch_last(donor):
+    def hook(act, hook):
+        act = act.clone()
+        act[:, -1] = donor[hook.name][:, -1]
+        return act
+
+    return hook
+
+
+with torch.no_grad():
+    _, donor = model.run_with_cache(traj_b.y)
+    clean = model(traj_a.y)[:, -1]
+    moved = {}
+    for label, layers in [
+        ("layer 0", [0]),
+        ("layer 1", [1]),
+        ("both layers", [0, 1]),
+    ]:
+        fwd = [
+            (f"blocks.{layer}.hook_attn_out", patch_last(donor)) for layer in layers
+        ]
+        patched = model.run_with_hooks(traj_a.y, fwd_hooks=fwd)[:, -1]
+        gap = target_b - target_a
+        moved[label] = float(
+            (((patched - clean) * gap).sum(-1) / (gap * gap).sum(-1)).median()
+        )
+    err_a = ((clean - target_a) ** 2).sum(-1).median()
+print({k: round(v, 2) for k, v in moved.items()})
+print(f"median error of the clean prediction vs M_A y_T: {err_a:.1e}")
+
+# %%
+single = [ablated["mean"][name] for name in names]
+assert min(single) > 1.5 * m_late, "every head matters, even mean-ablated"
+copy_late = late(base_curves["copy last state"])
+assert ablated["mean"]["all heads"] > copy_late, "no heads: worse than copy-last"
+assert ablated["zero"]["all heads"] > copy_late, "zeroed: worse than copying"
+assert moved["both layers"] > 0.5, "the heads carry the law to the last position"
+assert moved["layer 0"] > 0.2, "layer 0's heads alone move it part of the way"
+assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
+
+# %% [markdown]
+# Both predictions hold. Mean-ablating any single head multiplies the late error
+# by 2.3 (L1H0) to 15 (L0H0); mean-ablating all eight brings the model to 0.097,
+# worse than copying the last state (0.069): with only the heads' average outputs
+# the MLPs apply some average law, which fits no particular trajectory.
+# Zero-ablation tells the same story more loudly (all eight zeroed: 0.24, since
+# the MLPs now get inputs they never saw). The head with the top previous-state
+# score, L0H0, is also the one whose loss hurts most, but its score is only 0.17,
+# and at the last position it gives the four most recent states 8% of its
+# attention: what it carries is not the previous state.
+#
+# Patching the attention outputs of both layers at the last position moves the
+# prediction 89% of the way to $B$'s law (median). Layer 0 alone moves it 40%,
+# layer 1 alone not at all: layer 1's output only matters together with what
+# layer 0 wrote. Part of that is how the experiment is built: only the last
+# position is patched, so when layer 0's outputs there are left alone, layer 1
+# still reads $A$'s context at every earlier position and rebuilds $A$'s answer. The picture: the heads average features of the
+# whole trajectory into the last position, and the MLPs turn those averages and
+# the current state into the increment. What the features are exactly (which
+# moments of the orbit) is the open question this chapter leaves you with
+# (exercise 4).
+#
+# ## 7. Long rollouts and out of distribution
+#
+# A rollout feeds the model its own predictions: after 16 observed states of an
+# undamped oscillator ($A = [[0, 1], [-1, 0]]$, $h = 0.5$: inside the training
+# distribution, since $\gamma = 0$ and $\omega = 1$ are), we let it run for 100
+# steps (past 32 states it sees a sliding window) and track the energy
+# $\frac12 |x|^2$, which the true flow conserves. Euler multiplies the energy by
+# $|1 + ih|^2 = 1 + h^2$ every step; RK4 by $|R(ih)|^2 = 0.9998$, just below 1.
+
+# %%
+osc = ode.damped_rotation(torch.zeros(200), torch.ones(200))
+prefix = ode.linear_trajectories(
+    osc, 0.5, 16, generator=torch.Generator().manual_seed(5), noise_std=NOISE
+)
+N_ROLL = 100
+roll_model = ode.rollout(model, prefix.y, N_ROLL)
+start_state = prefix.x[:, -1]
+roll = {}
+for name, step_map in [
+    ("Euler", ode.euler_map),
+    ("RK4", ode.rk4_map),
+    ("exact", ode.flow_map),
+]:
+    Mk, states = step_map(osc, prefix.h), [start_state]
+    for _ in range(N_ROLL):
+        states.append((Mk @ states[-1][..., None])[..., 0])
+    roll[name] = torch.stack(states[1:], 1)
+energy = {name: ode.energy(r).mean(0) for name, r in roll.items()}
+energy["transformer"] = ode.energy(roll_model).mean(0)
+
+colors = {
+    "Euler": "tab:orange",
+    "RK4": "tab:purple",
+    "exact": "k",
+    "transformer": "tab:blue",
+}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+for name, e in energy.items():
+    ax1.plot(
+        np.arange(1, N_ROLL + 1),
+        e,
+        color=colors[name],
+        ls="--" if name == "exact" else "-",
+        lw=2.5 if name == "transformer" else 1.2,
+        label=name,
+    )
+ax1.set(yscale="log", xlabel="rollout step", ylabel="mean energy", ylim=(1e-3, 1e2))
+ax1.legend(fontsize=8)
+ax1.set_title("energy along 100-step rollouts (true: 0.5)", fontsize=10)
+ax2.plot(*prefix.y[0].T, "k.", ms=5, label="16 observed")
+ax2.plot(
+    *roll_model[0].T,
+    "-",
+    color=colors["transformer"],
+    lw=1,
+    label="transformer rollout",
+)
+ax2.plot(
+    *roll["Euler"][0, :20].T,
+    "-",
+    color=colors["Euler"],
+    lw=1,
+    label="Euler (20 steps)",
+)
+ax2.set_aspect("equal")
+ax2.legend(fontsize=7)
+ax2.set_title("one rollout", fontsize=10)
+plt.tight_layout()
+plt.show()
+print(
+    {k: [round(float(v[i]), 3) for i in (0, 9, 49, 99)] for k, v in energy.items()}
+)
+
+# %%
+assert energy["Euler"][-1] > 100 * energy["exact"][-1], "Euler's energy explodes"
+assert 0.95 < energy["RK4"][-1] / energy["exact"][-1] < 1, "RK4 loses a little"
+assert energy["transformer"][49] < 0.2 * energy["exact"][49], "the model dissipates"
+assert energy["transformer"][-1] < 0.5 * energy["exact"][-1], "and stays low"
+
+# %% [markdown]
+# The model's rollouts lose energy: the oscillation spirals inwards, from 0.46
+# at the first step to 0.04 at the fiftieth (once the state is down near the
+# noise level of the training data the rollout wanders there, at 0.002 to 0.03).
+# That is about 5% per step, and the opposite failure from Euler's, whose energy
+# grows by a factor $1.25^{100}$; RK4 loses 2% in 100 steps. Section 5's
+# linearisation does not predict it: around an observed trajectory the
+# principal roots had the right modulus. But a rollout leaves the data the model
+# was trained on (its inputs become its own smooth, slightly shrunken outputs,
+# not noisy observations), and the small shrinkage of each step compounds. A
+# model trained on noisy, mostly decaying trajectories has learned to be
+# cautious; nothing in it knows that energy is conserved.
+#
+# **Out of distribution.** Larger steps than it was trained on, faster rotations
+# (so larger $|h\lambda|$), and a nonlinear system: the pendulum
+# $\ddot\theta = -\sin\theta$, solved with RK4 (`ode.integrate`), which is the
+# rotation with $\omega = 1$ at small amplitude and strongly nonlinear at large.
+
+# %%
+ood = {}
+for label, kwargs in [
+    ("trained: h in [0.25, 0.75]", {}),
+    ("h = 1.0", dict(h_range=(1.0, 1.0))),
+    ("h = 1.5", dict(h_range=(1.5, 1.5))),
+    ("rotations, |omega| in [0.5, 1.5]", dict(family="rotation")),
+    ("rotations, |omega| in [2, 3]", dict(family="rotation", freq=(2.0, 3.0))),
+]:
+    traj = sample(1000, torch.Generator().manual_seed(11), **kwargs)
+    with torch.no_grad():
+        ood[label] = {"transformer": late(errors_by_position(model(traj.y), traj))}
+    for name in ["least squares in context", "Euler (true A)", "copy last state"]:
+        pred = ode.BASELINES[name](traj.y, traj.A, traj.h)
+        ood[label][name] = late(errors_by_position(pred, traj))
+
+for label, theta0 in [
+    ("pendulum, amplitude 0.3", 0.3),
+    ("pendulum, amplitude 2.5", 2.5),
+]:
+    x0 = torch.stack([theta0 * torch.ones(500), torch.zeros(500)], -1)
+    x0 = x0 * (
+        0.8 + 0.4 * torch.rand(500, 1, generator=torch.Generator().manual_seed(12))
+    )
+    x = ode.integrate(ode.pendulum, x0, 0.5, T)
+    scale = x.abs().amax(
+        dim=(1, 2), keepdim=True
+    )  # the model was trained on |x| <= 1
+    x = x / scale
+    y = x + NOISE * torch.randn(
+        x.shape, generator=torch.Generator().manual_seed(13)
+    )
+    traj = ode.Trajectories(x, y, torch.zeros(500, 2, 2), 0.5 * torch.ones(500))
+    with torch.no_grad():
+        ood[label] = {"transformer": late(errors_by_position(model(y), traj))}
+    ood[label]["least squares in context"] = late(
+        errors_by_position(ode.least_squares(y), traj)
+    )
+    ood[label]["copy last state"] = late(errors_by_position(y, traj))
+
+columns = list(ood["trained: h in [0.25, 0.75]"])
+print(f"{'':28s}" + "".join(f"{k[:14]:>16s}" for k in columns))
+for label, row in ood.items():
+    cells = [f"{row[k]:16.1e}" if k in row else f"{'-':>16s}" for k in columns]
+    print(f"{label:28s}" + "".join(cells))
+
+# %%
+trained_err = ood["trained: h in [0.25, 0.75]"]["transformer"]
+assert ood["h = 1.5"]["transformer"] > 3 * trained_err, "breaks at larger steps"
+rot_err = ood["rotations, |omega| in [0.5, 1.5]"]["transformer"]
+assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
+    "faster turns"
+)
+ls_trained = ood["trained: h in [0.25, 0.75]"]["least squares in context"]
+assert ood["h = 1.5"]["least squares in context"] < 1.5 * ls_trained, "LS does not"
+for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:
+    assert ood[label]["transformer"] < ood[label]["Euler (true A)"], (
+        "still beats Euler"
+    )
+for label in ["pendulum, amplitude 0.3", "pendulum, amplitude 2.5"]:
+    ls_err = ood[label]["least squares in context"]
+    assert ls_err < ood[label]["transformer"] < 2 * ls_err, (
+        "near LS, a little worse"
+    )
+assert (
+    ood["pendulum, amplitude 2.5"]["transformer"]
+    > ood["pendulum, amplitude 0.3"]["transformer"]
+), "nonlinearity costs"
+
+# %% [markdown]
+# Least squares does not care about the step size or the frequency: it fits
+# whatever linear map the context shows (5.0e-3 to 5.5e-3 in every linear row).
+# The model degrades as soon as $h\lambda$ leaves the range it was trained on:
+# three times its in-distribution error at $h = 1$, nine times at $h = 1.5$, and
+# eleven times its error on in-distribution rotations for rotations two to three
+# times as fast,
+# though still better than Euler with the true law. That is what one expects
+# from a learned summary of "laws like the ones I have seen", and not from an
+# algorithm. On the pendulum (rescaled to the unit box the model was trained on)
+# it is about 40% above least squares at both amplitudes; at large amplitude the
+# law is no longer linear, and every predictor that assumes a linear law, the
+# model included, pays for it. (This table uses a fresh sample of 1,000 test
+# sequences per row; the model's in-distribution error, 5.1e-3 here against 5.7e-3 in
+# section 2, varies by about as much between samples as the baselines' do:
+# copy-last 6.0e-2 against 6.9e-2, Euler 1.2e-2 against 1.3e-2.)
+#
+# ## 8. Watch it happen
+#
+# The error against context length at each training snapshot, next to the
+# learning curves, and the gain from context of section 2 over training (on the
+# 500 test sequences scored during training). For the first few hundred steps
+# the gain stays just below 1: the model learns what a typical law does and uses
+# the context no more than copying does. It passes 1 around step 500 and is still
+# rising at the end (1.48 on these 500 sequences, 1.84 on the full test set of
+# section 2): the use of a long context is learned late and gradually, with no
+# sudden phase change like the induction heads', and longer training would
+# probably raise it further. In Jupyter or Colab this is a slider; on the static
+# website it is a pre-rendered animation.
+
+# %%
+snap_steps = run.snapshot_steps
+snap_curves = {}
+with torch.no_grad():
+    for s in snap_steps:
+        snap_curves[s] = errors_by_position(
+            run.model_at(s)(test.y[:500]), test[:500]
+        )
+
+
+def draw(fig, step):
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(
+        pos, snap_curves[step][1:], color="tab:blue", lw=2, label="transformer"
+    )
+    for name in ["least squares in context", "Euler (true A)", "copy last state"]:
+        color, ls = styles[name]
+        ax1.plot(pos, base_curves[name][1:], color=color, ls=ls, lw=1, label=name)
+    ax1.set(yscale="log", ylim=(2e-3, 0.5), xlabel="position t")
+    ax1.set_title(f"error vs context, step {step}", fontsize=9)
+    ax1.legend(fontsize=6)
+    ax2.plot(steps_logged, run.metric("test_early"), label="early")
+    ax2.plot(steps_logged, run.metric("test_late"), label="late")
+    ax2.axvline(max(step, 1), color="tab:red")
+    ax2.set(xscale="log", yscale="log", xlabel="training step")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+
+
+log_steps = run.metric("step")
+copy_500 = errors_by_position(
+    test.y[:500], test[:500]
+)  # the sequences scored in training
+gain_over_training = (run.metric("test_early") / early(copy_500)) / (
+    run.metric("test_late") / late(copy_500)
+)
+for at in [50, 100, 200, 500, 1000, STEPS]:
+    i = list(log_steps).index(at)
+    print(f"step {at:5d}: gain from context {gain_over_training[i]:.2f}")
+plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
+
+# %% [markdown]
+# ## 9. What we expected, and what the model did
+#
+# We went in expecting, from the literature on transformers and dynamical systems
+# {cite}`sander2024autoregressive,cole2025dynamical,zhang2025parroting`, a circuit
+# built from previous-state heads forming finite differences, a regression of the
+# one-step map from context pairs, and an update close to $e^{hA}$. This run:
+#
+# | expected | this chapter |
+# |---|---|
+# | previous-state heads (stencils $[1, -1]$, $[1, -2, 1]$) | none: every head spreads its attention over the whole context (layer 0 mostly 8-20 states back) |
+# | a stencil like Euler/AB2 | $J_0$, a shrunken $e^{hA}$, plus small taps on every earlier state that together weigh as much |
+# | one-step map eigenvalues $\approx e^{h\lambda}$ | the 32-tap stencil's companion has a root near each $e^{h\lambda}$ (a consistency check), plus parasitic roots, some outside the unit circle; $J_0$ alone damps |
+# | an order of convergence | none: the error does not fall with $h$ below the training range |
+# | ablating the difference heads → copy-last error | every head matters (mean-ablated: 2.3-15x the error); all heads mean-ablated → worse than copy-last |
+# | patching a head moves the prediction as predicted | patching both layers' head outputs at the last position moves it 89% of the way to the donor's law; layer 0 alone 40%, layer 1 alone 0% |
+# | error falls with context, like least squares | yes; far better than least squares early, slightly worse late (5.7e-3 vs 5.1e-3); both 70x above the Kalman filter with the true law |
+# | energy drift | the rollouts lose energy, 0.46 to 0.04 in 50 steps (Euler's explode, RK4's lose 2% in 100) |
+#
+# The setup matters. With noise-free damped rotations a model can predict from
+# the last two states alone (the next state of a rotation is fixed by two states;
+# of any 2-D linear system, by three, as in the exercise), and in an earlier
+# experiment of ours (not part of this chapter's run) a model limited to the last
+# two states did as well as one with the whole context: no in-context learning.
+# That is why this chapter adds noise. A sharp finite-difference circuit might
+# appear with a different setup (noise-free data with a nonlinear target, a
+# multi-step loss, longer training); our short tries with noise-free data did not
+# produce a previous-state head either, and a longer search did not fit this
+# chapter's budget of five minutes on a laptop CPU. Zhang and Gilpin's
+# *context parroting* {cite}`zhang2025parroting,zhang2025zeroshot`, copying what
+# followed an earlier matching state, needs trajectories that revisit their past;
+# our decaying spirals rarely do.
+#
+# ## Summary
+#
+# - Integrators are stencils with an order and a stability function; the exact
+#   flow of a linear ODE is $e^{hA}$, and in-context least squares recovers it
+#   from a trajectory.
+# - A two-layer transformer trained on noisy trajectories of random linear
+#   systems learns in context and, with a long context, beats Euler and AB2 (given
+#   the true law) at $h \in [0.25, 0.75]$. But it does not learn an integrator: no
+#   previous-state head, a stencil spread over the whole context, no order of
+#   convergence, rollouts that lose energy.
+# - Linearised around a trajectory, its 32-tap stencil has a root near each exact
+#   growth factor $e^{h\lambda}$, plus a ring of parasitic ones: the linearised
+#   model is consistent with the law, and the whole context, not the last state,
+#   makes its one-step map.
+# - Its heads average the whole trajectory into the last position; with all of
+#   them mean-ablated it is worse than copying the last state, and patching their
+#   outputs transfers most (89%) of another system's law.
+# - Measure before naming a circuit: every expectation in the table above was
+#   reasonable, and several were wrong for this model.
+#
+# ## Exercises
+#
+# 1. Train without noise (`NOISE = 0`). Does a previous-state head appear? Compare
+#    the model's error at position 3 with the two-step stencil of section 4.
+# 2. Train on damped rotations only (`family="rotation"`) and repeat the
+#    patching. Which is easier for the model, and why (count the parameters of
+#    the law)?
+# 3. Restrict the model's attention to the last three states (a hook that masks
+#    `hook_attn_scores`) during training. Does it learn a stencil then? How does
+#    its late error compare with the full model's?
+# 4. Find out what the heads average: regress each layer-0 head's output at the
+#    last position on candidate features of the trajectory (its mean, its
+#    covariance, $\sum_t y_{t+1} y_t^\top$).
+#
+# The works cited here are listed on the [references](../book/references.md) page.
