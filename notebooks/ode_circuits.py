@@ -29,10 +29,11 @@
 # So which is it? In this chapter you train a small transformer on trajectories
 # of random 2-D linear systems (about two minutes on a laptop CPU) and hold it
 # against the algorithms it might have learned: copy the last state, extrapolate
-# the velocity, Euler, Adams–Bashforth 2 and RK4 with the true law, the exact flow,
-# least squares on the context, and the best filter given the true law. Then you open it up: attention patterns, the
-# stencil it applies (its Jacobian), the eigenvalues of its one-step map, its
-# order of convergence, ablations and patching, and long rollouts. The answer is
+# the velocity, Euler, Adams–Bashforth 2 and RK4 with the true law, the exact
+# flow, least squares on the context, and the best linear filter given the true
+# law. Then you open it up: attention patterns, the stencil it applies (its
+# Jacobian), the eigenvalues of its one-step map, its order of convergence,
+# ablations and patching, and long rollouts. The answer is
 # not the one we expected, and the chapter says so.
 #
 # ```{admonition} Learning objectives
@@ -232,9 +233,9 @@ assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
 # position. Like an integrator, it outputs an *increment*: the prediction of
 # $y_{t+1}$ is $y_t + \text{output}_t$, so "copy the last state" is the model
 # that outputs zero, and the network spends its capacity on the change, as an
-# integrator's update does. The loss is the squared
-# error against the observed next state, averaged over all 31 positions, with a
-# fresh batch of 64 sequences every step.
+# integrator's update does. The loss is the squared error against the observed
+# next state, averaged over all 31 positions, with a fresh batch of 64 sequences
+# every step.
 
 # %%
 STEPS, BATCH = 2000, 64
@@ -382,9 +383,9 @@ assert m_late > 10 * floor, "far above the Kalman filter that knows the law"
 #   of copying's error to 0.083: a gain of 1.8. (Least squares gains 5.7, starting
 #   from nothing.) In absolute terms, after two to four states the model is at
 #   five times the error of the exact flow applied to the noisy last state
-#   (2.7e-2 against 5.3e-3), after a long context within 8% of it. With a long context
-#   it beats constant velocity, and Euler and AB2 *given the true law*, at these
-#   step sizes. (With two to four states, AB2 with the true law is still better.)
+#   (2.7e-2 against 5.3e-3), after a long context within 8% of it. With a long
+#   context it beats constant velocity, and Euler and AB2 *given the true law*, at
+#   these step sizes. (With two to four states, AB2 with the true law is still better.)
 # - It is not least squares. Early on it is far better (2.7e-2 against 7.7e-2:
 #   least squares has almost nothing to average, while the model falls back on
 #   what it learned about the distribution of laws). From about ten states on the
@@ -473,9 +474,9 @@ assert middle[0].min() > 13 / 32, "layer 0 favours the middle of the trajectory"
 # attention (12.5% would be even); the largest single weight on the current
 # state itself is L1H3's, 0.09. Every head spreads its attention over the whole
 # context (normalised entropy 0.83 to 0.95), and the layer-0 heads even look
-# *away* from the recent past: they give the states 8 to 20 back 53% to 71% of their
-# weight (41% would be even). So each head
-# computes an *average* over the trajectory of some feature of the states. With
+# *away* from the recent past: they give the states 8 to 20 back 53% to 71% of
+# their weight (41% would be even). So each head computes an *average* over the
+# trajectory of some feature of the states. With
 # LayerNorm and the position embedding mixed into each token, those features
 # depend on the state and on when it was seen, so averages of them can describe
 # the orbit: its size, its shape, the direction it turns. This is closer to the
@@ -644,7 +645,8 @@ assert ode.check_stencil(stencil_solution)
 # state $(y_t, \dots, y_{t-K+1})$ by its block *companion matrix*
 # (`ode.companion`), whose $2K$ eigenvalues are the rule's growth factors. If the
 # rule is exact on the trajectories of $\dot x = Ax$, each $e^{h\lambda}$ is one of
-# them (the exercise's two-step rule has exactly $e^{h\lambda_1}, e^{h\lambda_2}$);
+# them (the exercise's two-step rule has only $e^{h\lambda_1}$ and $e^{h\lambda_2}$,
+# each twice);
 # the others are *parasitic* roots, harmless while they stay inside the unit
 # circle. So we linearise the model around each test trajectory (its stencil
 # $J_0, \dots, J_{31}$ from section 4), take the 64 roots, and ask how close the
@@ -835,8 +837,8 @@ assert rms["transformer"][0] > 0.7 * rms["transformer"][2], "flat below the rang
 # whole context is.
 #
 # The order test finds no integrator. In its training range the model's error
-# grows with $h$ only like $h^{0.73}$ (order −0.27, where even Euler has 1), and below it
-# does not fall at all: copying the last state (order 0) gains a factor 2 per
+# grows with $h$ only like $h^{0.73}$ (order −0.27, where even Euler has 1), and
+# below it does not fall at all: copying the last state (order 0) gains a factor 2 per
 # halving of $h$, the model gains nothing, and at $h = 0.05$ it is worse than
 # copying. Its error is set by how well it infers the law from the context, with
 # the caution it learned from noisy data, not by a truncation error in $h$.
@@ -985,9 +987,10 @@ assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
 # layer 1 alone not at all: layer 1's output only matters together with what
 # layer 0 wrote. Part of that is how the experiment is built: only the last
 # position is patched, so when layer 0's outputs there are left alone, layer 1
-# still reads $A$'s context at every earlier position and rebuilds $A$'s answer. The picture: the heads average features of the
-# whole trajectory into the last position, and the MLPs turn those averages and
-# the current state into the increment. What the features are exactly (which
+# still reads $A$'s context at every earlier position and rebuilds $A$'s
+# answer. The picture: the heads average features of the whole trajectory into
+# the last position, and the MLPs turn those averages and the current state into
+# the increment. What the features are exactly (which
 # moments of the orbit) is the open question this chapter leaves you with
 # (exercise 4).
 #
@@ -1163,15 +1166,15 @@ assert (
 # The model degrades as soon as $h\lambda$ leaves the range it was trained on:
 # three times its in-distribution error at $h = 1$, nine times at $h = 1.5$, and
 # eleven times its error on in-distribution rotations for rotations two to three
-# times as fast,
-# though still better than Euler with the true law. That is what one expects
+# times as fast, though still better than Euler with the true law. That is what one expects
 # from a learned summary of "laws like the ones I have seen", and not from an
 # algorithm. On the pendulum (rescaled to the unit box the model was trained on)
 # it is about 40% above least squares at both amplitudes; at large amplitude the
 # law is no longer linear, and every predictor that assumes a linear law, the
 # model included, pays for it. (This table uses a fresh sample of 1,000 test
-# sequences per row; the model's in-distribution error, 5.1e-3 here against 5.7e-3 in
-# section 2, varies by about as much between samples as the baselines' do:
+# sequences per row; the model's in-distribution error, 5.1e-3 here against
+# 5.7e-3 in section 2, varies by about as much between samples as the baselines'
+# do:
 # copy-last 6.0e-2 against 6.9e-2, Euler 1.2e-2 against 1.3e-2.)
 #
 # ## 8. Watch it happen
