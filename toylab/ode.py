@@ -299,13 +299,14 @@ def least_squares(y: Tensor, A: Tensor | None = None, h: Tensor | None = None, r
 
 
 def kalman_filter(y: Tensor, A: Tensor, h: Tensor, noise_std: float, prior_var: float = 0.5) -> Tensor:
-    """The best prediction given the true law: a Kalman filter for x_{t+1} = e^{hA} x_t, y_t = x_t + noise.
+    """The best linear prediction given the true law: a Kalman filter for x_{t+1} = e^{hA} x_t, y_t = x_t + noise.
 
     There is no process noise, so the filter's estimate of x_t is the posterior
     mean given y_0 … y_t under the prior x_0 ~ N(0, ``prior_var`` I) (a start on
     the unit circle has covariance I/2); it predicts e^{hA} times that estimate.
-    With Gaussian noise of known σ = ``noise_std`` no predictor does better on
-    average, so this is the floor a model that must also infer A can approach.
+    With Gaussian noise of known σ = ``noise_std`` it is the best *linear*
+    predictor that knows A (a start known to lie on the unit circle could be
+    used a little better): a floor for any model that must also infer A.
     """
     if noise_std <= 0 or prior_var <= 0:
         raise ValueError(f"noise_std and prior_var must be > 0, got {noise_std}, {prior_var}")
