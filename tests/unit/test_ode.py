@@ -45,6 +45,10 @@ def test_trajectories_follow_the_flow_and_exact_flow_has_zero_one_step_error():
     assert torch.allclose(traj.x[:, 0].norm(dim=-1), torch.ones(32, dtype=torch.float64))  # starts on the unit circle
     err = ode.next_state_error(ode.exact_flow(traj.y, traj.A, traj.h), traj.x)
     assert err.max() < 1e-10
+    part = traj[:5]
+    assert len(part) == 5 and torch.equal(part.A, traj.A[:5]) and torch.equal(part.y, traj.y[:5])
+    with pytest.raises(IndexError):
+        traj[0]
     noisy = ode.linear_trajectories(A, 0.4, 20, generator=torch.Generator().manual_seed(1), noise_std=0.1)
     assert 0.05 < (noisy.y - noisy.x).std() < 0.15
 
