@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test unit chapters site sync bench clean
+.PHONY: book test unit chapters site sync bench seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ sync: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Every chapter again with other seeds, cold cache; a pass/fail table (make seeds SEEDS="4 5").
+SEEDS ?= 1 2 3
+seeds: $(STAMP)
+	$(BIN)/python benchmarks/seeds.py --seeds $(SEEDS) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 clean:
 	rm -rf _build

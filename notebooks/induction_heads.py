@@ -35,7 +35,7 @@
 # - Score heads by what they attend to (previous token, prefix matching) and what
 #   they write (copying), and follow the scores over training.
 # - Read *K-composition* in the weights: a layer-1 head whose keys read a layer-0 head's output.
-# - Test the circuit causally with pattern-preserving ablations, and see why a
+# - Test the circuit causally with pattern-preserving and path ablations, and see why a
 #   one-layer model cannot form it unless its keys are smeared.
 # - Clamp part of the circuit throughout training and see how the plateau changes.
 # ```
@@ -94,7 +94,8 @@ plt.rcParams.update(
 # the weights; everything below uses their conventions.
 
 # %%
-N_VOCAB, N_CTX, BATCH, SEED = 64, 32, 32, 0
+N_VOCAB, N_CTX, BATCH = 64, 32, 32
+SEED = 0
 STEPS, LR = 1500, 3e-3
 PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
 
@@ -178,7 +179,7 @@ CHANCE = float(ind.prefix_matching_scores(uniform[None, None], PERIOD))
 print(f"prefix-matching score of evenly spread attention: {CHANCE:.2f}")
 
 
-def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS):
+def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS, seed=SEED):
     """Train with the chapter's settings; the hooks also apply when scoring."""
     return train(
         model,
@@ -187,7 +188,7 @@ def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS):
         TrainConfig(
             steps=steps,
             lr=LR,
-            seed=SEED,
+            seed=seed,
             log_every=25,
             snapshot_steps=snapshot_schedule(steps, n_log=10, n_linear=30),
         ),
@@ -303,11 +304,16 @@ plt.show()
 
 # %%
 final = per_position_loss(model2)
+# null: evenly spread attention scores CHANCE = 0.10 (printed in section 1)
 assert prefix_l1[0] < 1.5 * CHANCE and prefix_l1[-1] > 0.6, (
     "an induction head forms"
 )
+# null: a gradual rise would spread the 0.3 -> 0.6 climb over most of the run
 assert end - start <= 0.2 * STEPS, "within a narrow window of steps"
+# null: an untrained model's ICL score is 0; the one-layer model of section 6
+# learns some in-context copying slowly, without an induction head
 assert icl2[steps < start].max() < 1.5 < 3.0 < icl2[-1], "ICL switches on"
+# null: ln 64 = 4.16 nats for a token that cannot be predicted
 assert final[: PERIOD - 1].mean() > 3.5, "the first copy stays unpredictable"
 assert final[PERIOD:].mean() < 1.0, "the later copies are predicted"
 
@@ -394,29 +400,32 @@ print(
 # learned before the other.
 #
 # Two more things differ from the textbook picture of *one* previous-token head
-# and *one* induction head. All four layer-1 heads become induction heads (the
-# redundancy Singh et al. also report), and the previous-token heads are *soft*:
-# the best puts under half its attention on $i-1$ and spreads the rest over
-# recent positions. Several layer-0 heads share the job.
+# and *one* induction head. Several layer-1 heads become induction heads (the
+# list printed above; the redundancy Singh et al. also report), and the
+# previous-token heads are *soft*: the best puts only part of its attention on
+# $i-1$ (its score is printed above) and spreads the rest over recent positions.
+# Several layer-0 heads share the job.
 #
 # One more observation we leave open: the layer-0 heads' OV circuits, read
-# directly through the unembedding, copy early on and turn to *anti*-copying
-# (score near −1) after the phase change. What they write is now read by the
+# directly through the unembedding, copy early on and in our runs turned to
+# *anti*-copying after the phase change (this run's scores are printed above). What they write is now read by the
 # layer-1 keys, and its direct effect on the logits pushes the other way.
 
 # %%
 prev_l0 = best(run2, "prev", 0)
 prev_half = int(steps[np.argmax(prev_l0 > 0.5 * prev_l0[-1])])
 print(f"best previous-token score passes half its final value at step {prev_half}")
+# null: a previous-token head that formed on its own schedule, before or after
 assert prev_heads and start - 100 <= prev_half <= end + 100, (
     "the previous-token head forms with the phase change"
 )
-assert len(induction_heads) >= 1 and prefix1.max() > 0.6
+assert len(induction_heads) >= 1 and prefix1.max() > 0.6  # null: CHANCE = 0.10
 copy_start = int(snap_steps[np.argmax(copying[:, 1].min(-1) > 0.9)])
 print(
     f"every layer-1 head copies (score > 0.9) from step {copy_start}; "
     f"layer-0 copying scores at the end: {copying[-1, 0].round(2)}"
 )
+# null: copying that formed with the attention would start inside the window
 assert copy_start < start / 2, "the OV copying forms well before the attention"
 
 
@@ -499,13 +508,12 @@ print("Q-composition minus random:")
 print(q_comp.round(3))
 
 # %% [markdown]
-# Every layer-0 head K-composes with every layer-1 head above the random
-# baseline, while Q-composition is *below* it: the layer-1 heads read layer 0
-# through their keys, not their queries, as the circuit requires. But the
-# previous-token heads do not stand out cleanly: the rows do not follow the
-# previous-token scores of section 3 (the strongest previous-token head
-# composes most, but another composes less than the head that barely looks at
-# $i-1$). Every layer-0 head
+# On average the layer-0 heads K-compose with the layer-1 heads above the random
+# baseline, while Q-composition is *below* it: the weights say the layer-1 heads
+# read layer 0 through their keys rather than their queries, as the circuit
+# requires. But the previous-token heads do not stand out: the rows need not
+# follow the previous-token scores of section 3 (compare them with the scores
+# printed there). Every layer-0 head
 # writes the identity of the tokens it attends to into the subspace the layer-1
 # keys read; only its attention pattern decides whether that is the *previous*
 # token. The weight-based score cannot see patterns, so to tell the heads apart
@@ -555,23 +563,52 @@ for name, value in ablations.items():
 # %% [markdown]
 # Removing what the induction heads write removes all of the in-context
 # learning. The previous-token heads are the instructive ones: with the patterns
-# kept, ablating them does not hurt (the score even rises, by about 15%), because
-# their contribution reaches the output *through the induction heads' attention
-# patterns*, which the frozen patterns preserve. Ablate them plainly, letting
-# the layer-1 patterns change, and about 60% of it is gone. That is
-# K-composition, seen causally. One head at a time, the strongest previous-token
-# head does the most damage, but no single head is necessary: the soft
+# kept, ablating them does not hurt (the score may even rise), because their
+# contribution reaches the output *through the layer-1 attention patterns*,
+# which the frozen patterns preserve. Ablate them plainly, letting the layer-1
+# patterns change, and a large part of it is gone (the percentages are printed
+# above). One head at a time no single head is necessary: the soft
 # previous-token heads back each other up.
+#
+# A pattern is made of queries *and* keys, so this does not yet say which one
+# the previous-token heads feed. A **path ablation** does: remove what they
+# write from the input of the layer-1 *keys* only, leaving the residual stream,
+# the queries and the values as they are (TransformerLens computes the three
+# inputs separately when `use_split_qkv_input` is on; `ind.path_ablation` does
+# this). Then the same for the queries alone, and the values alone:
+
+# %%
+with torch.no_grad():
+    by_path = {
+        into: 1 - icl_of_logits(
+            ind.path_ablation(model2, test_tokens, 0, prev_heads, into=into[0])
+        ) / icl_clean
+        for into in ("keys", "queries", "values")
+    }
+for into, share in by_path.items():
+    print(f"previous-token heads removed from the layer-1 {into}: {share:.0%} removed")
+
+# %% [markdown]
+# Only the keys matter: that is K-composition, seen causally, and it is the
+# check that ties the previous-token heads to the induction heads where the
+# weight-based scores could not.
 
 # %%
 removed = 1 - np.array(list(ablations.values())) / icl_clean
-assert k_comp.min() > 0 > q_comp.max(), "layer 1 reads layer 0 through its keys"
+# null: random matrices of these shapes compose 0 either way (baseline subtracted)
+assert k_comp.mean() > 0 > q_comp.mean(), "layer 1 reads layer 0 through its keys"
+# null: if layer 0 carried part of the ICL directly (as the one-layer model's heads
+# do, section 6), ablating layer 1 would leave that part
 assert removed[0] > 0.7, "ablating the induction heads removes >70% of ICL"
-assert removed[1] < 0.1 < 0.5 < removed[2], "the prev-token heads act via keys"
-single = removed[3:]
-assert int(single.argmax()) == prev_head, (
-    "the strongest prev-token head matters most"
+# null: heads that did not matter would remove ~0 plainly; heads that mattered
+# by what they write would remove as much with the patterns kept
+assert removed[1] < 0.1 and removed[2] > 0.3, "the prev-token heads act via patterns"
+# null: removing them from the queries or the values instead (printed above)
+assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
+    "... through the keys"
 )
+single = removed[3:]
+# null: a single necessary head would remove as much alone as all of them together
 assert single.max() < removed[2], "no single head does the work of all of them"
 
 # %% [markdown]
@@ -659,27 +696,32 @@ print(
 
 # %% [markdown]
 # The one-layer model never forms an induction head: its best prefix-matching
-# score creeps from the 0.10 of evenly spread attention to about 0.2, nowhere
-# near the 0.8 of the induction heads. (We have not pinned down where the
-# extra 0.1 comes from; a head that preferred the early positions, where the
+# score creeps only a little above the 0.10 of evenly spread attention (printed
+# above), nowhere near the induction heads'. (We have not pinned down where the
+# extra comes from; a head that preferred the early positions, where the
 # repeated block always starts in training, would produce some of it.) It still
 # learns *some* in-context behaviour, slowly and without a jump: the
 # copying strategy of section 3, attending to the tokens seen so far and raising
 # their logits ("tokens that appeared may appear again"),
 # which helps on the copies, where every token has appeared, but cannot say
-# *which* token comes next. The smeared one-layer model forms an induction head,
-# and faster than the two-layer model: it learns to build each key almost
-# entirely from the previous position ($\sigma(\alpha) \approx 0.03$-$0.04$), the job of
-# the previous-token head done by a single parameter per head.
+# *which* token comes next. The smeared one-layer model forms an induction head
+# (when, next to the two-layer model's phase change, is printed above): it learns
+# to build each key almost entirely from the previous position ($\sigma(\alpha)$
+# below 0.2 for every head, printed above), the job of the previous-token head
+# done by a single parameter per head.
 
 # %%
+# null: an induction head scores > 0.6 (the two-layer model's, section 2); even
+# attention scores CHANCE = 0.10
 assert best(run1, "prefix", 0).max() < 0.3, "one layer: no induction head"
 assert phase_change(best(run1, "prefix", 0)) == (None, None)
+# null: the two-layer model's final ICL score
 assert icl1[-1] < 0.5 * icl2[-1], "one layer: much less in-context learning"
+# null: the plain one-layer model above (best prefix score < 0.3)
 assert best(run_smear, "prefix", 0)[-1] > 0.5, "smeared keys: an induction head"
 assert icl_smear[-1] > 0.8 * icl2[-1]
+# null: at initialisation sigma(alpha) is the value the smear starts from (0.5)
 assert mix.max() < 0.2, "smeared keys read (mostly) the previous position"
-assert smear_end < start, "and they learn the circuit sooner than two layers"
 
 # %% [markdown]
 # ## 7. Clamping part of the circuit during training
@@ -690,7 +732,9 @@ assert smear_end < start, "and they learn the circuit sooner than two layers"
 # step. Here we clamp head L0H0's attention pattern to a perfect previous-token
 # pattern (`hooks.clamp_pattern`) and train a fresh model from the same seed.
 # `hooks.with_hooks` makes the training loss run under the hook; the scores are
-# computed under it too.
+# computed under it too. When the phase change comes depends on the seed, so we
+# compare clamped and free training for three seeds (this chapter's and the
+# next two; the first pair is the models trained above).
 #
 # One subtlety: the clamped head's queries and keys get no gradient (its
 # pattern is overwritten), so the clamp is part of the model. Take it away after
@@ -716,21 +760,44 @@ ax.set_xlabel("step")
 ax.set_ylabel("ICL score (nats)")
 ax.legend(fontsize=8)
 plt.show()
-print(f"phase change: free {start}-{end}, clamped {start_clamp}-{end_clamp}")
 print(
     f"clamped model's ICL score with the clamp {icl_clamp[-1]:.2f}, without {unclamped:.2f}"
 )
 
+CLAMP_SEEDS = [SEED, SEED + 1, SEED + 2]
+windows = {}  # seed -> (free phase change, clamped phase change), each (start, end)
+for s in CLAMP_SEEDS:
+    free_s = train_model(
+        "induction-2layer", build_transformer(model_config(2), seed=s), seed=s
+    )
+    clamped_s = train_model(
+        "induction-2layer-clamped",
+        build_transformer(model_config(2), seed=s),
+        loss=hooks.with_hooks(lm_loss, clamp),
+        fwd_hooks=clamp,
+        seed=s,
+    )
+    windows[s] = tuple(phase_change(best(r, "prefix", 1)) for r in (free_s, clamped_s))
+    print(f"seed {s}: phase change free {windows[s][0]}, clamped {windows[s][1]}")
+
 # %% [markdown]
 # With a perfect previous-token head given from the start, the plateau is
-# shorter: the phase change comes earlier. Part of the plateau is the wait for
+# shorter: in every seed the clamped model's phase change is over before the free
+# model's begins. Part of the plateau is the wait for
 # the previous-token head; the rest (the induction head's QK matching and OV
 # copying, which still have to be learned) remains. Without the clamp the
 # trained model loses most of its in-context learning, as expected.
 
 # %%
-assert end_clamp < start, "clamping the previous-token pattern shortens the plateau"
+# null: a clamp that did not help would leave the two windows overlapping, in
+# either order (the windows of every seed are printed above)
+assert all(
+    None not in free + clamped and clamped[1] < free[0]
+    for free, clamped in windows.values()
+), "clamping the previous-token pattern shortens the plateau, in every seed"
+# null: chance prefix score CHANCE (0.10); ICL 0 before training
 assert prefix_clamp[-1] > 0.5 and icl_clamp[-1] > 2.5
+# null: if the trained model did not rely on the clamp, removing it would change little
 assert unclamped < 0.5 * icl_clamp[-1], "the clamp is part of the trained model"
 
 # %% [markdown]

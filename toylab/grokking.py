@@ -244,18 +244,26 @@ def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> 
 
 @dataclass
 class Phases:
-    """Step boundaries of the three phases of grokking, found from the curves."""
+    """Step boundaries of the three phases of grokking, found from the curves.
 
-    memorised: int  # train accuracy first reaches 100%
-    cleanup_start: int  # test loss leaves its plateau
-    cleanup_end: int  # test loss settles near its final value
+    A boundary the run never reached is None (a run without weight decay memorises but never
+    cleans up), so the curves of any run can be drawn; the chapter's checks then say what is missing.
+    """
+
+    memorised: int | None  # train accuracy first reaches 100%
+    cleanup_start: int | None  # test loss leaves its plateau
+    cleanup_end: int | None  # test loss settles near its final value
+
+    @property
+    def grokked(self) -> bool:
+        return self.cleanup_start is not None
 
     def as_dict(self) -> dict[str, tuple[int, int]]:
-        return {
-            "memorisation": (0, self.memorised),
-            "circuit formation": (self.memorised, self.cleanup_start),
-            "cleanup": (self.cleanup_start, self.cleanup_end),
-        }
+        """The phases whose both ends were reached, as ``{name: (start, end)}``."""
+        bounds = [("memorisation", 0, self.memorised),
+                  ("circuit formation", self.memorised, self.cleanup_start),
+                  ("cleanup", self.cleanup_start, self.cleanup_end)]
+        return {name: (lo, hi) for name, lo, hi in bounds if lo is not None and hi is not None}
 
 
 def first_step(steps: np.ndarray, condition: np.ndarray) -> int | None:
@@ -272,19 +280,18 @@ def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0
       below ``plateau_drop`` times its plateau (its maximum after memorisation);
     - cleanup ends when that loss first comes within ``settle_factor`` of its final value.
 
-    Raises:
-        ValueError: if the run never memorised or never generalised.
+    Boundaries the run did not reach are None (see :class:`Phases`).
     """
     steps = run.metric("step")
     memorised = first_step(steps, run.metric("train_acc") >= 1.0)
     if memorised is None:
-        raise ValueError(f"run {run.name!r} never reached 100% training accuracy; train longer")
+        return Phases(None, None, None)
     loss = run.metric("unseen_loss")
     after = steps >= memorised
     plateau = loss[after].max()
     start = first_step(steps, after & (loss < plateau_drop * plateau))
     if start is None:
-        raise ValueError(f"run {run.name!r}: the test loss never left its plateau (no grokking)")
+        return Phases(memorised, None, None)
     end = first_step(steps, (steps >= start) & (loss < settle_factor * loss[-1]))
     return Phases(memorised, start, max(end, start))
 

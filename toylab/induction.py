@@ -87,6 +87,33 @@ def pattern_preserving_ablation(model: HookedTransformer, tokens: Tensor, layer:
     return model.run_with_hooks(tokens, fwd_hooks=[*freeze_patterns(patterns), zero_heads(layer, heads)])
 
 
+def path_ablation(model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int], into: str) -> Tensor:
+    """Logits with what ``heads`` of ``layer`` write removed from the next layer's ``into`` inputs only.
+
+    ``into`` names the inputs of layer ``layer + 1`` that stop seeing the heads: any of
+    ``"q"``, ``"k"``, ``"v"`` (e.g. ``"k"``: its keys). Everything else, the residual
+    stream and the other inputs included, keeps the heads' output. This tells
+    K-composition from Q-composition causally. Taught in the induction-head chapter, section 5.
+    """
+    if not into or set(into) - set("qkv"):
+        raise ValueError(f"into must name some of the inputs 'q', 'k', 'v', got {into!r}")
+    if not 0 <= layer < model.cfg.n_layers - 1:
+        raise ValueError(f"layer {layer} has no next layer in a {model.cfg.n_layers}-layer model")
+    _, cache = model.run_with_cache(tokens, names_filter=f"blocks.{layer}.attn.hook_z")
+    z = cache[f"blocks.{layer}.attn.hook_z"][:, :, heads]  # (batch, pos, len(heads), d_head)
+    written = torch.einsum("bphd,hdm->bpm", z, model.W_O[layer, heads])  # (batch, pos, d_model)
+
+    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, n_heads, d_model), one copy per head
+        return x - written[:, :, None, :]
+
+    split = model.cfg.use_split_qkv_input
+    model.set_use_split_qkv_input(True)
+    try:
+        return model.run_with_hooks(tokens, fwd_hooks=[(f"blocks.{layer + 1}.hook_{c}_input", remove) for c in into])
+    finally:
+        model.set_use_split_qkv_input(split)
+
+
 def previous_token_scores(pattern: Tensor) -> Tensor:
     """Mean attention from each position i >= 1 to i - 1, per head: (n_heads,)."""
     _check_pattern(pattern)

@@ -114,9 +114,23 @@ def test_find_phases_on_constructed_curves():
     assert list(phases.as_dict()) == ["memorisation", "circuit formation", "cleanup"]
 
 
-def test_find_phases_refuses_runs_that_did_not_grok():
+def test_find_phases_leaves_unreached_boundaries_empty():
     steps = np.arange(0, 100, 10)
-    with pytest.raises(ValueError, match="never reached 100%"):
-        G.find_phases(fake_run({"step": steps, "train_acc": np.zeros(10), "unseen_loss": np.ones(10)}))
-    with pytest.raises(ValueError, match="no grokking"):
-        G.find_phases(fake_run({"step": steps, "train_acc": np.ones(10), "unseen_loss": np.ones(10)}))
+    never_fits = G.find_phases(fake_run({"step": steps, "train_acc": np.zeros(10), "unseen_loss": np.ones(10)}))
+    assert never_fits == G.Phases(None, None, None) and never_fits.as_dict() == {}
+    no_grok = G.find_phases(fake_run({"step": steps, "train_acc": np.ones(10), "unseen_loss": np.ones(10)}))
+    assert no_grok == G.Phases(0, None, None) and not no_grok.grokked
+    assert list(no_grok.as_dict()) == ["memorisation"]
+
+
+def test_clock_check_accepts_the_clock_and_refuses_a_wrong_sum():
+    def clock(a, b, freqs, p):
+        c = torch.arange(p, dtype=torch.float64)
+        return sum(torch.cos(2 * math.pi * k / p * (a[:, None] + b[:, None] - c)) for k in freqs)
+
+    def difference(a, b, freqs, p):  # a - b instead of a + b
+        return clock(a, -b, freqs, p)
+
+    assert G.check_clock_logits(clock)
+    assert not G.check_clock_logits(difference)
+    assert not G.check_clock_logits(lambda a, b, freqs, p: clock(a, b, freqs, p)[:, :-1])  # wrong shape

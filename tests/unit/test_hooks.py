@@ -140,3 +140,37 @@ def test_per_token_loss_and_icl_score():
     assert I.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
     with pytest.raises(ValueError):
         I.icl_score(loss, period=11)
+
+
+def test_path_ablation_into_every_input_leaves_only_the_direct_path():
+    """Removing layer 0's writes from all of layer 1's inputs: layer 1 acts as if layer 0 wrote nothing,
+    and layer 0's heads still reach the logits directly (no LayerNorm, so it adds up)."""
+    m, t = model(), tokens()
+    _, clean = m.run_with_cache(t)
+    z = clean["blocks.0.attn.hook_z"]  # (batch, pos, head, d_head)
+    direct = torch.einsum("bphd,hdm,mv->bpv", z, m.W_O[0], m.W_U)
+    no_layer0 = m.run_with_hooks(t, fwd_hooks=[H.zero_heads(0, [0, 1, 2])])
+    got = I.path_ablation(m, t, layer=0, heads=[0, 1, 2], into="qkv")
+    assert torch.allclose(got, no_layer0 + direct, atol=1e-4)
+    assert not m.cfg.use_split_qkv_input, "the model is left as it was"
+
+
+def test_path_ablation_into_keys_changes_only_layer_1_patterns():
+    m, t = model(), tokens()
+    _, clean = m.run_with_cache(t)
+    got_k = I.path_ablation(m, t, layer=0, heads=[1], into="k")
+    # the same logits as recomputing layer 1 with keys from the residual minus head 1's output
+    written = torch.einsum("bpd,dm->bpm", clean["blocks.0.attn.hook_z"][:, :, 1], m.W_O[0, 1])
+    resid = clean["blocks.1.hook_resid_pre"]  # (batch, pos, d_model)
+    q = torch.einsum("bpm,hmd->bphd", resid, m.W_Q[1]) + m.b_Q[1]
+    k = torch.einsum("bpm,hmd->bphd", resid - written, m.W_K[1]) + m.b_K[1]
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / m.cfg.d_head**0.5
+    scores = scores.masked_fill(~torch.ones(8, 8, dtype=torch.bool).tril(), float("-inf"))
+    v = torch.einsum("bpm,hmd->bphd", resid, m.W_V[1]) + m.b_V[1]
+    z1 = torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1), v)
+    want = (resid + torch.einsum("bqhd,hdm->bqm", z1, m.W_O[1]) + m.b_O[1]) @ m.W_U + m.b_U
+    assert torch.allclose(got_k, want, atol=1e-4)
+    with pytest.raises(ValueError, match="into must name"):
+        I.path_ablation(m, t, layer=0, heads=[1], into="x")
+    with pytest.raises(ValueError, match="no next layer"):
+        I.path_ablation(m, t, layer=1, heads=[1], into="k")

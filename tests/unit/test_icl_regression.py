@@ -163,3 +163,15 @@ def test_trained_lsa_layer_approaches_one_gd_step():
     gd = lambda X, y, x_q: R.gd_predict(X, y, x_q, eta)  # noqa: E731
     assert R.mse(runs[0].model, test) < 1.1 * R.mse(gd, test)
     assert R.agreement(runs[0].model, gd, test).model_cos > 0.95
+
+
+def test_step_size_check_accepts_the_scale_free_reading_and_refuses_one_product_alone():
+    def solution(kq, pv):
+        d = kq.shape[0] - 1
+        return float(-kq[:d, :d].diagonal().mean() * pv[d, d])
+
+    def value_only(kq, pv):  # ignores the scale the two products trade
+        return float(-pv[-1, -1])
+
+    assert R.check_step_size(solution)
+    assert not R.check_step_size(value_only)

@@ -86,3 +86,15 @@ def test_composition_scores_and_baseline():
     assert I.q_composition(writes, reads_other) == 0.0 and I.v_composition(writes, reads_other) == 0.0
     baseline = I.random_composition_baseline(d_model, d_head)
     assert 0 < baseline < I.k_composition(writes, reads_same)
+
+
+def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_token_stripe():
+    def solution(pattern, period):
+        return pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., 1:].mean(dim=(0, -1))
+
+    def previous_token(pattern, period):
+        return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
+
+    assert I.check_prefix_matching(solution)
+    assert not I.check_prefix_matching(previous_token)
+    assert not I.check_prefix_matching(lambda pattern, period: solution(pattern, period)[None])
