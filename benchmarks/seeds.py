@@ -50,7 +50,20 @@ def failure_summary(err: Exception) -> str:
     return f"{text}  [{where}]" if where else text
 
 
-def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | None = None) -> tuple[bool, float, str]:
+def errors_in(nb) -> list[str]:
+    """One line per failed cell of an executed notebook (run with ``allow_errors``)."""
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                err = Exception("\n".join(o.get("traceback", [])))
+                err.ename, err.evalue = o.get("ename"), o.get("evalue")
+                out.append(failure_summary(err))
+    return out
+
+
+def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | None = None,
+                keep_going: bool = False) -> tuple[bool, float, str]:
     """Execute one chapter with ``SEED = seed``: (passed, seconds, failure).
 
     The run cache is empty unless ``cache`` names a folder to keep the trained runs in; the
@@ -66,10 +79,11 @@ def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | No
         os.environ.update(env)
         start = time.perf_counter()
         try:
-            client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
+            client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3", allow_errors=keep_going,
                                              resources={"metadata": {"path": str(path.parent)}})
             client.execute()
-            return True, time.perf_counter() - start, ""
+            errors = errors_in(nb)
+            return not errors, time.perf_counter() - start, " | ".join(errors)
         except nbclient.exceptions.CellExecutionError as err:
             return False, time.perf_counter() - start, failure_summary(err)
         except (nbclient.exceptions.DeadKernelError, nbclient.exceptions.CellTimeoutError) as err:
@@ -94,6 +108,8 @@ def main() -> int:
     parser.add_argument("--chapters", nargs="*", help="chapter names (default: all)")
     parser.add_argument("--keep-cache", metavar="DIR", help="keep the trained runs in DIR (default: a fresh empty cache)")
     parser.add_argument("--save", metavar="DIR", type=Path, help="write each executed notebook (with outputs) to DIR")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run every cell after a failure too, and list every failed assertion")
     args = parser.parse_args()
 
     seeds = [seed_from_commit(args.from_commit)] if args.from_commit else args.seeds
@@ -102,7 +118,8 @@ def main() -> int:
     rows = []
     for name in names:
         for seed in seeds:
-            ok, seconds, why = run_chapter(ROOT / "notebooks" / f"{name}.py", seed, args.keep_cache, args.save)
+            ok, seconds, why = run_chapter(ROOT / "notebooks" / f"{name}.py", seed, args.keep_cache, args.save,
+                                             args.keep_going)
             rows.append((name, seed, ok, seconds, why))
             print(f"{name:<18} seed {seed:<6} {'pass' if ok else 'FAIL'}  {seconds:5.0f} s  {why}", flush=True)
 

@@ -576,14 +576,15 @@ plt.show()
 #    beat two plain GD steps by a wide margin.
 # 2. The trained model is GD++: its sensitivities point the same way as those of
 #    GD++ run with the step sizes read off its weights, and the losses agree
-#    within 10% (both asserted below). The step sizes show what GD++ is for: the first
+#    within 25% (both asserted below). The step sizes show what GD++ is for: the first
 #    layer spends its effort on the curvature correction (a large $\gamma_1$, from
 #    about 0 at initialisation) with a small GD step; the second takes one big step
 #    (a large $\eta_2$) on a problem the first has made well-conditioned. Its
 #    $\gamma_2$ means nothing: nothing reads the inputs after the last layer, so
 #    that block of its weights gets no gradient and keeps its initial value.
-# 3. Tuning GD++'s step sizes further gains nothing: the trained model sits at a
-#    best GD++ of its own.
+# 3. Tuning GD++'s step sizes further gains little (compare the last two numbers
+#    above): within this budget the trained model sits at or near a best GD++;
+#    how near depends on the seed.
 #
 # **Three layers** are where the chapter stops, and an exercise. Trained the
 # same way, a three-layer model first sits on a long plateau near the one-step
@@ -594,11 +595,15 @@ plt.show()
 # writing the chapter, not run here; exercise 3 lets you make them yourself.
 
 # %%
+# null: two plain GD steps (printed above), and one trained layer
 assert depth["2 trained layers"] < 0.6 * depth["2 GD steps"], "beat 2 GD steps"
 assert depth["2 trained layers"] < 0.25 * mse_lsa, "two layers should beat one"
+# null: the untrained layers' sensitivities are unrelated to GD's (section 3: cos < 0.5)
 assert agree2.model_cos > 0.98, "the two layers should compute GD++"
-assert abs(depth["2 trained layers"] / depth["GD++, model's steps"] - 1) < 0.1
-assert depth["GD++, tuned"] > 0.95 * depth["GD++, model's steps"], "a best GD++"
+# null: two plain GD steps are more than 3x GD++'s loss
+assert depth["2 trained layers"] < 1.25 * depth["GD++, model's steps"], (
+    "and lose about what GD++ with their own step sizes loses"
+)
 # null: at initialisation gamma_1 is gammas_init[0] (printed, ~0)
 assert gammas[0] > 0.2, "the first layer corrects the inputs' curvature"
 # null: the steps at initialisation, etas_init (printed)

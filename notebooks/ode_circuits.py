@@ -373,7 +373,10 @@ assert m_late < late(base_curves["AB2 (true A)"]), "beat AB2 with the true A"
 # %%
 steady = sample(2000, torch.Generator().manual_seed(4321), family="rotation", decay=(0.0, 0.0))
 with torch.no_grad():
-    steady_curves = {"transformer": errors_by_position(model(steady.y), steady)}
+    steady_curves = {
+        "transformer": errors_by_position(model(steady.y), steady),
+        "transformer, untrained": errors_by_position(run.model_at(0)(steady.y), steady),
+    }
 for name, predict in ode.BASELINES.items():
     steady_curves[name] = errors_by_position(predict(steady.y, steady.A, steady.h), steady)
 gains = {name: early(c) / late(c) for name, c in steady_curves.items()}
@@ -387,8 +390,10 @@ exact_early, exact_late = (
 context_free = ["copy last state", "Euler (true A)", "exact flow (true A)"]
 # the yardstick: predictors that ignore the context gain nothing (printed above)
 assert all(abs(gains[n] - 1) < 0.1 for n in context_free), "no context, no gain"
-# null: a model that ignored the context would gain ~1, like those three
-assert gains["transformer"] > 1.3, "the model learns in context"
+# null: a model that ignored the context would gain ~1, like those three; the
+# untrained network's output depends on the position, which gives it a little
+untrained = max(gains[n] for n in context_free + ["transformer, untrained"])
+assert gains["transformer"] > 1.6 > untrained, "the model learns in context"
 # null: a model that knew the law from the first state would match the exact flow
 assert m_early > 3 * exact_early, "with 2-4 states, far from the exact flow"
 # null: a model that ran least squares in context would match it early on too
@@ -399,8 +404,9 @@ assert early(model_curve) < early(base_curves["least squares in context"])
 #
 # - The model learns in context. On the undamped rotations the predictors that
 #   ignore the context (copying, Euler and the exact flow with the true law) have a
-#   gain within 0.1 of 1, and the model's error falls from early to late by a
-#   factor of more than 1.3, its gain (printed above). Least squares gains far
+#   gain within 0.1 of 1 (the untrained network, whose output depends on the
+#   position, a little more), and the model's error falls from early to late by
+#   a factor of more than 1.6, its gain (printed above). Least squares gains far
 #   more: it starts from almost nothing. In absolute terms, after two to four
 #   states the model is at more than three times the error of the exact flow
 #   applied to the noisy last state; after a long context it comes close to it
@@ -484,21 +490,23 @@ print("weight on the states 8 to 20 back (even: 0.406):\n", middle.numpy().round
 print("weight on the current state itself:\n", last_query[..., -1].numpy().round(3))
 
 # %%
+# null: a previous-state head scores near 1 (even attention: about 0.10)
 assert prev_scores.max() < 0.3, "no previous-state head"
+# null: a head on one state has entropy 0 (even attention: 1)
 assert entropy.min() > 0.75, "every head spreads the last state's attention widely"
-assert recent.max() < 0.3, "no head concentrates on the most recent states"
-assert middle[0].min() > 13 / 32, "layer 0 favours the middle of the trajectory"
+# null: a previous-state head puts nearly all its weight there (even: 0.125)
+assert recent.max() < 0.5, "no head gives the most recent states most of its weight"
 
 # %% [markdown]
 # There is no previous-state head. The highest previous-state score (the scores
 # are printed above) is below 0.3, against about 0.10 for even attention and 1 for
-# a perfect previous-state head, and no head gives the four most recent states as
-# much as 30% of the last state's attention (12.5% would be even), so none gives
-# the current state itself more than that either (its weights are printed last).
-# Every head spreads its attention over the whole context (normalised entropy
-# above 0.75 for every head; 1 is perfectly even), and the layer-0 heads even look
-# *away* from the recent past: they give the states 8 to 20 back more of their
-# weight than the 41% that even attention would. So each head computes an
+# a perfect previous-state head, and no head gives the four most recent states
+# half of the last state's attention (12.5% would be even; the current state's own
+# weights are printed last). Every head spreads its attention over the whole
+# context (normalised entropy above 0.75 for every head; 1 is perfectly even).
+# Which heads lean a little towards the recent past, and which towards the middle
+# of the trajectory, varies from run to run: compare each head's shares printed
+# above with the 12.5% and 41% of even attention. So each head computes an
 # *average* over the trajectory of some feature of the states. With LayerNorm and
 # the position embedding mixed into each token, those features depend on the
 # state and on when it was seen, so averages of them can describe the orbit: its
@@ -618,8 +626,9 @@ reading = {"transformer": linear_reading(model, J), "least squares": linear_read
 print("taps rebuild the prediction to within (relative error):", {k: round(v, 3) for k, v in reading.items()})
 
 # %%
-# null: Euler/AB2/constant velocity put a tap of the size of J_0 on k = 1 (the squares)
-assert norms[0] > 10 * norms[1:].max(), "one dominant tap: the last state"
+# null: constant velocity's second tap is about as large as its first (the squares
+# in the figure); AB2's smaller one is compared on the next line
+assert norms[0] > 5 * norms[1:].max(), "one dominant tap: the last state"
 assert norms[1] < 0.25 * fro(stencils["AB2"][1]).mean(), "no AB2-like second tap"
 # null: the exact flow's J_0 is e^hA itself, c = 1
 assert best_c < 0.95, "J_0 is a shrunken flow map"
@@ -628,7 +637,7 @@ assert tap_sum > 0.5 * norms[0], (
 )
 assert kalman_c < 0.5 * best_c, "the filter trusts the last state far less"
 # the control: least squares in context has a stencil of the same shape
-assert norms_ls[0] > 10 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
+assert norms_ls[0] > 5 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
 # the check works on a known estimator (least squares: degree-1 homogeneous but
 # for its small ridge); null for the model: a linear rule would rebuild it as well
 assert reading["least squares"] < 0.1, "the taps rebuild least squares' prediction"
@@ -638,7 +647,7 @@ assert reading["transformer"] > 3 * reading["least squares"], (
 
 # %% [markdown]
 # The largest single tap is the last state's, $|J_0|$ (printed above), more than
-# ten times any other. The others are small, but there are 31 of them, spread over
+# five times any other. The others are small, but there are 31 of them, spread over
 # the whole context as the attention is, and together they weigh more than half as
 # much as $J_0$ (the sum of their norms is printed above). No $[2, -1]$, no AB2:
 # the previous state's tap $|J_1|$ is less than a quarter of AB2's, and the
@@ -1044,10 +1053,14 @@ print(f"median error of the clean prediction vs M_A y_T: {err_a:.1e}")
 
 # %%
 single = [ablated["mean"][name] for name in names]
+# null: a head the model did not need would leave the error at m_late (1x)
 assert min(single) > 1.5 * m_late, "every head matters, even mean-ablated"
 copy_late = late(base_curves["copy last state"])
+# null: if the MLPs could do without the heads, the error would stay near m_late
 assert ablated["mean"]["all heads"] > copy_late, "no heads: worse than copy-last"
 assert ablated["zero"]["all heads"] > copy_late, "zeroed: worse than copying"
+# null: patching what carries no law moves the prediction 0% of the way (and
+# patching everything, 100%)
 assert moved["both layers"] > 0.5, "the heads carry the law to the last position"
 assert moved["layer 0"] > 0.2, "layer 0's heads alone move it part of the way"
 assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
@@ -1061,7 +1074,7 @@ assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
 # copying too, and the MLPs now get inputs they never saw). The head with the top
 # previous-state score (named there too) is no previous-state head either: its
 # score is below 0.3, and at the last position it gives the four most recent
-# states less than 30% of its attention (section 3): what it carries is not the
+# states less than half of its attention (section 3): what it carries is not the
 # previous state.
 #
 # Patching the attention outputs of both layers at the last position moves the
@@ -1153,22 +1166,22 @@ print(
 # %%
 assert energy["Euler"][-1] > 100 * energy["exact"][-1], "Euler's energy explodes"
 assert 0.95 < energy["RK4"][-1] / energy["exact"][-1] < 1, "RK4 loses a little"
-assert energy["transformer"][49] < 0.2 * energy["exact"][49], "the model dissipates"
-assert energy["transformer"][-1] < 0.5 * energy["exact"][-1], "and stays low"
+# null: a model that kept the energy as RK4 does would be within 2% of it at step 100
+drift = float(energy["transformer"][-1] / energy["exact"][-1])
+assert abs(np.log(drift)) > np.log(2), "the model's energy drifts, by more than 2x"
 
 # %% [markdown]
-# The model's rollouts lose energy: the oscillation spirals inwards, and by the
-# fiftieth step the mean energy is below a fifth of the true 0.5, and it stays
-# below half of it to the hundredth (the energies at steps 1, 10, 50 and 100 are
-# printed above; once the state is down near the noise level of the training data,
-# the rollout wanders around there). That is the opposite failure from Euler's,
-# whose energy grows by a factor $1.25^{100}$; RK4 loses 2% in 100 steps.
-# Section 5's linearisation does not predict it: around an observed trajectory
-# the principal roots had the right modulus. But a rollout leaves the data the model
-# was trained on (its inputs become its own smooth, slightly shrunken outputs,
-# not noisy observations), and the small shrinkage of each step compounds. A
-# model trained on noisy, mostly decaying trajectories has learned to be
-# cautious; nothing in it knows that energy is conserved.
+# The model's rollouts do not keep the energy: by the hundredth step the mean
+# energy is off from the true 0.5 by more than a factor of 2 (the energies at
+# steps 1, 10, 50 and 100 are printed above). In which direction depends on the
+# run: with other values of `SEED` we have seen rollouts spiral inwards, towards
+# the noise level of the training data, and outwards; try a few. Euler's energy grows by a factor $1.25^{100}$; RK4 loses 2% in
+# 100 steps. Section 5's linearisation does not predict the drift: around an
+# observed trajectory the principal roots had the right modulus. But a rollout
+# leaves the data the model was trained on (its inputs become its own smooth
+# outputs, not noisy observations), and a small error in the modulus of each step
+# compounds. Nothing in a model trained on noisy, mostly decaying trajectories
+# knows that energy is conserved.
 #
 # **Out of distribution.** Larger steps than it was trained on, faster rotations
 # (so larger $|h\lambda|$), and a nonlinear system: the pendulum
@@ -1223,6 +1236,7 @@ for label, row in ood.items():
 
 # %%
 trained_err = ood["trained: h in [0.25, 0.75]"]["transformer"]
+# null: an estimator of the law, like least squares, keeps its error out of range
 assert ood["h = 1.5"]["transformer"] > 3 * trained_err, "breaks at larger steps"
 rot_err = ood["rotations, |omega| in [0.5, 1.5]"]["transformer"]
 assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
@@ -1230,19 +1244,15 @@ assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
 )
 ls_trained = ood["trained: h in [0.25, 0.75]"]["least squares in context"]
 assert ood["h = 1.5"]["least squares in context"] < 1.5 * ls_trained, "LS does not"
-for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:
+for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:  # null: Euler, with the law
     assert ood[label]["transformer"] < ood[label]["Euler (true A)"], (
         "still beats Euler"
     )
 for label in ["pendulum, amplitude 0.3", "pendulum, amplitude 2.5"]:
-    ls_err = ood[label]["least squares in context"]
-    assert ls_err < ood[label]["transformer"] < 2 * ls_err, (
-        "near LS, a little worse"
+    # null: copying the last state (a model lost on this system does no better)
+    assert ood[label]["transformer"] < 0.25 * ood[label]["copy last state"], (
+        "the pendulum, never seen, is still predicted"
     )
-assert (
-    ood["pendulum, amplitude 2.5"]["transformer"]
-    > ood["pendulum, amplitude 0.3"]["transformer"]
-), "nonlinearity costs"
 
 # %% [markdown]
 # Least squares does not care about the step size or the frequency: it fits
@@ -1255,10 +1265,10 @@ assert (
 # better than Euler with the true law. That is what one expects from a predictor
 # tuned to the laws it was trained on, rather than one that estimates the law
 # from the context alone, as least squares does. On the pendulum (rescaled to the
-# unit box the model was trained on) it is above least squares at both
-# amplitudes, but by less than a factor of 2; at large amplitude the law is no
-# longer linear, and every predictor that assumes a linear law, the model
-# included, pays for it. (This table uses a fresh sample of 1,000 test sequences
+# unit box the model was trained on), a system it never saw, it still predicts far
+# better than copying, and its error is of the order of least squares' (the rows
+# above; which of the two is lower, and whether the nonlinear large amplitude
+# costs the model more, varies from run to run). (This table uses a fresh sample of 1,000 test sequences
 # per row, so its first row need not match section 2's errors exactly, for the
 # model or for the baselines: compare it with the errors printed there.)
 #
@@ -1306,12 +1316,13 @@ for s in snap_steps[:: max(1, len(snap_steps) // 8)] + [snap_steps[-1]]:
 plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 
 # %% [markdown]
-# Read the printed gains from the top. A gain near 1 means the model uses the
-# context no more than copying does: it has learned what a typical law does, but
-# not yet to read this trajectory's law. Only later does the gain pass 1, and it
-# rises gradually, with no sudden phase change like the induction heads'. If it is
-# still rising at the last step printed, longer training would probably raise it
-# further.
+# Read the printed gains from the top, against the untrained network's at step 0
+# (not exactly 1, since its output depends on the position). A gain near that
+# value means the model uses the context no more than a context-free predictor:
+# it may have learned what a typical law does, but not yet to read this
+# trajectory's law. The printed steps show when the gain rises above it, and
+# whether it is still rising at the end, in which case longer training would
+# probably raise it further.
 
 # %% [markdown]
 # ## 9. What we expected, and what the model did
@@ -1332,14 +1343,14 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 #
 # | our hypothesis | this chapter |
 # |---|---|
-# | previous-state heads (stencils $[1, -1]$, $[1, -2, 1]$) | none: every head spreads its attention over the whole context (layer 0 favours the states 8-20 back) |
+# | previous-state heads (stencils $[1, -1]$, $[1, -2, 1]$) | none: every head spreads its attention over the whole context |
 # | a stencil like Euler/AB2 | $J_0$, a shrunken $e^{hA}$, plus small taps on every earlier state that together weigh more than half as much: the shape least squares in context has too; and unlike least squares', the taps do not add up to the prediction |
 # | one-step map eigenvalues $\approx e^{h\lambda}$ | the 32-tap stencil's companion has a root near each $e^{h\lambda}$ (a consistency check), plus parasitic roots (how many sequences have one outside the unit circle is printed in section 5); $J_0$ alone damps |
 # | an order of convergence | none: the error hardly falls with $h$ below the training range |
 # | ablating the difference heads → copy-last error | every head matters (mean-ablating any one multiplies the error by more than 1.5); all heads mean-ablated → worse than copy-last |
 # | patching a head moves the prediction as predicted | patching both layers' head outputs at the last position moves it more than half of the way to the donor's law; layer 0 alone more than a fifth, layer 1 alone less than a tenth |
 # | error falls with context, like least squares | yes; better than least squares early, side by side with it late; both far above the Kalman filter with the true law |
-# | energy drift | the rollouts lose energy, below a fifth of the true energy after 50 steps (Euler's explode, RK4's lose 2% in 100) |
+# | energy drift | the rollouts drift off the true energy, by more than 2x in 100 steps, inwards or outwards depending on the seed (Euler's explode, RK4's lose 2% in 100) |
 #
 # The setup matters. With noise-free damped rotations a model can predict from
 # the last two states alone (the next state of a rotation is fixed by two states;
@@ -1365,7 +1376,7 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 #   systems learns in context and, with a long context, beats Euler and AB2 (given
 #   the true law) at $h \in [0.25, 0.75]$. But it does not learn an integrator: no
 #   previous-state head, a stencil spread over the whole context, no order of
-#   convergence, rollouts that lose energy.
+#   convergence, rollouts whose energy drifts.
 # - Linearised around a trajectory, its 32-tap stencil has a root near each exact
 #   growth factor $e^{h\lambda}$, plus a ring of parasitic ones: the linearised
 #   model is consistent with the law, and the whole context, not the last state,

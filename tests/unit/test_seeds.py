@@ -41,3 +41,18 @@ def test_failure_summary_names_the_marked_assertion():
 def test_the_seed_from_a_commit_is_fixed_by_the_commit_and_never_the_default():
     seed = seeds.seed_from_commit("HEAD")
     assert seed == seeds.seed_from_commit("HEAD") and 1 <= seed <= 10_000
+
+
+def test_keep_going_lists_every_failed_cell():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    ok, bad1, bad2 = (nbformat.v4.new_code_cell(src) for src in ("1", "assert a", "assert b"))
+    for cell, (evalue, line) in [(bad1, ("first", "assert a > 0, 'first'")), (bad2, ("second", "assert b"))]:
+        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=evalue,
+                                               traceback=[f"----> 3 {line}"])]
+    nb.cells = [ok, bad1, bad2]
+    assert seeds.errors_in(nb) == [
+        "AssertionError: first  [assert a > 0, 'first']",
+        "AssertionError: second  [assert b]",
+    ]
