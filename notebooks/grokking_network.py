@@ -341,12 +341,15 @@ print(
 )
 
 # %%
+# the paper's derivation, checked on the idealised network (theory, not training)
 assert abs(ideal_x - 0.5) < 0.05 and abs(ideal_y - 0.5) < 0.05, (
     "the paper's indicator"
 )
+# null: a network whose extra frequencies were noise keeps the ideal 0.5
 assert ratio_x < ideal_x - 0.1 and ratio_y < ideal_y - 0.1, (
     "lower ghosts than ideal"
 )
+# null: noise would add about 0 at the ghosts, within its spread
 assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
     "the rest of the spectrum pulls the ghosts down and leaves the answer alone"
 )
@@ -509,10 +512,12 @@ run_grok = train(
 steps = run_grok.metric("step")
 train_acc, test_acc = run_grok.metric("train_acc"), run_grok.metric("test_acc")
 swap = mm.swap_answerable(P, train_mask)[test_rows].float().mean()
+# null: chance is 1/23; a network that cannot fit stays below 100%
 assert (train_acc >= 1.0).any(), "the network should memorise its training pairs"
 memorised = int(steps[np.argmax(train_acc >= 1.0)])
 plateau = float(test_acc[steps == memorised][0])
 off_plateau = (steps > memorised) & (test_acc > plateau + 0.05)
+# null: a memorising network stays on its plateau (wd 0 in section 5)
 assert off_plateau.any(), "the test accuracy should leave the plateau"
 leaves = int(steps[np.argmax(off_plateau)])
 grokked = (

@@ -147,8 +147,10 @@ print(
 # Keep both numbers in mind.
 
 # %%
+# checks of the reference algorithms (exact maths, not training): formula vs search
 assert abs(eta_search - eta_star) < 0.03, "line search and formula disagree"
 assert abs(mse_gd / icl.expected_gd_risk(N_CTX, D, eta_star) - 1) < 0.05
+# least squares is exact on noise-free tasks; one GD step is not
 assert mse_ls < 1e-6 < mse_gd
 
 # %% [markdown]
@@ -185,6 +187,7 @@ gd_model = icl.gd_construction(D, eta_star)
 with torch.no_grad():
     gap = (gd_model(test.X, test.y, test.x_q) - gd(test.X, test.y, test.x_q)).abs()
 print(f"largest |LSA construction - GD step| over 10,000 tasks: {gap.max():.1e}")
+# the construction is GD exactly (float precision); a wrong one differs by O(1)
 assert gap.max() < 1e-4
 
 # %% [markdown]
@@ -299,8 +302,10 @@ print(final)
 # task, and its predictions differ from GD's by a few per cent.
 
 # %%
+# null: the untrained layer, agree[0] (printed above; asserted < 0.5 below)
 assert final.model_cos > 0.99, "the layer's sensitivity should match GD's"
 assert final.relative_preds_diff < 0.05, "its predictions should match GD's"
+# null: predicting 0 has 2.8x GD's error; least squares has none
 assert abs(mse_lsa / mse_gd - 1) < 0.02, "its loss should be GD's to within 2%"
 assert agree[0].model_cos < 0.5, "at initialisation it should be unrelated to GD"
 
@@ -353,6 +358,7 @@ print(f"learned step size -(P W_V)_yy = {-pv_t[D, D]:.3f} (eta* = {eta_star:.3f}
 ts = np.linspace(0, 1, 11)
 interp_mse = [icl.mse(icl.interpolate(lsa, gd_model, t=t), test) for t in ts]
 print(" ".join(f"{m:.3f}" for m in interp_mse))
+# null: two different solutions would be worse half-way between them
 assert max(interp_mse) < 1.02 * min(mse_lsa, mse_gd)
 
 # %% [markdown]
@@ -431,7 +437,9 @@ print("trained / GD at alpha =", alphas, ratio_a.round(3))
 print(
     "least squares at alpha =", alphas, np.array(by_alpha["least squares"]).round(8)
 )
+# null: GD with the step tuned for each N differs by more than 10% (asserted below)
 assert np.all(np.abs(ratio_n - 1) < 0.05), "the layer should be GD at every N"
+# null: least squares is exact at every scale (asserted below)
 assert np.all(np.abs(ratio_a - 1) < 0.1), "and fail like GD out of distribution"
 assert by_alpha["trained LSA"][-1] > 10 * mse_gd, "alpha = 3 should break both"
 assert ratio_tuned[0] > 1.1 and ratio_tuned[-1] > 1.1, "not the GD step tuned for N"
@@ -861,6 +869,7 @@ print(
 # %%
 one_head = [r["mse"] for r in rows if r["H"] == 1]
 # one head is kernel regression: no better (the GD step's error is far lower), no worse
+# null: a GD step's error, refs['GD step'], far lower (next line)
 assert all(abs(m / refs["kernel regression"] - 1) < 0.05 for m in one_head)
 assert refs["kernel regression"] > 1.5 * refs["GD step"]
 paired2 = [r for r in rows if r["H"] == 2 and r["paired"]]
@@ -875,8 +884,10 @@ for r in paired2:
     assert r["mse"] < 0.7 * min(one_head), "the pair should beat a single head"
     assert abs(r["mu"].sum()) < 0.1 * r["mu"].abs().sum(), "sum of mu should be ~0"
     assert r["mu"][0] * r["mu"][1] < 0, "opposite mu (omega: opposite by 'paired')"
+    # null: one head's error, kernel regression's
     assert r["mse"] < 1.05 * refs["debiased GD step"], "close to the debiased step"
 for r in unpaired2:  # ... or same-sign heads that act as one head
+    # null: the pair's error, far lower
     assert abs(r["mse"] / np.mean(one_head) - 1) < 0.05
 # null for the pair: one head, or two of one sign, stay at kernel regression's error
 for r in four:  # four heads: a pair spread over two signed groups, for every seed

@@ -213,10 +213,12 @@ print(
 )
 
 # %%
+# checks of the baselines themselves (exact maths on clean data, no training)
 assert clean_err["exact flow (true A)"] < 1e-10, "the exact flow is exact"
 assert clean_err["least squares in context"] < 1e-6, "2 clean pairs fix a 2x2 map"
 order = ["Euler (true A)", "AB2 (true A)", "RK4 (true A)"]
 assert clean_err[order[0]] > clean_err[order[1]] > clean_err[order[2]]
+# noise sets a floor that every predictor but the filter stays above
 assert late(base_curves["copy last state"]) > 5 * late(
     base_curves["exact flow (true A)"]
 )
@@ -356,6 +358,7 @@ for name, curve in summary.items():
 
 # %%
 m_late, m_early = late(model_curve), early(model_curve)
+# null: each baseline's late error (printed above)
 assert m_late < late(base_curves["constant velocity"]), "beat constant velocity"
 assert m_late < late(base_curves["Euler (true A)"]), "beat Euler with the true A"
 assert m_late < late(base_curves["AB2 (true A)"]), "beat AB2 with the true A"
@@ -635,6 +638,7 @@ assert best_c < 0.95, "J_0 is a shrunken flow map"
 assert tap_sum > 0.5 * norms[0], (
     "together, the earlier states weigh more than half as much as the last"
 )
+# the filter is linear in the data: its J_0 is exact, c printed above
 assert kalman_c < 0.5 * best_c, "the filter trusts the last state far less"
 # the control: least squares in context has a stencil of the same shape
 assert norms_ls[0] > 5 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
@@ -896,6 +900,7 @@ assert (
     abs(orders["Euler (true A)"] - 1) < 0.2
     and abs(orders["AB2 (true A)"] - 2) < 0.3
 )
+# the yardstick: RK4 has order 4
 assert abs(orders["RK4 (true A)"] - 4) < 0.3
 # null: an integrator has order >= 1 (Euler, the lowest: 1, asserted above)
 assert orders["transformer"] < 0.5, "no truncation error: not even Euler's order"
@@ -1164,6 +1169,7 @@ print(
 )
 
 # %%
+# the baselines' known behaviour: Euler's |R| > 1, RK4's slightly < 1 on the axis
 assert energy["Euler"][-1] > 100 * energy["exact"][-1], "Euler's energy explodes"
 assert 0.95 < energy["RK4"][-1] / energy["exact"][-1] < 1, "RK4 loses a little"
 # null: a model that kept the energy as RK4 does would be within 2% of it at step 100
@@ -1243,6 +1249,7 @@ assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
     "faster turns"
 )
 ls_trained = ood["trained: h in [0.25, 0.75]"]["least squares in context"]
+# the control: an estimator of the law does not care about h
 assert ood["h = 1.5"]["least squares in context"] < 1.5 * ls_trained, "LS does not"
 for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:  # null: Euler, with the law
     assert ood[label]["transformer"] < ood[label]["Euler (true A)"], (
