@@ -1068,7 +1068,7 @@ assert ablated["zero"]["all heads"] > copy_late, "zeroed: worse than copying"
 # patching everything, 100%)
 assert moved["both layers"] > 0.5, "the heads carry the law to the last position"
 assert moved["layer 0"] > 0.2, "layer 0's heads alone move it part of the way"
-assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
+# (layer 1's alone: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
 # Both predictions hold. Mean-ablating any single head multiplies the late error
@@ -1084,12 +1084,11 @@ assert abs(moved["layer 1"]) < 0.1, "layer 1's alone do not"
 #
 # Patching the attention outputs of both layers at the last position moves the
 # prediction more than half of the way to $B$'s law (median; the fractions are
-# printed above). Layer 0 alone moves it more than a fifth of the way, layer 1
-# alone less than a tenth, either way: layer 1's output only matters together
-# with what layer 0 wrote. Part of that is how the experiment is built: only the
-# last position is patched, so when layer 0's outputs there are left alone, layer 1
-# still reads $A$'s context at every earlier position and rebuilds $A$'s
-# answer. The picture: the heads average features of the whole trajectory into
+# printed above). Layer 0 alone moves it more than a fifth of the way; how far
+# layer 1 alone moves it varies between seeds (this run's share is printed
+# above). Part of that is how the experiment is built: only the last position is
+# patched, so when layer 0's outputs there are left alone, layer 1 still reads
+# $A$'s context at every earlier position. The picture: the heads average features of the whole trajectory into
 # the last position, and the MLPs turn those averages and the current state into
 # the increment. What the features are exactly (which
 # moments of the orbit) is the open question this chapter leaves you with
@@ -1355,7 +1354,7 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 # | one-step map eigenvalues $\approx e^{h\lambda}$ | the 32-tap stencil's companion has a root near each $e^{h\lambda}$ (a consistency check), plus parasitic roots (how many sequences have one outside the unit circle is printed in section 5); $J_0$ alone damps |
 # | an order of convergence | none: the error hardly falls with $h$ below the training range |
 # | ablating the difference heads → copy-last error | every head matters (mean-ablating any one multiplies the error by more than 1.5); all heads mean-ablated → worse than copy-last |
-# | patching a head moves the prediction as predicted | patching both layers' head outputs at the last position moves it more than half of the way to the donor's law; layer 0 alone more than a fifth, layer 1 alone less than a tenth |
+# | patching a head moves the prediction as predicted | patching both layers' head outputs at the last position moves it more than half of the way to the donor's law; layer 0 alone more than a fifth; layer 1 alone varies between seeds |
 # | error falls with context, like least squares | yes; better than least squares early, side by side with it late; both far above the Kalman filter with the true law |
 # | energy drift | the rollouts drift off the true energy, by more than 2x in 100 steps, inwards or outwards depending on the seed (Euler's explode, RK4's lose 2% in 100) |
 #
