@@ -567,8 +567,8 @@ for name, value in ablations.items():
 # contribution reaches the output *through the layer-1 attention patterns*,
 # which the frozen patterns preserve. Ablate them plainly, letting the layer-1
 # patterns change, and a large part of it is gone (the percentages are printed
-# above). One head at a time no single head is necessary: the soft
-# previous-token heads back each other up.
+# above). One head at a time, how much each layer-0 head matters varies from run
+# to run (printed above): the soft previous-token heads share the job.
 #
 # A pattern is made of queries *and* keys, so this does not yet say which one
 # the previous-token heads feed. A **path ablation** does: remove what they
@@ -607,9 +607,7 @@ assert removed[1] < 0.1 and removed[2] > 0.3, "the prev-token heads act via patt
 assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
     "... through the keys"
 )
-single = removed[3:]
-# null: a single necessary head would remove as much alone as all of them together
-assert single.max() < removed[2], "no single head does the work of all of them"
+# (one head at a time: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
 # ```{admonition} Exercise: the prefix-matching score
