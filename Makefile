@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test unit chapters site sync bench seeds clean
+.PHONY: book test lint format unit chapters site sync bench seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,19 @@ book: $(STAMP)
 	TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
 
-# Unit tests, then every chapter under nbval, then the book build and a headless-browser check.
-test: $(STAMP)
+# Lint and format check, unit tests, every chapter under nbval, the book build and a browser check.
+test: $(STAMP) lint
 	$(BIN)/python -m pytest tests/unit notebooks tests/book --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider $(PYTEST_ARGS)
+
+# ruff's lint rules and formatter (settings in pyproject.toml; notebooks/ruff.toml for chapters).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Format everything, then refresh the chapters' .ipynb twins.
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/jupytext --sync notebooks/*.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

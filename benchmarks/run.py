@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER_BUDGET_S = {"grokking": 240, "grokking_network": 300, "induction_heads": 240, "icl_regression": 180, "ode_circuits": 300}  # from each chapter's issue
+CHAPTER_BUDGET_S = {
+    "grokking": 240,
+    "grokking_network": 300,
+    "induction_heads": 240,
+    "icl_regression": 180,
+    "ode_circuits": 300,
+}  # from each chapter's issue
 
 
 def time_chapter(path: Path) -> float:
@@ -28,8 +34,12 @@ def time_chapter(path: Path) -> float:
     with tempfile.TemporaryDirectory() as cache:
         os.environ.update(TOYLAB_CACHE=cache, TOYLAB_PROGRESS="off", TOYLAB_STATIC="1")
         start = time.perf_counter()
-        nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
+        nbclient.NotebookClient(
+            nb,
+            timeout=3600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         return time.perf_counter() - start
 
 
@@ -37,7 +47,7 @@ def time_training_loop(steps: int = 200) -> dict[str, float]:
     """Steps per second of toylab.train on the grokking chapter's model and data."""
     from toylab import grokking
     from toylab.data import modular_addition_data
-    from toylab.models import grokking_transformer
+    from toylab.grokking import grokking_transformer
     from toylab.train import TrainConfig, train
 
     os.environ["TOYLAB_PROGRESS"] = "off"
@@ -45,9 +55,18 @@ def time_training_loop(steps: int = 200) -> dict[str, float]:
     out = {}
     for label, log_every in [("no logging", steps), ("log every 20", 20)]:
         model = grokking_transformer(59, seed=0)
-        cfg = TrainConfig(steps=steps, lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98), log_every=log_every)
+        cfg = TrainConfig(
+            steps=steps, lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98), log_every=log_every
+        )
         start = time.perf_counter()
-        train(model, data.train, grokking.loss_fn, cfg, evaluate=grokking.evaluator(data), use_cache=False)
+        train(
+            model,
+            data.train,
+            grokking.loss_fn,
+            cfg,
+            evaluate=grokking.evaluator(data),
+            use_cache=False,
+        )
         out[label] = steps / (time.perf_counter() - start)
     return out
 
@@ -70,11 +89,22 @@ def time_ensemble(members: int = 8, steps: int = 200) -> dict[str, float]:
 
     start = time.perf_counter()
     for model in models():
-        train(model, sample, lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(), cfg, use_cache=False)
+        train(
+            model,
+            sample,
+            lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(),
+            cfg,
+            use_cache=False,
+        )
     loop = time.perf_counter() - start
     start = time.perf_counter()
-    train(Ensemble(models()), sample, lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(-1).sum(),
-          cfg, use_cache=False)
+    train(
+        Ensemble(models()),
+        sample,
+        lambda m, X, y, x_q, y_q: (m(X, y, x_q) - y_q).pow(2).mean(-1).sum(),
+        cfg,
+        use_cache=False,
+    )
     batched = time.perf_counter() - start
     return {"loop": loop, "ensemble": batched}
 
@@ -84,35 +114,50 @@ def time_phase_diagram(steps: int = 100) -> dict[str, float]:
     seconds for ``steps`` full-batch steps of all 25 cells as one Ensemble vs one after another."""
     from torch.nn.functional import cross_entropy
 
-    from toylab import modular_mlp as mm
+    from toylab import grokking_network as gn
+    from toylab.data import modular_addition_data
     from toylab.ensemble import Ensemble
     from toylab.train import TrainConfig, train
 
     os.environ["TOYLAB_PROGRESS"] = "off"
     p, fracs, decays = 23, [0.3, 0.4, 0.5, 0.6, 0.75], [0.0, 0.3, 1.0, 3.0, 10.0]
     cells = [(f, w) for f in fracs for w in decays]
-    x, y, labels = mm.all_pairs(p)
-    masks = mm.train_masks(p, [f for f, _ in cells], [0] * len(cells))
+    pairs = modular_addition_data(p, 0.5)
+    x, y, labels = pairs.a, pairs.b, pairs.labels
+    masks = gn.train_masks(p, [f for f, _ in cells], [0] * len(cells))
 
     def models():
-        return [mm.ModularMLP(p, width=128, seed=i) for i in range(len(cells))]
+        return [gn.ModularMLP(p, width=128, seed=i) for i in range(len(cells))]
 
     start = time.perf_counter()
     for i, (model, (_, wd)) in enumerate(zip(models(), cells)):
         keep = masks[:, i]
-        train(model, [x[keep], y[keep], labels[keep]], lambda m, a, b, c: cross_entropy(m(a, b), c),
-              TrainConfig(steps=steps, lr=3e-3, weight_decay=wd, log_every=steps), use_cache=False)
+        train(
+            model,
+            [x[keep], y[keep], labels[keep]],
+            lambda m, a, b, c: cross_entropy(m(a, b), c),
+            TrainConfig(steps=steps, lr=3e-3, weight_decay=wd, log_every=steps),
+            use_cache=False,
+        )
     loop = time.perf_counter() - start
     start = time.perf_counter()
-    train(Ensemble(models()), [x, y, labels, masks], mm.ensemble_loss,
-          TrainConfig(steps=steps, lr=3e-3, weight_decay=tuple(w for _, w in cells), log_every=steps),
-          use_cache=False)
+    train(
+        Ensemble(models()),
+        [x, y, labels, masks],
+        gn.ensemble_loss,
+        TrainConfig(steps=steps, lr=3e-3, weight_decay=tuple(w for _, w in cells), log_every=steps),
+        use_cache=False,
+    )
     return {"loop": loop, "ensemble": time.perf_counter() - start}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--loop", action="store_true", help="only time the training loop and the ensemble")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="only time the training loop and the ensemble"
+    )
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
 
@@ -122,18 +167,38 @@ def main() -> None:
         for name in names:
             seconds = time_chapter(ROOT / "notebooks" / f"{name}.py")
             budget = CHAPTER_BUDGET_S.get(name)
-            verdict = "" if budget is None else ("within" if seconds <= budget else "OVER") + f" {budget} s"
+            verdict = (
+                ""
+                if budget is None
+                else ("within" if seconds <= budget else "OVER") + f" {budget} s"
+            )
             rows.append((f"chapter {name} (cold cache)", f"{seconds:.0f} s", verdict))
     for label, rate in time_training_loop().items():
         rows.append((f"training loop, grokking model, {label}", f"{rate:.1f} steps/s", ""))
     ens = time_ensemble()
     rows.append(("8 softmax regressors x 200 steps, one after another", f"{ens['loop']:.1f} s", ""))
-    rows.append(("8 softmax regressors x 200 steps, one Ensemble", f"{ens['ensemble']:.1f} s",
-                 f"speed-up {ens['loop'] / ens['ensemble']:.1f}x"))
+    rows.append(
+        (
+            "8 softmax regressors x 200 steps, one Ensemble",
+            f"{ens['ensemble']:.1f} s",
+            f"speed-up {ens['loop'] / ens['ensemble']:.1f}x",
+        )
+    )
     diagram = time_phase_diagram()
-    rows.append(("5x5 grokking diagram (He et al. net) x 100 steps, one after another", f"{diagram['loop']:.1f} s", ""))
-    rows.append(("5x5 grokking diagram (He et al. net) x 100 steps, one Ensemble", f"{diagram['ensemble']:.1f} s",
-                 f"speed-up {diagram['loop'] / diagram['ensemble']:.1f}x"))
+    rows.append(
+        (
+            "5x5 grokking diagram (He et al. net) x 100 steps, one after another",
+            f"{diagram['loop']:.1f} s",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "5x5 grokking diagram (He et al. net) x 100 steps, one Ensemble",
+            f"{diagram['ensemble']:.1f} s",
+            f"speed-up {diagram['loop'] / diagram['ensemble']:.1f}x",
+        )
+    )
 
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':>14}  budget")

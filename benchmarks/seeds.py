@@ -30,13 +30,17 @@ SEED_LINE = re.compile(r"^SEED = \d+$", re.MULTILINE)
 def with_seed(source: str, seed: int) -> str:
     """The chapter source with its one ``SEED = <int>`` line set to ``seed``."""
     if len(SEED_LINE.findall(source)) != 1:
-        raise ValueError("a chapter must define its seed on exactly one line of the form 'SEED = <int>'")
+        raise ValueError(
+            "a chapter must define its seed on exactly one line of the form 'SEED = <int>'"
+        )
     return SEED_LINE.sub(f"SEED = {seed}", source)
 
 
 def seed_from_commit(rev: str = "HEAD") -> int:
     """A seed nobody chose: the commit hash's first 8 hex digits, mod 10,000, plus 1 (never the default 0)."""
-    sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    sha = subprocess.run(
+        ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return int(sha.strip()[:8], 16) % 10_000 + 1
 
 
@@ -62,8 +66,13 @@ def errors_in(nb) -> list[str]:
     return out
 
 
-def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | None = None,
-                keep_going: bool = False) -> tuple[bool, float, str]:
+def run_chapter(
+    path: Path,
+    seed: int,
+    cache: str | None = None,
+    save: Path | None = None,
+    keep_going: bool = False,
+) -> tuple[bool, float, str]:
     """Execute one chapter with ``SEED = seed``: (passed, seconds, failure).
 
     The run cache is empty unless ``cache`` names a folder to keep the trained runs in; the
@@ -79,8 +88,13 @@ def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | No
         os.environ.update(env)
         start = time.perf_counter()
         try:
-            client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3", allow_errors=keep_going,
-                                             resources={"metadata": {"path": str(path.parent)}})
+            client = nbclient.NotebookClient(
+                nb,
+                timeout=3600,
+                kernel_name="python3",
+                allow_errors=keep_going,
+                resources={"metadata": {"path": str(path.parent)}},
+            )
             client.execute()
             errors = errors_in(nb)
             return not errors, time.perf_counter() - start, " | ".join(errors)
@@ -102,30 +116,57 @@ def run_chapter(path: Path, seed: int, cache: str | None = None, save: Path | No
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3], help="seeds to try (default 1 2 3)")
-    parser.add_argument("--from-commit", metavar="REV", help="try one seed derived from this commit's hash")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="*", default=[1, 2, 3], help="seeds to try (default 1 2 3)"
+    )
+    parser.add_argument(
+        "--from-commit", metavar="REV", help="try one seed derived from this commit's hash"
+    )
     parser.add_argument("--chapters", nargs="*", help="chapter names (default: all)")
-    parser.add_argument("--keep-cache", metavar="DIR", help="keep the trained runs in DIR (default: a fresh empty cache)")
-    parser.add_argument("--save", metavar="DIR", type=Path, help="write each executed notebook (with outputs) to DIR")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="run every cell after a failure too, and list every failed assertion")
+    parser.add_argument(
+        "--keep-cache",
+        metavar="DIR",
+        help="keep the trained runs in DIR (default: a fresh empty cache)",
+    )
+    parser.add_argument(
+        "--save",
+        metavar="DIR",
+        type=Path,
+        help="write each executed notebook (with outputs) to DIR",
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="run every cell after a failure too, and list every failed assertion",
+    )
     args = parser.parse_args()
 
     seeds = [seed_from_commit(args.from_commit)] if args.from_commit else args.seeds
     names = args.chapters or sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-    print(f"seeds: {' '.join(map(str, seeds))}; reproduce one with: make seeds SEEDS=<seed>", flush=True)
+    print(
+        f"seeds: {' '.join(map(str, seeds))}; reproduce one with: make seeds SEEDS=<seed>",
+        flush=True,
+    )
     rows = []
     for name in names:
         for seed in seeds:
-            ok, seconds, why = run_chapter(ROOT / "notebooks" / f"{name}.py", seed, args.keep_cache, args.save,
-                                             args.keep_going)
+            ok, seconds, why = run_chapter(
+                ROOT / "notebooks" / f"{name}.py", seed, args.keep_cache, args.save, args.keep_going
+            )
             rows.append((name, seed, ok, seconds, why))
-            print(f"{name:<18} seed {seed:<6} {'pass' if ok else 'FAIL'}  {seconds:5.0f} s  {why}", flush=True)
+            print(
+                f"{name:<18} seed {seed:<6} {'pass' if ok else 'FAIL'}  {seconds:5.0f} s  {why}",
+                flush=True,
+            )
 
     print("\n| chapter | seed | result | time | failing assertion |\n|---|---|---|---|---|")
     for name, seed, ok, seconds, why in rows:
-        print(f"| {name} | {seed} | {'pass' if ok else 'FAIL'} | {seconds:.0f} s | {why.replace('|', '/')} |")
+        print(
+            f"| {name} | {seed} | {'pass' if ok else 'FAIL'} | {seconds:.0f} s | {why.replace('|', '/')} |"
+        )
     failed = sum(not r[2] for r in rows)
     print(f"\nseed check: {len(rows) - failed} of {len(rows)} chapter runs held every assertion")
     return 1 if failed else 0

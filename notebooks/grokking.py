@@ -49,17 +49,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "toylab @ git+https://github.com/toylab-book/toylab",
-        ],
-        check=True,
-    )
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
 import math
@@ -71,12 +62,10 @@ import torch
 from toylab import grokking, plotting
 from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
-from toylab.models import grokking_transformer
+from toylab.grokking import grokking_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update(
-    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
-)
+plotting.use_book_style()
 
 # %% [markdown]
 # ## 1. The task
@@ -229,8 +218,11 @@ ax_acc.axhline(1 / P, color="grey", ls=":", lw=1)
 ax_acc.text(1.2, 1 / P + 0.02, "chance", color="grey", fontsize=8)
 fig.suptitle(
     f"Training accuracy is perfect by step {phases.memorised}; "
-    + (f"the unseen pairs follow only near step {phases.cleanup_start}" if phases.grokked
-       else "the unseen pairs never follow in this run"),
+    + (
+        f"the unseen pairs follow only near step {phases.cleanup_start}"
+        if phases.grokked
+        else "the unseen pairs never follow in this run"
+    ),
     fontsize=10,
 )
 fig.tight_layout()
@@ -306,9 +298,8 @@ share_init = grokking.frequency_share(run.model_at(0).embed.W_E[:P])
 # *number* and the *sparsity* are what the paper predicts.
 
 # %%
-acts = grokking.neuron_activations(
-    run.model, data
-)  # (p, p, d_mlp): every neuron on every (a, b)
+# (p, p, d_mlp): every neuron on every (a, b)
+acts = grokking.neuron_activations(run.model, data)
 neuron_freq, neuron_frac = grokking.neuron_frequencies(acts)  # (d_mlp,), (d_mlp,)
 key_freqs = grokking.key_frequencies(neuron_freq, neuron_frac)
 # the same rule applied to the untrained network: the null
@@ -316,8 +307,10 @@ init_freq, init_frac = grokking.neuron_frequencies(
     grokking.neuron_activations(run.model_at(0), data)
 )
 print("key frequencies:", key_freqs)
-print("key frequencies of the network at initialisation:",
-      grokking.key_frequencies(init_freq, init_frac))
+print(
+    "key frequencies of the network at initialisation:",
+    grokking.key_frequencies(init_freq, init_frac),
+)
 print(
     f"share of the embedding's norm in them: {share[key_freqs].sum():.1%} "
     f"(at initialisation: {share_init[key_freqs].sum():.1%})"
@@ -361,9 +354,8 @@ fig, axes = plt.subplots(
 for col, kf in enumerate(key_freqs):
     members = torch.nonzero(neuron_freq == kf).flatten()
     n = int(members[neuron_frac[members].argmax()])
-    relabel = (
-        np.arange(P) * pow(kf, -1, P)
-    ) % P  # row i shows the residue x with k x = i (mod p)
+    # row i shows the residue x with k x = i (mod p)
+    relabel = (np.arange(P) * pow(kf, -1, P)) % P
     for row, grid in enumerate([acts[:, :, n], acts[relabel][:, relabel, n]]):
         ax = axes[row, col]
         ax.imshow(grid, cmap="viridis", origin="lower")
@@ -388,15 +380,32 @@ fig.tight_layout()
 # $(a, b)$ and ask which single frequency $k$ explains the most variance
 # (the squared norm in the block $\{1, \cos w_k, \sin w_k\}^{\otimes 2}$). The
 # paper found 85% of neurons have more than 85% of their variance explained by
-# one frequency.
+# one frequency. Our run is smaller ($p = 59$, 2,000 steps) and less clean, by an
+# amount that depends on the seed: the share of such neurons printed below varies
+# widely from seed to seed. The next line shows where the rest of the variance goes:
+# into the *other* key frequencies, which together with the neuron's own explain
+# nearly all of it. What held in every seed we tried is that most neurons are
+# *dominated* by one frequency, which explains more than half of their variance;
+# at initialisation no neuron's best frequency explains even half.
 
 # %%
 alive = neuron_frac > 0
-well = neuron_frac > 0.85
+dominated, well = neuron_frac > 0.5, neuron_frac > 0.85
+# the share of each neuron's variance in all key frequencies together, now and at init
+in_keys = grokking.variance_in(acts, key_freqs)  # (d_mlp,)
+init_in_keys = grokking.variance_in(
+    grokking.neuron_activations(run.model_at(0), data), key_freqs
+)
 print(
-    f"{int(alive.sum())} live neurons; {well.sum() / alive.sum():.1%} have "
-    ">85% of their variance explained by one frequency "
-    f"(at initialisation: {(init_frac > 0.85).double().mean():.1%})"
+    f"{int(alive.sum())} live neurons; one frequency explains >50% of the variance of "
+    f"{dominated.sum() / alive.sum():.1%}, >85% of {well.sum() / alive.sum():.1%} "
+    f"(paper: 85%); at initialisation: {(init_frac > 0.5).double().mean():.1%} "
+    f"and {(init_frac > 0.85).double().mean():.1%}"
+)
+print(
+    f"median share of a neuron's variance: its own frequency {neuron_frac[alive].median():.0%}, "
+    f"all key frequencies together {in_keys[alive].median():.0%} "
+    f"(at initialisation: {init_in_keys.median():.0%})"
 )
 counts = torch.bincount(neuron_freq[alive], minlength=P // 2 + 1)
 
@@ -415,7 +424,7 @@ ax1.set_title(
 ax2.hist(neuron_frac[alive], bins=40, color="tab:blue")
 ax2.axvline(0.85, color="k", ls=":")
 ax2.set_xlabel("fraction of variance explained by the neuron's frequency")
-ax2.set_title("... and most are almost pure waves", fontsize=10)
+ax2.set_title("... and most are dominated by one wave", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -427,12 +436,10 @@ fig.tight_layout()
 
 # %%
 W_L = grokking.neuron_logit_map(run.model)  # (d_mlp, p)
-W_L_fourier = (
-    W_L @ basis.double().T
-)  # (d_mlp, p): columns are Fourier components of the answer
-order = torch.argsort(
-    neuron_freq * 10 - neuron_frac
-)  # group the neurons by cluster
+# (d_mlp, p): columns are Fourier components of the answer
+W_L_fourier = W_L @ basis.double().T
+# group the neurons by cluster
+order = torch.argsort(neuron_freq * 10 - neuron_frac)
 fig, (ax1, ax2) = plt.subplots(
     1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]}
 )
@@ -471,7 +478,9 @@ print(f"variance of the logits explained by the clock formula: {r2:.1%}")
 # control: the same formula with as many other frequencies, drawn at random
 others = [k for k in range(1, P // 2 + 1) if k not in key_freqs]
 control_freqs = sorted(
-    np.random.default_rng(SEED).choice(others, len(key_freqs), replace=False).tolist()
+    np.random.default_rng(SEED)
+    .choice(others, len(key_freqs), replace=False)
+    .tolist()
 )
 _, r2_control = grokking.clock_fit(logits, control_freqs)
 print(f"... with the random frequencies {control_freqs} instead: {r2_control:.1%}")
@@ -496,7 +505,7 @@ ax.set_title(
 fig.tight_layout()
 
 # %%
-# Checks: a few key frequencies, a sparse embedding, single-frequency neurons, clock-shaped
+# Checks: a few key frequencies, a sparse embedding, neurons dominated by one wave, clock-shaped
 # logits. Beside each bound, what the null gives (all printed above).
 # null: the untrained network has no key frequency (no neuron is even half one wave)
 assert 2 <= len(key_freqs) <= 8, (
@@ -505,10 +514,15 @@ assert 2 <= len(key_freqs) <= 8, (
 # null: at initialisation the same frequencies hold about K/29 of the norm (0.1-0.2)
 emb_key, emb_key_init = share[key_freqs].sum(), share_init[key_freqs].sum()
 assert emb_key > 0.6 and emb_key > 3 * emb_key_init, "a sparse embedding"
-# null: at initialisation no neuron has >85% of its variance in one frequency (0%)
-assert well.sum() / alive.sum() > 0.5, "most neurons are single-frequency waves"
+# null: at initialisation no neuron's best frequency explains half its variance (0%);
+# the paper's stricter >85% share varies too much between seeds here to assert (printed)
+assert dominated.sum() / alive.sum() > 0.5, (
+    "most neurons are dominated by one frequency"
+)
 # null: K random other frequencies explain almost none of the logits (r2_control)
-assert r2 > 0.7 and r2 > 10 * r2_control, "the logits are the key frequencies' clocks"
+assert r2 > 0.7 and r2 > 10 * r2_control, (
+    "the logits are the key frequencies' clocks"
+)
 
 # %% [markdown]
 # ```{admonition} Exercise: run the clock yourself
@@ -545,15 +559,18 @@ def clock_logits_solution(
     out = torch.zeros(len(a), p, dtype=torch.float64)
     for k in freqs:
         w = 2 * math.pi * k / p
+        # cos w(a+b)
         cos_ab = torch.cos(w * a) * torch.cos(w * b) - torch.sin(w * a) * torch.sin(
             w * b
-        )  # cos w(a+b)
+        )
+        # sin w(a+b)
         sin_ab = torch.sin(w * a) * torch.cos(w * b) + torch.cos(w * a) * torch.sin(
             w * b
-        )  # sin w(a+b)
+        )
+        # cos w(a+b-c)
         out += cos_ab[:, None] * torch.cos(w * c) + sin_ab[:, None] * torch.sin(
             w * c
-        )  # cos w(a+b-c)
+        )
     return out
 
 
@@ -610,7 +627,9 @@ print(
 restricted_control = grokking.grid_loss(
     grokking.restricted_logits(logits, control_freqs), data
 )
-print(f"  control: the directions of {control_freqs} only: {restricted_control:.2e}")
+print(
+    f"  control: the directions of {control_freqs} only: {restricted_control:.2e}"
+)
 
 
 def ablate(k):
@@ -732,7 +751,11 @@ plateau = unseen_loss[steps >= phases.memorised].max()
 events = {
     "restricted loss halves": grokking.first_step(
         measures.steps,
-        after & (measures.restricted_loss < 0.5 * at(phases.memorised, measures.restricted_loss)),
+        after
+        & (
+            measures.restricted_loss
+            < 0.5 * at(phases.memorised, measures.restricted_loss)
+        ),
     ),
     "excluded loss doubles": grokking.first_step(
         measures.steps,
@@ -754,7 +777,9 @@ print(
 t_test = events["unseen test loss halves"]
 assert None not in events.values(), "an event never happened"
 assert events["restricted loss halves"] < t_test, "the circuit grows before..."
-assert events["excluded loss doubles"] < t_test, "...the model relies on it, before..."
+assert events["excluded loss doubles"] < t_test, (
+    "...the model relies on it, before..."
+)
 # null: Gini at initialisation (printed above)
 assert (
     measures.gini_W_E[-1] > measures.gini_W_E[0] + 0.2
@@ -816,6 +841,7 @@ plotting.snapshot_view(draw, run.snapshot_steps, figsize=(9, 3))
 # | training | 40k full-batch epochs, groks near 10k | 2k full-batch steps; when it groks is printed in section 3 |
 # | key frequencies | read off the trained model's Fourier spectra | a rule: a frequency is key if it owns at least 5% of the neurons that one frequency explains more than half of (`grokking.key_frequencies`) |
 # | phase boundaries | at 1.4k and 9.4k epochs | found by thresholds on the unseen-pair test loss (`grokking.find_phases`) |
+# | neurons explained by one frequency | 85% of neurons above 85% of their variance | that share varies widely between seeds (printed in section 4.3); asserted: most neurons above half, and the key frequencies together hold nearly all |
 #
 # Everything was shrunk for one reason: the chapter must run on a 2-core laptop
 # CPU in a few minutes, and the paper's 40k full-batch steps would take about an
@@ -825,8 +851,10 @@ plotting.snapshot_view(draw, run.snapshot_steps, figsize=(9, 3))
 # that 40% of the data groks several times sooner than 30% (exercise 1 lets you
 # measure this one yourself). The price is a shorter plateau: circuit formation
 # lasts the few hundred steps printed in section 6, against about 8k epochs in
-# the paper. The
-# metrics are the paper's, unchanged.
+# the paper, and the neurons end less pure: many keep a share of their variance in
+# the other key frequencies (section 4.3). Whether a longer run would purify them is
+# our hypothesis, not something this chapter measures. The metrics are the
+# paper's, unchanged.
 #
 # ## Summary
 #

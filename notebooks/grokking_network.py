@@ -50,17 +50,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "toylab @ git+https://github.com/toylab-book/toylab",
-        ],
-        check=True,
-    )
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
 import math
@@ -70,14 +61,13 @@ import numpy as np
 import torch
 from torch.nn.functional import cross_entropy
 
-from toylab import modular_mlp as mm
+from toylab import grokking_network as gn
 from toylab import plotting
+from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update(
-    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
-)
+plotting.use_book_style()
 
 # %% [markdown]
 # ## 1. Train the network on every pair
@@ -91,7 +81,9 @@ plt.rcParams.update(
 # %%
 P, WIDTH = 23, 512
 SEED = 0
-x_all, y_all, labels = mm.all_pairs(P)  # (529,) each, row = x * p + y
+FRAC = 0.75  # the training split of section 4; here every pair is trained on
+data = modular_addition_data(P, FRAC, seed=SEED)
+x_all, y_all, labels = data.a, data.b, data.labels  # (529,) each, row = x * p + y
 
 
 def ce_loss(model, x, y, target):
@@ -108,7 +100,7 @@ def accuracy(model, rows):
 
 
 def waves_metrics(model):
-    waves = mm.neuron_waves(model.theta)
+    waves = gn.neuron_waves(model.theta)
     return {
         "ipr": float(waves.ipr.mean()),
         "norm": float(sum(p.pow(2).sum() for p in model.parameters())),
@@ -117,7 +109,7 @@ def waves_metrics(model):
 
 FULL_STEPS = 1000
 run_full = train(
-    mm.ModularMLP(P, WIDTH, activation="square", seed=SEED),
+    gn.ModularMLP(P, WIDTH, activation="square", seed=SEED),
     [x_all, y_all, labels],
     ce_loss,
     TrainConfig(
@@ -151,7 +143,7 @@ print(
 
 # %%
 theta, xi = net.theta.detach(), net.xi.detach()
-w_in, w_out = mm.neuron_waves(theta), mm.neuron_waves(xi)
+w_in, w_out = gn.neuron_waves(theta), gn.neuron_waves(xi)
 order = torch.argsort(w_in.freq * 10 - w_in.ipr)  # group neurons by frequency
 counts = torch.bincount(w_in.freq, minlength=P // 2 + 1)[1:]
 
@@ -171,7 +163,7 @@ axes[2].set_xlabel("frequency $k$")
 axes[2].set_title("neurons per frequency", fontsize=9)
 fig.tight_layout()
 plt.show()
-ipr_init = mm.neuron_waves(run_full.state_at(0)["theta"]).ipr
+ipr_init = gn.neuron_waves(run_full.state_at(0)["theta"]).ipr
 print(
     f"IPR of the input weights: median {w_in.ipr.median():.3f}, at init "
     f"{ipr_init.median():.3f} (one frequency: 1; power spread evenly: {1 / 11:.3f})"
@@ -189,10 +181,16 @@ print(
 
 # %%
 same_init = (
-    mm.neuron_waves(run_full.state_at(0)["theta"]).freq
-    == mm.neuron_waves(run_full.state_at(0)["xi"]).freq
-).float().mean()
-print(f"same frequency in and out at initialisation: {same_init:.1%} (chance: 1/11)")
+    (
+        gn.neuron_waves(run_full.state_at(0)["theta"]).freq
+        == gn.neuron_waves(run_full.state_at(0)["xi"]).freq
+    )
+    .float()
+    .mean()
+)
+print(
+    f"same frequency in and out at initialisation: {same_init:.1%} (chance: 1/11)"
+)
 
 # %%
 # null: at initialisation the median IPR is the value printed above (~0.2)
@@ -220,12 +218,12 @@ assert counts.min() > 0.5 * WIDTH / 11 and counts.max() < 1.5 * WIDTH / 11, (
 # misalignment $D_m = \psi_m - 2\phi_m$ (wrapped into $[-\pi, \pi)$).
 
 # %%
-D = mm.phase_misalignment(theta, xi)
+D = gn.phase_misalignment(theta, xi)
 fig = plt.figure(figsize=(10, 3.6))
 ax1 = fig.add_subplot(1, 2, 1)
 ax2 = fig.add_subplot(1, 2, 2, projection="polar")
-two_phi = mm.wrap(2 * w_in.phase)
-psi = mm.neuron_waves(xi, freq=w_in.freq).phase
+two_phi = gn.wrap(2 * w_in.phase)
+psi = gn.neuron_waves(xi, freq=w_in.freq).phase
 ax1.scatter(two_phi, psi, s=4)
 ax1.plot([-math.pi, math.pi], [-math.pi, math.pi], "k--", lw=1)
 ax1.set_xlabel(r"$2\phi_m$ (wrapped)")
@@ -254,10 +252,14 @@ print(
 # paper's sum over neurons in the next section also meets waves of phase $2\phi$
 # and $4\phi$, so we measure the spread of $r\phi$ for the harmonics $r = 1, \dots, 4$.)
 
+
 # %%
 def resultants(phases, harmonics=(1, 2, 3, 4)):
     """Mean resultant length of r * phase for each harmonic r (0: evenly spread, 1: equal)."""
-    return [float(torch.polar(torch.ones_like(phases), r * phases).mean().abs()) for r in harmonics]
+    return [
+        float(torch.polar(torch.ones_like(phases), r * phases).mean().abs())
+        for r in harmonics
+    ]
 
 
 spread = {k: resultants(w_in.phase[w_in.freq == k]) for k in range(1, P // 2 + 1)}
@@ -294,14 +296,14 @@ assert max(max(r) for r in spread.values()) < 0.4, (
 
 # %%
 X_FIXED = 4
-ideal = mm.dominant_waves(net)  # every neuron reduced to its dominant wave
+ideal = gn.dominant_waves(net)  # every neuron reduced to its dominant wave
 
 
 def ghost_ratios(model):
     """Logits for x = X_FIXED, and ghost height over answer height (above the rest)."""
     with torch.no_grad():
         logits = model(torch.full((P,), X_FIXED), torch.arange(P))  # (y, j)
-    prof = mm.indicator_profile(logits, X_FIXED, P)
+    prof = gn.indicator_profile(logits, X_FIXED, P)
     height = prof["answer"] - prof["rest"]
     return (
         logits,
@@ -357,7 +359,7 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 # %% [markdown]
 # Both heat maps show three lines: the answer on the diagonal $j = x + y$, the
 # ghost $j = 2y$ on a line of twice the slope, and the ghost $j = 2x$ as a fixed
-# column. Reduce every neuron to its dominant wave (`mm.dominant_waves`) and the
+# column. Reduce every neuron to its dominant wave (`gn.dominant_waves`) and the
 # ghosts stand at half the answer's height, as the paper derives. The trained
 # network's ghosts are lower (the ratios printed above, bounded by the check
 # below): the rest of its spectrum (the power outside each neuron's main
@@ -370,7 +372,7 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 # Write `my_wave(w, k)` that returns $(\alpha, \phi)$ for a weight row
 # $w[j] = \alpha\cos(2\pi k j/p + \phi)$ (plus possibly a constant), using only
 # the dot products of $w$ with $\cos(2\pi k j/p)$ and $\sin(2\pi k j/p)$. Then run
-# `mm.check_wave_decoding(my_wave)`.
+# `gn.check_wave_decoding(my_wave)`.
 # ```
 
 
@@ -379,7 +381,7 @@ def my_wave(w: torch.Tensor, k: int) -> tuple[float, float]:
     raise NotImplementedError("your code here")
 
 
-mm.check_wave_decoding(my_wave)
+gn.check_wave_decoding(my_wave)
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -394,7 +396,7 @@ def wave_solution(w: torch.Tensor, k: int) -> tuple[float, float]:
     return float(torch.sqrt(c**2 + s**2)), float(torch.atan2(-s, c))
 
 
-assert mm.check_wave_decoding(wave_solution)
+assert gn.check_wave_decoding(wave_solution)
 
 # %% [markdown]
 # ## 3. The lottery ticket
@@ -408,15 +410,15 @@ assert mm.check_wave_decoding(wave_solution)
 # the lead compounds. (We train with Adam, which rescales the steps; the
 # argument is a heuristic, and the data below test it.) So we score each
 # frequency of each neuron at step 0 by its contribution $\alpha_k^2 \beta_k \cos D_k$
-# (`mm.lottery_scores`) and predict the winner: a lottery decided at
+# (`gn.lottery_scores`) and predict the winner: a lottery decided at
 # initialisation.
 
 # %%
 init = run_full.state_at(0)
-scores0 = mm.lottery_scores(init["theta"], init["xi"])  # (M, 11)
+scores0 = gn.lottery_scores(init["theta"], init["xi"])  # (M, 11)
 predicted = scores0.argmax(-1) + 1
-alpha0 = mm.neuron_waves(init["theta"]).power.sqrt()  # (M, 11) input magnitudes
-beta0 = mm.neuron_waves(init["xi"]).power.sqrt()  # (M, 11) output magnitudes
+alpha0 = gn.neuron_waves(init["theta"]).power.sqrt()  # (M, 11) input magnitudes
+beta0 = gn.neuron_waves(init["xi"]).power.sqrt()  # (M, 11) output magnitudes
 predictors = {  # each predicts the frequency with the largest score, (M, 11)
     "alpha^2 beta cos D (the rule)": scores0,
     "alpha^2 beta (magnitude alone)": alpha0**2 * beta0,
@@ -433,9 +435,10 @@ for name, h in hit_rates.items():
 print(f"chance: {1 / 11:.1%}")
 
 snap = run_full.snapshot_steps
+# (snapshot, M, K)
 power = torch.stack(
-    [mm.neuron_waves(run_full.state_at(s)["theta"]).power for s in snap]
-)  # (snapshot, M, K)
+    [gn.neuron_waves(run_full.state_at(s)["theta"]).power for s in snap]
+)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
 hits = torch.nonzero(predicted == w_in.freq)[:, 0]
 misses = torch.nonzero(predicted != w_in.freq)[:, 0]
@@ -474,7 +477,9 @@ plt.show()
 # null: chance is 1/11 = 9%
 assert hit > 4 / 11, "the lottery prediction should be far above chance (1/11)"
 # null: the rule without its alignment term, and without its magnitudes (printed above)
-assert hit > hit_rates["alpha^2 beta (magnitude alone)"], "alignment adds to magnitude"
+assert hit > hit_rates["alpha^2 beta (magnitude alone)"], (
+    "alignment adds to magnitude"
+)
 assert hit > hit_rates["cos D (alignment alone)"], "magnitude adds to alignment"
 
 # %% [markdown]
@@ -486,11 +491,11 @@ assert hit > hit_rates["cos D (alignment alone)"], "magnitude adds to alignment"
 # $10^{-3}$ and weight decay 1).
 
 # %%
-FRAC, WD, GROK_STEPS = 0.75, 1.0, 2000
-train_mask = mm.train_masks(P, [FRAC], [SEED])[:, 0]
+WD, GROK_STEPS = 1.0, 2000
+train_mask = data.train_mask
 test_rows = ~train_mask
 run_grok = train(
-    mm.ModularMLP(P, WIDTH, activation="relu", seed=SEED),
+    gn.ModularMLP(P, WIDTH, activation="relu", seed=SEED),
     [x_all[train_mask], y_all[train_mask], labels[train_mask]],
     ce_loss,
     TrainConfig(
@@ -511,7 +516,7 @@ run_grok = train(
 )
 steps = run_grok.metric("step")
 train_acc, test_acc = run_grok.metric("train_acc"), run_grok.metric("test_acc")
-swap = mm.swap_answerable(P, train_mask)[test_rows].float().mean()
+swap = data.swap_in_train[test_rows].float().mean()
 # null: chance is 1/23; a network that cannot fit stays below 100%
 assert (train_acc >= 1.0).any(), "the network should memorise its training pairs"
 memorised = int(steps[np.argmax(train_acc >= 1.0)])
@@ -591,7 +596,7 @@ print(
 )
 # The plateau, split: on test pairs whose swap is a training pair the memorised
 # answer is right by symmetry; on the others, does the network know anything yet?
-no_swap = test_rows & ~mm.swap_answerable(P, train_mask)
+no_swap = test_rows & ~data.swap_in_train
 at_memorised = min(run_grok.snapshot_steps, key=lambda s: abs(s - memorised))
 acc_no_swap = accuracy(run_grok.model_at(at_memorised), no_swap)
 print(
@@ -632,9 +637,8 @@ FRACS = [0.3, 0.4, 0.5, 0.6, 0.75]
 DECAYS = [0.0, 0.3, 1.0, 3.0, 10.0]
 SEEDS = [SEED, SEED + 1, SEED + 2]
 cells = [(f, w, s) for f in FRACS for w in DECAYS for s in SEEDS]
-masks = mm.train_masks(
-    P, [f for f, _, _ in cells], [s for _, _, s in cells]
-)  # (529, 75): each network's training pairs
+# (529, 75): each network's training pairs
+masks = gn.train_masks(P, [f for f, _, _ in cells], [s for _, _, s in cells])
 DIAGRAM_STEPS = 3000
 
 
@@ -651,10 +655,10 @@ def diagram_metrics(ensemble):
 
 run_diagram = train(
     Ensemble(
-        [mm.ModularMLP(P, 128, activation="relu", seed=s) for _, _, s in cells]
+        [gn.ModularMLP(P, 128, activation="relu", seed=s) for _, _, s in cells]
     ),
     [x_all, y_all, labels, masks],
-    mm.ensemble_loss,
+    gn.ensemble_loss,
     TrainConfig(
         steps=DIAGRAM_STEPS,
         lr=3e-3,
@@ -732,7 +736,8 @@ print("final train accuracy (mean over seeds):")
 print(final_train.mean(-1).round(2))
 # test pairs memory cannot answer: held out, and their swap held out too
 with torch.no_grad():
-    correct_end = (run_diagram.model(x_all, y_all).argmax(-1) == labels).T  # (529, 75)
+    # (529, 75)
+    correct_end = (run_diagram.model(x_all, y_all).argmax(-1) == labels).T
 unseen = ~masks & ~masks[y_all * P + x_all]  # (529, 75)
 final_unseen = np.zeros_like(to_90)
 for i, (f, w, s) in enumerate(cells):
@@ -774,11 +779,11 @@ assert not np.isnan(to_90[-1, wd1]).any(), "75% of the data, wd 1: every seed gr
 # it is a pre-rendered animation.
 
 # %%
-final_freq = mm.neuron_waves(run_grok.cpu_model().theta).freq
+final_freq = gn.neuron_waves(run_grok.cpu_model().theta).freq
 grok_order = torch.argsort(final_freq)
 snap_share = {}
 for s in run_grok.snapshot_steps:
-    pw = mm.neuron_waves(run_grok.state_at(s)["theta"]).power
+    pw = gn.neuron_waves(run_grok.state_at(s)["theta"]).power
     snap_share[s] = (pw / pw.sum(-1, keepdim=True))[grok_order].T
 
 

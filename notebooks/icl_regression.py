@@ -52,19 +52,12 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "toylab @ git+https://github.com/toylab-book/toylab",
-        ],
-        check=True,
-    )
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
+from functools import partial
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -74,9 +67,7 @@ from toylab import plotting
 from toylab.ensemble import Ensemble
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update(
-    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
-)
+plotting.use_book_style()
 
 # %% [markdown]
 # ## 1. The task, and two algorithms that solve it
@@ -119,9 +110,7 @@ def gd(X, y, x_q):
 
 
 etas = np.linspace(0, 1.4, 29)
-risk_mc = [
-    icl.mse(lambda X, y, x_q: icl.gd_predict(X, y, x_q, e), test) for e in etas
-]
+risk_mc = [icl.mse(partial(icl.gd_predict, eta=e), test) for e in etas]
 risk_formula = [icl.expected_gd_risk(N_CTX, D, e) for e in etas]
 mse_gd, mse_ls = icl.mse(gd, test), icl.mse(icl.least_squares_predict, test)
 
@@ -472,9 +461,8 @@ icl.check_step_size(my_step_size)
 def step_size_solution(kq: torch.Tensor, pv: torch.Tensor) -> float:
     d = kq.shape[0] - 1
     a = kq[:d, :d].diagonal().mean()  # scores are a * x_i^T x_q
-    return float(
-        -a * pv[d, d]
-    )  # the query's y entry gets pv_yy * a * sum y_i x_i^T x_q / N
+    # the query's y entry gets pv_yy * a * sum y_i x_i^T x_q / N
+    return float(-a * pv[d, d])
 
 
 assert icl.check_step_size(step_size_solution)
@@ -528,8 +516,10 @@ search_tasks = icl.sample_tasks(
     4096, N_CTX, D, generator=torch.Generator().manual_seed(7)
 )
 gammas, etas2 = icl.layer_step_sizes(lsa2)
-gammas_init, etas_init = icl.layer_step_sizes(  # the same seed builds the initial weights
-    icl.LinearSelfAttention(D, n_layers=2, seed=SEED)
+gammas_init, etas_init = (
+    icl.layer_step_sizes(  # the same seed builds the initial weights
+        icl.LinearSelfAttention(D, n_layers=2, seed=SEED)
+    )
 )
 eta_2steps = icl.line_search_eta(search_tasks, steps=2)
 g_fit, e_fit = icl.fit_gd_plus_plus(gammas, etas2, N_CTX, D, steps=400, seed=SEED)
@@ -554,7 +544,9 @@ depth = {
 agree2 = icl.agreement(lsa2, gd_plus_plus, test)
 print(", ".join(f"{k}: {v:.3f}" for k, v in depth.items()))
 print(f"per layer: gamma {gammas.numpy().round(3)}, eta {etas2.numpy().round(3)}")
-print(f"at initialisation: gamma {gammas_init.numpy().round(3)}, eta {etas_init.numpy().round(3)}")
+print(
+    f"at initialisation: gamma {gammas_init.numpy().round(3)}, eta {etas_init.numpy().round(3)}"
+)
 print(f"2 layers vs GD++ with their steps: {agree2}")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3), width_ratios=[1.6, 1])
@@ -835,7 +827,9 @@ for i, hd in enumerate(heads):
     A = pair_model.A[hd].detach()
     lim = float(A.abs().max())
     axes[i].imshow(A, cmap="RdBu", vmin=-lim, vmax=lim)
-    axes[i].set_title(f"$A_{hd}$ (H = {pair['H']}, seed {pair['seed']})", fontsize=10)
+    axes[i].set_title(
+        f"$A_{hd}$ (H = {pair['H']}, seed {pair['seed']})", fontsize=10
+    )
     axes[i].set_xticks([0, D_S], ["$x_1$", "$y$"])
     axes[i].set_yticks([0, D_S], ["$x_1$", "$y$"])
 v = pair_model.v.detach()[heads].T
@@ -875,7 +869,9 @@ assert refs["kernel regression"] > 1.5 * refs["GD step"]
 paired2 = [r for r in rows if r["H"] == 2 and r["paired"]]
 unpaired2 = [r for r in rows if r["H"] == 2 and not r["paired"]]
 four = [r for r in rows if r["H"] == 4]
-print(f"two heads: {len(paired2)} of {len(paired2) + len(unpaired2)} seeds found the pair")
+print(
+    f"two heads: {len(paired2)} of {len(paired2) + len(unpaired2)} seeds found the pair"
+)
 # Every two-head run ends in one of two states (which, depends on the seed):
 # paired, and then the debiased GD step ...
 for r in paired2:

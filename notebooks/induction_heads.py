@@ -51,17 +51,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "toylab @ git+https://github.com/toylab-book/toylab",
-        ],
-        check=True,
-    )
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
 import matplotlib.pyplot as plt
@@ -69,14 +60,12 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from toylab import hooks, plotting
-from toylab import induction as ind
-from toylab.models import add_smeared_keys, build_transformer
+from toylab import heads, hooks, plotting
+from toylab import induction_heads as ind
+from toylab.models import build_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update(
-    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
-)
+plotting.use_book_style()
 
 # %% [markdown]
 # ## 1. The task and the model
@@ -95,6 +84,7 @@ plt.rcParams.update(
 
 # %%
 N_VOCAB, N_CTX, BATCH = 64, 32, 32
+N_HEADS, D_MODEL, D_HEAD = 4, 64, 16  # per layer; the main model has 2 layers
 SEED = 0
 STEPS, LR = 1500, 3e-3
 PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
@@ -103,9 +93,9 @@ PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
 def model_config(n_layers: int) -> dict:
     return dict(
         n_layers=n_layers,
-        d_model=64,
-        d_head=16,
-        n_heads=4,
+        d_model=D_MODEL,
+        d_head=D_HEAD,
+        n_heads=N_HEADS,
         d_vocab=N_VOCAB,
         n_ctx=N_CTX,
         attn_only=True,
@@ -145,13 +135,14 @@ print("predictable targets:", predictable[0].int().tolist())
 #   (summed over the earlier copies: from the third copy on there are several).
 
 # %%
+# (64, 32)
 test_tokens = ind.repeated_random_tokens(
     64,
     PERIOD,
     N_VOCAB,
     repeats=N_CTX // PERIOD,
     generator=torch.Generator().manual_seed(3),
-)  # (64, 32)
+)
 
 
 def scores(model, fwd_hooks=()):
@@ -163,7 +154,7 @@ def scores(model, fwd_hooks=()):
     out = {"icl": ind.icl_score(ind.per_token_loss(logits, test_tokens), PERIOD)}
     for layer in range(model.cfg.n_layers):
         pattern = cache[f"blocks.{layer}.attn.hook_pattern"]  # (batch, head, q, k)
-        prev = ind.previous_token_scores(pattern)
+        prev = heads.previous_token_scores(pattern)
         prefix = ind.prefix_matching_scores(pattern, PERIOD)
         for h in range(model.cfg.n_heads):
             out[f"prev L{layer}H{h}"] = float(prev[h])
@@ -172,9 +163,8 @@ def scores(model, fwd_hooks=()):
 
 
 uniform = torch.tril(torch.ones(N_CTX, N_CTX))
-uniform = uniform / uniform.sum(
-    -1, keepdim=True
-)  # attention spread evenly over the past
+# attention spread evenly over the past
+uniform = uniform / uniform.sum(-1, keepdim=True)
 CHANCE = float(ind.prefix_matching_scores(uniform[None, None], PERIOD))
 print(f"prefix-matching score of evenly spread attention: {CHANCE:.2f}")
 
@@ -221,9 +211,8 @@ icl2 = run2.metric("icl")
 
 def best(run, kind, layer):
     """The best head's score in ``layer`` at every logged step."""
-    n_heads = 4
     return np.max(
-        [run.metric(f"{kind} L{layer}H{h}") for h in range(n_heads)], axis=0
+        [run.metric(f"{kind} L{layer}H{h}") for h in range(N_HEADS)], axis=0
     )
 
 
@@ -336,13 +325,11 @@ snap_steps = run2.snapshot_steps
 def copying_scores(model):
     """OV eigenvalue positivity of every head: (layer, head)."""
     W_OV = model.W_V @ model.W_O  # (layer, head, d_model, d_model)
+    heads = range(model.cfg.n_heads)
     return np.array(
         [
-            [
-                ind.ov_copying_score(model.W_E, W_OV[l, h], model.W_U)
-                for h in range(4)
-            ]
-            for l in range(2)
+            [ind.ov_copying_score(model.W_E, W_OV[l, h], model.W_U) for h in heads]
+            for l in range(model.cfg.n_layers)
         ]
     )
 
@@ -352,7 +339,7 @@ with torch.no_grad():
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 for layer, ls in [(0, "-"), (1, "--")]:
-    for h in range(4):
+    for h in range(N_HEADS):
         kw = dict(ls=ls, color=f"C{h}", label=f"L{layer}H{h}")
         axes[0].plot(steps, run2.metric(f"prev L{layer}H{h}"), **kw)
         axes[1].plot(steps, run2.metric(f"prefix L{layer}H{h}"), **kw)
@@ -368,11 +355,11 @@ fig.tight_layout()
 plt.show()
 
 final_scores = scores(model2)
-prev0 = np.array([final_scores[f"prev L0H{h}"] for h in range(4)])
-prefix1 = np.array([final_scores[f"prefix L1H{h}"] for h in range(4)])
+prev0 = np.array([final_scores[f"prev L0H{h}"] for h in range(N_HEADS)])
+prefix1 = np.array([final_scores[f"prefix L1H{h}"] for h in range(N_HEADS)])
 prev_head, ind_head = int(prev0.argmax()), int(prefix1.argmax())
-prev_heads = [h for h in range(4) if prev0[h] > 0.3]
-induction_heads = [h for h in range(4) if prefix1[h] > 0.3]
+prev_heads = [h for h in range(N_HEADS) if prev0[h] > 0.3]
+induction_heads = [h for h in range(N_HEADS) if prefix1[h] > 0.3]
 print(f"previous-token scores, layer 0: {prev0.round(2)} -> head L0H{prev_head}")
 print(
     f"prefix-matching scores, layer 1: {prefix1.round(2)} -> induction heads {induction_heads}"
@@ -440,14 +427,15 @@ assert copy_start < start / 2, "the OV copying forms well before the attention"
 
 # %%
 _, cache = model2.run_with_cache(test_tokens[:1])
+# (8, 32, 32)
 patterns = torch.cat(
-    [cache[f"blocks.{l}.attn.hook_pattern"][0] for l in range(2)]
-)  # (8, 32, 32)
+    [cache[f"blocks.{l}.attn.hook_pattern"][0] for l in range(model2.cfg.n_layers)]
+)
 display(
     plotting.attention_heads_view(
         patterns,
         [f"{t}" for t in test_tokens[0].tolist()],
-        [f"L{l}H{h}" for l in range(2) for h in range(4)],
+        [f"L{l}H{h}" for l in range(model2.cfg.n_layers) for h in range(N_HEADS)],
     )
 )
 
@@ -470,12 +458,12 @@ display(
 # %%
 W_OV = (model2.W_V @ model2.W_O).detach()  # (layer, head, d_model, d_model)
 W_QK = (model2.W_Q @ model2.W_K.transpose(-1, -2)).detach()
-baseline = ind.random_composition_baseline(64, 16, seed=SEED)
+baseline = ind.random_composition_baseline(D_MODEL, D_HEAD, seed=SEED)
 k_comp = (
     np.array(
         [
-            [ind.k_composition(W_OV[0, a], W_QK[1, b]) for b in range(4)]
-            for a in range(4)
+            [ind.k_composition(W_OV[0, a], W_QK[1, b]) for b in range(N_HEADS)]
+            for a in range(N_HEADS)
         ]
     )
     - baseline
@@ -483,8 +471,8 @@ k_comp = (
 q_comp = (
     np.array(
         [
-            [ind.q_composition(W_OV[0, a], W_QK[1, b]) for b in range(4)]
-            for a in range(4)
+            [ind.q_composition(W_OV[0, a], W_QK[1, b]) for b in range(N_HEADS)]
+            for a in range(N_HEADS)
         ]
     )
     - baseline
@@ -497,8 +485,8 @@ for ax, m, title in [
     im = ax.imshow(
         m, cmap="RdBu", vmin=-np.abs(k_comp).max(), vmax=np.abs(k_comp).max()
     )
-    ax.set_xticks(range(4), [f"L1H{h}" for h in range(4)])
-    ax.set_yticks(range(4), [f"L0H{h}" for h in range(4)])
+    ax.set_xticks(range(N_HEADS), [f"L1H{h}" for h in range(N_HEADS)])
+    ax.set_yticks(range(N_HEADS), [f"L0H{h}" for h in range(N_HEADS)])
     ax.set_title(f"{title} minus random ({baseline:.2f})", fontsize=10)
 fig.colorbar(im, ax=axes, shrink=0.8)
 plt.show()
@@ -535,10 +523,12 @@ with torch.no_grad():
     icl_clean = icl_of_logits(model2(test_tokens))
     ablations = {
         "induction head(s), patterns kept": icl_of_logits(
-            ind.pattern_preserving_ablation(model2, test_tokens, 1, induction_heads)
+            hooks.pattern_preserving_ablation(
+                model2, test_tokens, 1, induction_heads
+            )
         ),
         "previous-token heads, patterns kept": icl_of_logits(
-            ind.pattern_preserving_ablation(model2, test_tokens, 0, prev_heads)
+            hooks.pattern_preserving_ablation(model2, test_tokens, 0, prev_heads)
         ),
         "previous-token heads, plain": icl_of_logits(
             model2.run_with_hooks(
@@ -546,7 +536,7 @@ with torch.no_grad():
             )
         ),
     }
-    for h in range(4):
+    for h in range(N_HEADS):
         ablations[f"L0H{h} alone (previous-token score {prev0[h]:.2f}), plain"] = (
             icl_of_logits(
                 model2.run_with_hooks(
@@ -574,19 +564,23 @@ for name, value in ablations.items():
 # the previous-token heads feed. A **path ablation** does: remove what they
 # write from the input of the layer-1 *keys* only, leaving the residual stream,
 # the queries and the values as they are (TransformerLens computes the three
-# inputs separately when `use_split_qkv_input` is on; `ind.path_ablation` does
+# inputs separately when `use_split_qkv_input` is on; `hooks.path_ablation` does
 # this). Then the same for the queries alone, and the values alone:
 
 # %%
 with torch.no_grad():
     by_path = {
-        into: 1 - icl_of_logits(
-            ind.path_ablation(model2, test_tokens, 0, prev_heads, into=into[0])
-        ) / icl_clean
+        into: 1
+        - icl_of_logits(
+            hooks.path_ablation(model2, test_tokens, 0, prev_heads, into=into[0])
+        )
+        / icl_clean
         for into in ("keys", "queries", "values")
     }
 for into, share in by_path.items():
-    print(f"previous-token heads removed from the layer-1 {into}: {share:.0%} removed")
+    print(
+        f"previous-token heads removed from the layer-1 {into}: {share:.0%} removed"
+    )
 
 # %% [markdown]
 # Only the keys matter: that is K-composition, seen causally, and it is the
@@ -602,7 +596,9 @@ assert k_comp.mean() > 0 > q_comp.mean(), "layer 1 reads layer 0 through its key
 assert removed[0] > 0.7, "ablating the induction heads removes >70% of ICL"
 # null: heads that did not matter would remove ~0 plainly; heads that mattered
 # by what they write would remove as much with the patterns kept
-assert removed[1] < 0.1 and removed[2] > 0.3, "the prev-token heads act via patterns"
+assert removed[1] < 0.1 and removed[2] > 0.3, (
+    "the prev-token heads act via patterns"
+)
 # null: removing them from the queries or the values instead (printed above)
 assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
     "... through the keys"
@@ -650,7 +646,7 @@ assert ind.check_prefix_matching(prefix_matching_solution)
 # tested the argument from the other side: give a one-layer model **smeared
 # keys**, where each head's key at position $j$ is a learned mix
 # $\sigma(\alpha_h) k_j + (1 - \sigma(\alpha_h)) k_{j-1}$ of its own and the previous
-# position's key (`toylab.models.add_smeared_keys`), and the previous-token
+# position's key (`toylab.induction_heads.add_smeared_keys`), and the previous-token
 # information arrives without a layer 0. We train both the same way.
 
 # %%
@@ -659,7 +655,7 @@ run1 = train_model(
 )
 run_smear = train_model(
     "induction-1layer-smeared",
-    add_smeared_keys(build_transformer(model_config(1), seed=SEED)),
+    ind.add_smeared_keys(build_transformer(model_config(1), seed=SEED)),
 )
 mix = (
     torch.sigmoid(run_smear.model.blocks[0].attn.hook_k.smear.alpha).detach().cpu()
@@ -775,7 +771,9 @@ for s in CLAMP_SEEDS:
         fwd_hooks=clamp,
         seed=s,
     )
-    windows[s] = tuple(phase_change(best(r, "prefix", 1)) for r in (free_s, clamped_s))
+    windows[s] = tuple(
+        phase_change(best(r, "prefix", 1)) for r in (free_s, clamped_s)
+    )
     print(f"seed {s}: phase change free {windows[s][0]}, clamped {windows[s][1]}")
 
 # %% [markdown]

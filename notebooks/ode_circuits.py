@@ -59,31 +59,20 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:  # only on Colab
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "toylab @ git+https://github.com/toylab-book/toylab",
-        ],
-        check=True,
-    )
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toylab import hooks, ode, plotting
-from toylab.induction import previous_token_scores
-from toylab.models import state_transformer
+from toylab import hooks, plotting
+from toylab import ode_circuits as ode
+from toylab.heads import previous_token_scores
 from toylab.train import TrainConfig, snapshot_schedule, train
 
-plt.rcParams.update(
-    {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
-)
+plotting.use_book_style()
 
 # %% [markdown]
 # ## 1. Linear ODEs, their exact flow, and the integrators
@@ -250,7 +239,8 @@ assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
 
 # %%
 STEPS, BATCH = 2000, 64
-model = state_transformer(n_layers=2, d_model=64, n_heads=4, n_ctx=T, seed=SEED)
+model = ode.state_transformer(n_layers=2, d_model=64, n_heads=4, n_ctx=T, seed=SEED)
+LAYERS, HEADS = range(model.cfg.n_layers), range(model.cfg.n_heads)
 
 
 def loss_fn(model, y):
@@ -319,10 +309,7 @@ styles = {
     "exact flow (true A)": ("k", "--"),
     "Kalman filter (true A)": ("tab:red", "-."),
 }
-for ax, key, pick in [
-    (axes[0], "test_early", early),
-    (axes[1], "test_late", late),
-]:
+for ax, key, pick in [(axes[0], "test_early", early), (axes[1], "test_late", late)]:
     ax.plot(
         steps_logged, run.metric(key), color="tab:blue", lw=2, label="transformer"
     )
@@ -374,14 +361,20 @@ assert m_late < late(base_curves["AB2 (true A)"]), "beat AB2 with the true A"
 # reads the law from the context can do better.
 
 # %%
-steady = sample(2000, torch.Generator().manual_seed(4321), family="rotation", decay=(0.0, 0.0))
+steady = sample(
+    2000, torch.Generator().manual_seed(4321), family="rotation", decay=(0.0, 0.0)
+)
 with torch.no_grad():
     steady_curves = {
         "transformer": errors_by_position(model(steady.y), steady),
-        "transformer, untrained": errors_by_position(run.model_at(0)(steady.y), steady),
+        "transformer, untrained": errors_by_position(
+            run.model_at(0)(steady.y), steady
+        ),
     }
 for name, predict in ode.BASELINES.items():
-    steady_curves[name] = errors_by_position(predict(steady.y, steady.A, steady.h), steady)
+    steady_curves[name] = errors_by_position(
+        predict(steady.y, steady.A, steady.h), steady
+    )
 gains = {name: early(c) / late(c) for name, c in steady_curves.items()}
 print("gain from context on undamped rotations (early error / late error):")
 print({name: round(g, 2) for name, g in gains.items()})
@@ -435,12 +428,12 @@ assert early(model_curve) < early(base_curves["least squares in context"])
 
 # %%
 _, cache = model.run_with_cache(test.y[:300])
-patterns = [cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(2)]
+patterns = [cache[f"blocks.{layer}.attn.hook_pattern"] for layer in LAYERS]
 i = examples[0]
 plotting.attention_heads_view(
     torch.cat([p[i] for p in patterns]),
     tokens=[f"y{t}" for t in range(T)],
-    head_names=[f"L{layer}H{head}" for layer in range(2) for head in range(4)],
+    head_names=[f"L{layer}H{head}" for layer in LAYERS for head in HEADS],
 )
 
 # %% [markdown]
@@ -453,24 +446,24 @@ plotting.attention_heads_view(
 # %%
 prev_scores = torch.stack([previous_token_scores(p) for p in patterns])  # (2, 4)
 uniform_prev = float(np.mean([1 / (t + 1) for t in range(1, T)]))
-last_query = torch.stack(
-    [p[:, :, -1].mean(0) for p in patterns]
-)  # (layer, head, key)
+# (layer, head, key)
+last_query = torch.stack([p[:, :, -1].mean(0) for p in patterns])
+# (layer, head): 1 = perfectly even
 entropy = torch.stack(
     [
         -(p[:, :, -1] * p[:, :, -1].clamp_min(1e-12).log()).sum(-1).mean(0)
         for p in patterns
     ]
-) / np.log(T)  # (layer, head): 1 = perfectly even
+) / np.log(T)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.3))
-names = [f"L{layer}H{head}" for layer in range(2) for head in range(4)]
+names = [f"L{layer}H{head}" for layer in LAYERS for head in HEADS]
 ax1.bar(names, prev_scores.flatten())
 ax1.axhline(uniform_prev, color="k", ls="--", lw=1, label="even attention")
 ax1.set(ylim=(0, 1), ylabel="previous-state score")
 ax1.legend(fontsize=8)
-for layer in range(2):
-    for head in range(4):
+for layer in LAYERS:
+    for head in HEADS:
         ax2.plot(
             np.arange(T),
             last_query[layer, head].flip(0),
@@ -556,14 +549,29 @@ def kalman_predict(y):
 
 
 J_kalman = ode.stencil_jacobian(kalman_predict, sub.y, T)  # linear in y: exact taps
-J_ls = ode.stencil_jacobian(ode.least_squares, sub.y, T)  # the control: a known estimator
+# the control: a known estimator
+J_ls = ode.stencil_jacobian(ode.least_squares, sub.y, T)
 norms = fro(J).mean(0)
 norms_kalman = fro(J_kalman).mean(0)
 norms_ls = fro(J_ls).mean(0)
 fig, ax = plt.subplots(figsize=(6.5, 3.3))
 ax.semilogy(np.arange(T), norms, "o-", ms=3, label="transformer $|J_k|$")
-ax.semilogy(np.arange(T), norms_kalman, "-", color="tab:red", lw=1, label="Kalman filter (true A)")
-ax.semilogy(np.arange(T), norms_ls, "-", color="tab:green", lw=1, label="least squares in context")
+ax.semilogy(
+    np.arange(T),
+    norms_kalman,
+    "-",
+    color="tab:red",
+    lw=1,
+    label="Kalman filter (true A)",
+)
+ax.semilogy(
+    np.arange(T),
+    norms_ls,
+    "-",
+    color="tab:green",
+    lw=1,
+    label="least squares in context",
+)
 tap_colors = {
     "Euler": "tab:orange",
     "AB2": "tab:purple",
@@ -625,8 +633,14 @@ def linear_reading(predict, J):
     return float(((rebuilt - y_hat).norm(dim=-1) / y_hat.norm(dim=-1)).mean())
 
 
-reading = {"transformer": linear_reading(model, J), "least squares": linear_reading(ode.least_squares, J_ls)}
-print("taps rebuild the prediction to within (relative error):", {k: round(v, 3) for k, v in reading.items()})
+reading = {
+    "transformer": linear_reading(model, J),
+    "least squares": linear_reading(ode.least_squares, J_ls),
+}
+print(
+    "taps rebuild the prediction to within (relative error):",
+    {k: round(v, 3) for k, v in reading.items()},
+)
 
 # %%
 # null: constant velocity's second tap is about as large as its first (the squares
@@ -641,7 +655,9 @@ assert tap_sum > 0.5 * norms[0], (
 # the filter is linear in the data: its J_0 is exact, c printed above
 assert kalman_c < 0.5 * best_c, "the filter trusts the last state far less"
 # the control: least squares in context has a stencil of the same shape
-assert norms_ls[0] > 5 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
+assert (
+    norms_ls[0] > 5 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
+)
 # the check works on a known estimator (least squares: degree-1 homogeneous but
 # for its small ridge); null for the model: a linear rule would rebuild it as well
 assert reading["least squares"] < 0.1, "the taps rebuild least squares' prediction"
@@ -837,12 +853,13 @@ assert j0_ratio < 0.9, "J_0 alone would damp"  # null: the exact flow's ratio, 1
 
 # %%
 hs = np.array([0.05, 0.1, 0.2, 0.25, 0.35, 0.5, 0.6, 0.75])
+# float64: RK4's error at h = 0.05 is below float32's resolution
 rotations = ode.sample_systems(
     1000,
     generator=torch.Generator().manual_seed(77),
     family="rotation",
     decay=(0, 0),
-).double()  # float64: RK4's error at h = 0.05 is below float32's resolution
+).double()
 
 rms = {
     name: []
@@ -954,7 +971,7 @@ with torch.no_grad():
     _, z_cache = model.run_with_cache(
         test.y, names_filter=lambda name: name.endswith("attn.hook_z")
     )
-mean_z = [z_cache[f"blocks.{layer}.attn.hook_z"].mean(0) for layer in range(2)]
+mean_z = [z_cache[f"blocks.{layer}.attn.hook_z"].mean(0) for layer in LAYERS]
 ablations = {
     "mean": lambda layer, heads: hooks.mean_heads(layer, heads, mean_z[layer]),
     "zero": hooks.zero_heads,
@@ -962,13 +979,13 @@ ablations = {
 ablated = {kind: {} for kind in ablations}
 with torch.no_grad():
     for kind, ablate in ablations.items():
-        for layer in range(2):
-            for head in range(4):
+        for layer in LAYERS:
+            for head in HEADS:
                 out = model.run_with_hooks(
                     test.y, fwd_hooks=[ablate(layer, [head])]
                 )
                 ablated[kind][f"L{layer}H{head}"] = late(errors_by_position(out))
-        every = [ablate(layer, list(range(4))) for layer in range(2)]
+        every = [ablate(layer, list(HEADS)) for layer in LAYERS]
         out = model.run_with_hooks(test.y, fwd_hooks=every)
         ablated[kind]["all heads"] = late(errors_by_position(out))
 top = names[int(prev_scores.flatten().argmax())]
@@ -1172,7 +1189,9 @@ print(
 assert energy["Euler"][-1] > 100 * energy["exact"][-1], "Euler's energy explodes"
 assert 0.95 < energy["RK4"][-1] / energy["exact"][-1] < 1, "RK4 loses a little"
 # null: Euler's rollout, whose energy explodes (printed above)
-assert energy["transformer"][-1] < 0.01 * energy["Euler"][-1], "the rollout stays bounded"
+assert energy["transformer"][-1] < 0.01 * energy["Euler"][-1], (
+    "the rollout stays bounded"
+)
 
 # %% [markdown]
 # The model's rollouts stay bounded, unlike Euler's, but nothing makes them keep
@@ -1218,9 +1237,8 @@ for label, theta0 in [
         0.8 + 0.4 * torch.rand(500, 1, generator=torch.Generator().manual_seed(12))
     )
     x = ode.integrate(ode.pendulum, x0, 0.5, T)
-    scale = x.abs().amax(
-        dim=(1, 2), keepdim=True
-    )  # the model was trained on |x| <= 1
+    # the model was trained on |x| <= 1
+    scale = x.abs().amax(dim=(1, 2), keepdim=True)
     x = x / scale
     y = x + NOISE * torch.randn(
         x.shape, generator=torch.Generator().manual_seed(13)
@@ -1250,7 +1268,8 @@ assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
 ls_trained = ood["trained: h in [0.25, 0.75]"]["least squares in context"]
 # the control: an estimator of the law does not care about h
 assert ood["h = 1.5"]["least squares in context"] < 1.5 * ls_trained, "LS does not"
-for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:  # null: Euler, with the law
+# null: Euler, with the law
+for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:
     assert ood[label]["transformer"] < ood[label]["Euler (true A)"], (
         "still beats Euler"
     )
@@ -1315,7 +1334,9 @@ def draw(fig, step):
 
 
 with torch.no_grad():
-    steady_snaps = {s: errors_by_position(run.model_at(s)(steady.y), steady) for s in snap_steps}
+    steady_snaps = {
+        s: errors_by_position(run.model_at(s)(steady.y), steady) for s in snap_steps
+    }
 gain_over_training = {s: early(c) / late(c) for s, c in steady_snaps.items()}
 for s in snap_steps[:: max(1, len(snap_steps) // 8)] + [snap_steps[-1]]:
     print(f"step {s:5d}: gain from context {gain_over_training[s]:.2f}")

@@ -1,19 +1,27 @@
 """toylab: the helper package of the toylab book.
 
-One module per concern, each named for what it holds:
+One rule says where a helper lives: used by one chapter, it is in the module
+named exactly like that chapter's notebook; used by two or more, it is in the
+module named for what it does. No chapter module imports another.
 
-- ``data``: the tasks' data sets (modular addition, ...)
-- ``models``: TransformerLens models built from a plain config
-- ``train``: the one training loop, with snapshots and ``cache`` (the run cache on disk)
-- ``hooks``: clamping, ablating and freezing activations, for analysis or throughout training
-- ``ensemble``: many small models of one architecture trained as one (seed sweeps)
+Chapter modules (data, models, analyses and exercise checks, in that order):
+
+- ``grokking``: the one-layer transformer of Nanda et al., its Fourier analyses, progress measures
+- ``grokking_network``: He et al.'s two-layer network, the wave read-out of its weights
+- ``induction_heads``: repeated-token data, smeared keys, head and composition scores
+- ``icl_regression``: in-context linear regression, attention models, GD and other predictors
+- ``ode_circuits``: linear ODEs, integrators, the state transformer, stencils and orders
+
+Shared modules:
+
+- ``train``: the one training loop (and ``cache``, the run cache on disk)
+- ``ensemble``: many small models of one architecture trained as one
+- ``hooks``: interventions: clamping, zero/mean, pattern-preserving and path ablation
+- ``heads``: head scores read by more than one chapter
+- ``data``: the modular-addition task of both grokking chapters
 - ``fourier``: the Fourier basis of Z_p and sparsity measures
-- ``grokking``: the analyses of the grokking chapter
-- ``induction``: the induction-head chapter: its data, head scores (previous-token, prefix-matching, copying, composition), ICL score, pattern-preserving ablation
-- ``icl_regression``: in-context linear regression: tasks, attention models, GD and other predictors
-- ``ode``: linear ODEs and their exact flow, Euler/AB2/RK4, next-state baselines, the learned stencil and order of convergence
-- ``modular_mlp``: He et al.'s two-layer network on modular addition and its Fourier read-out
-- ``plotting``: figures and views over training snapshots
+- ``models``: the generic TransformerLens builder
+- ``plotting``: the book's figure style, curves, views over training snapshots
 """
 
 __version__ = "0.1.0"

@@ -15,8 +15,9 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,11 +27,17 @@ MAGIC = b"toylab-cache v1\n"  # first line of every entry; bump to invalidate al
 
 
 class CorruptCacheEntry(Exception):
-    """A cache file exists but cannot be trusted (bad header, checksum, or pickle)."""
+    """A cache file exists but cannot be trusted (bad header, checksum, or pickle).
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
 
 
 def cache_dir() -> Path:
-    """Where runs are cached: ``$TOYLAB_CACHE``, else the user's cache folder."""
+    """Where runs are cached: ``$TOYLAB_CACHE``, else the user's cache folder.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -38,7 +45,10 @@ def cache_dir() -> Path:
 
 
 def config_hash(spec: Any) -> str:
-    """Stable short hash of plain data (dicts, lists, numbers, strings)."""
+    """Stable short hash of plain data (dicts, lists, numbers, strings).
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
     try:
         text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     except TypeError as err:
@@ -49,7 +59,13 @@ def config_hash(spec: Any) -> str:
 
 
 def tensor_digest(tensors: Iterable[Tensor]) -> str:
-    """SHA-256 over the dtypes, shapes and bytes of some tensors."""
+    """SHA-256 over the dtypes, element counts and bytes of some tensors.
+
+    A tensor's shape is not hashed, only its number of elements (``t.reshape(-1)``
+    comes first): changing that now would change every run's cache key.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
     h = hashlib.sha256()
     for t in tensors:
         t = t.detach().cpu().contiguous().reshape(-1)
@@ -59,7 +75,10 @@ def tensor_digest(tensors: Iterable[Tensor]) -> str:
 
 
 def save_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` with ``torch.save`` behind a checksum header, atomically."""
+    """Write ``obj`` with ``torch.save`` behind a checksum header, atomically.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
     buf = io.BytesIO()
     torch.save(obj, buf)
     payload = buf.getvalue()
@@ -77,11 +96,13 @@ def load_verified(path: Path) -> Any:
     """Load what :func:`save_atomic` wrote; raise :class:`CorruptCacheEntry` if it is damaged.
 
     Raises ``FileNotFoundError`` if there is no file.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
     """
     raw = Path(path).read_bytes()
     if not raw.startswith(MAGIC):
         raise CorruptCacheEntry(f"{path}: not a toylab cache file (bad header)")
-    digest, sep, payload = raw[len(MAGIC):].partition(b"\n")
+    digest, sep, payload = raw[len(MAGIC) :].partition(b"\n")
     if not sep or hashlib.sha256(payload).hexdigest().encode() != digest:
         raise CorruptCacheEntry(f"{path}: checksum mismatch (truncated or corrupted)")
     try:

@@ -1,6 +1,8 @@
-"""Task data: the synthetic data sets the chapters train on.
+"""Modular addition, the task of both grokking chapters: every pair (a, b) mod p and a seeded split.
 
-Each builder says which chapter teaches it.
+Shared by two chapters, so it lives in a module named for what it holds (the
+rule of the README's "Layout" section). Taught in: grokking §1, reused in
+grokking_network §1 and §5.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ class ModularAdditionData:
     order lets the analyses reshape any per-example quantity to a ``(p, p)``
     grid over (a, b).
 
-    Defined in the grokking chapter (``notebooks/grokking.py``).
+    Taught in: grokking §1 (the transformer reads ``inputs``); grokking_network §1
+    (the two-layer network reads ``a`` and ``b``).
     """
 
     p: int
@@ -31,6 +34,32 @@ class ModularAdditionData:
     train_idx: Tensor  # (n_train,) rows used for training
     test_idx: Tensor  # (p*p - n_train,) the rest
     test_unseen_swap_idx: Tensor  # test rows whose swap (b, a) is also a test row
+
+    @property
+    def a(self) -> Tensor:
+        """The first summand of every row, (p*p,)."""
+        return self.inputs[:, 0]
+
+    @property
+    def b(self) -> Tensor:
+        """The second summand of every row, (p*p,)."""
+        return self.inputs[:, 1]
+
+    @property
+    def train_mask(self) -> Tensor:
+        """(p*p,) bool: True on the training rows."""
+        mask = torch.zeros(self.p * self.p, dtype=torch.bool)
+        mask[self.train_idx] = True
+        return mask
+
+    @property
+    def swap_in_train(self) -> Tensor:
+        """(p*p,) bool: whether each row's swap (b, a) is a training row.
+
+        A model symmetric in its inputs answers such a row for free once it has
+        memorised the swap, without having learned addition.
+        """
+        return self.train_mask[self.b * self.p + self.a]
 
     @property
     def train(self) -> tuple[Tensor, Tensor]:
@@ -60,6 +89,8 @@ def modular_addition_data(p: int, frac_train: float, seed: int = 0) -> ModularAd
     >>> d = modular_addition_data(5, 0.5, seed=0)
     >>> d.inputs.shape, int(d.train_idx.numel())
     (torch.Size([25, 3]), 12)
+
+    Taught in: grokking §1; grokking_network §1.
     """
     if isinstance(p, bool) or not isinstance(p, int) or p < 2:
         raise ValueError(f"modulus p must be an integer >= 2, got {p!r}")
@@ -85,4 +116,6 @@ def modular_addition_data(p: int, frac_train: float, seed: int = 0) -> ModularAd
     is_test[test_idx] = True
     swap = b * p + a  # row index of (b, a)
     unseen = test_idx[is_test[swap[test_idx]]]
-    return ModularAdditionData(p, float(frac_train), seed, inputs, labels, train_idx, test_idx, unseen)
+    return ModularAdditionData(
+        p, float(frac_train), seed, inputs, labels, train_idx, test_idx, unseen
+    )

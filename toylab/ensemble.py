@@ -7,17 +7,47 @@ one architecture into a single set of (M, ...) parameters and running them with
 of the members' losses: each member's gradient then depends on its own loss
 alone, and Adam(W) works element by element, so every member follows exactly
 the trajectory it would follow if trained by itself (up to float rounding).
+A sweep over weight decay gives each member its own decay: the ensemble brings
+the optimiser that applies them (:meth:`Ensemble.configure_optimizer`).
 
-Defined in the in-context regression chapter (``notebooks/icl_regression.py``).
+Taught in: icl_regression §5; the phase diagram of grokking_network §5 trains 75
+networks as one.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+
+if TYPE_CHECKING:
+    from toylab.train import TrainConfig
+
+
+class MemberDecayAdamW(torch.optim.AdamW):
+    """AdamW with one decoupled weight decay per ensemble member: p ← p (1 − lr·wd_m), then Adam.
+
+    ``decays`` (M,) holds member m's decay; every parameter is stacked along a
+    first axis of length M, so row m of each parameter shrinks by its own factor.
+
+    Taught in: grokking_network §5; icl_regression §5, through ``Ensemble``.
+    """
+
+    def __init__(self, params, decays: Tensor, **adam_kwargs):
+        super().__init__(params, weight_decay=0.0, **adam_kwargs)
+        self.decays = decays
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            shrink = 1 - group["lr"] * self.decays  # (M,)
+            for p in group["params"]:
+                p.mul_(shrink.view(-1, *[1] * (p.ndim - 1)))
+        return super().step(closure)
 
 
 class Ensemble(nn.Module):
@@ -26,6 +56,8 @@ class Ensemble(nn.Module):
     ``ensemble(*inputs)`` gives every member the same inputs and returns each
     output with a leading member axis (M, ...). ``ensemble.member(i)`` is a plain
     copy of model ``i`` with its current parameters.
+
+    Taught in: grokking_network §5; icl_regression §5.
     """
 
     def __init__(self, models: Sequence[nn.Module]):
@@ -35,12 +67,16 @@ class Ensemble(nn.Module):
         names = [sorted(n for n, _ in m.named_parameters()) for m in models]
         shapes = [[p.shape for _, p in sorted(m.named_parameters())] for m in models]
         if any(n != names[0] or s != shapes[0] for n, s in zip(names, shapes)):
-            raise ValueError("all models of an Ensemble must have the same parameter names and shapes")
+            raise ValueError(
+                "all models of an Ensemble must have the same parameter names and shapes"
+            )
         if any("__" in n for n in names[0]):
             raise ValueError("parameter names with a double underscore are not supported")
         params, buffers = stack_module_state(list(models))
         # nn.Parameter names cannot hold dots: "blocks.0.W" is stored as "blocks__0__W".
-        self.stacked = nn.ParameterDict({k.replace(".", "__"): nn.Parameter(v) for k, v in params.items()})
+        self.stacked = nn.ParameterDict(
+            {k.replace(".", "__"): nn.Parameter(v) for k, v in params.items()}
+        )
         for k, v in buffers.items():
             self.register_buffer("stacked__" + k.replace(".", "__"), v)
         # Neither is a submodule, so their parameters are not the ensemble's: the
@@ -57,7 +93,11 @@ class Ensemble(nn.Module):
 
     def _stacked_buffers(self) -> dict[str, Tensor]:
         prefix = "stacked__"
-        return {k[len(prefix):].replace("__", "."): v for k, v in self.named_buffers() if k.startswith(prefix)}
+        return {
+            k[len(prefix) :].replace("__", "."): v
+            for k, v in self.named_buffers()
+            if k.startswith(prefix)
+        }
 
     def forward(self, *inputs: Tensor) -> Tensor:
         def one(params, buffers, *args):
@@ -65,6 +105,21 @@ class Ensemble(nn.Module):
 
         in_dims = (0, 0) + (None,) * len(inputs)
         return vmap(one, in_dims=in_dims)(self._params(), self._stacked_buffers(), *inputs)
+
+    def configure_optimizer(self, cfg: TrainConfig) -> torch.optim.Optimizer:
+        """The optimiser :func:`toylab.train.train` uses: AdamW, with one decay per member if
+        ``cfg.weight_decay`` is a tuple of M decays."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not isinstance(cfg.weight_decay, tuple):
+            return torch.optim.AdamW(
+                params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+            )
+        if len(cfg.weight_decay) != len(self):
+            raise ValueError(
+                f"{len(cfg.weight_decay)} weight decays for an ensemble of {len(self)} members"
+            )
+        decays = torch.tensor(cfg.weight_decay, device=params[0].device)
+        return MemberDecayAdamW(params, decays, lr=cfg.lr, betas=cfg.betas)
 
     def member(self, i: int) -> nn.Module:
         """Model ``i`` as an ordinary module holding a copy of its current parameters."""

@@ -1,8 +1,8 @@
 """The real Fourier basis of Z_p and the measures built on it.
 
-Used by the grokking chapters: a network that adds mod p represents residues
-as waves, so its weights are sparse in this basis. Defined in the grokking
-chapter (``notebooks/grokking.py``), following Nanda et al. (2023).
+Used by both grokking chapters: a network that adds mod p represents residues
+as waves, so its weights are sparse in this basis. Taught in grokking §4,
+following Nanda et al. (2023).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def fourier_basis(p: int) -> tuple[Tensor, list[str]]:
     Returns:
         basis: (p, p) tensor with ``basis @ basis.T == I``.
         names: a label per row: ``"const"``, ``"cos 3"``, ``"sin 3"``, ...
+
+    Taught in: grokking §4.
     """
     if isinstance(p, bool) or not isinstance(p, int) or p < 2:
         raise ValueError(f"p must be an integer >= 2, got {p!r}")
@@ -40,7 +42,10 @@ def fourier_basis(p: int) -> tuple[Tensor, list[str]]:
 
 
 def row_frequencies(p: int) -> Tensor:
-    """The frequency k of each row of ``fourier_basis(p)`` (0 for the constant)."""
+    """The frequency k of each row of ``fourier_basis(p)`` (0 for the constant).
+
+    Taught in: grokking §4.1, through ``grokking.frequency_share``.
+    """
     return (torch.arange(p) + 1) // 2
 
 
@@ -53,6 +58,8 @@ def frequency_norms(coefs: Tensor) -> Tensor:
     Returns:
         (p//2 + 1,) squared norms: entry 0 is the constant, entry k sums the
         cos k and sin k rows over every other axis.
+
+    Taught in: grokking §4.1, through ``grokking.frequency_share``.
     """
     p = coefs.shape[0]
     sq = coefs.reshape(p, -1).pow(2).sum(dim=1)
@@ -63,6 +70,8 @@ def fourier_2d(grid: Tensor) -> Tensor:
     """2-D Fourier transform of a (p, p, ...) grid over (a, b).
 
     Entry [i, j] of the result is the coefficient of ``basis[i] ⊗ basis[j]``.
+
+    Taught in: grokking §4.1, through ``grokking.neuron_frequencies``.
     """
     basis, _ = fourier_basis(grid.shape[0])
     basis = basis.to(grid.device, grid.dtype)
@@ -75,6 +84,8 @@ def gini(x: Tensor) -> float:
     Sort x ascending; G = 1 - 2 Σ_i (x_i / ‖x‖₁) (N - i + 1/2) / N with
     i = 1..N. It is 0 for a constant vector and approaches 1 when one entry
     holds all the mass.
+
+    Taught in: grokking §6, through ``grokking.progress_measures``.
     """
     x = x.detach().flatten().double().abs().sort().values
     n, total = x.numel(), x.sum()

@@ -1,8 +1,10 @@
 """Analyses of the grokking chapter: how a one-layer transformer adds mod p.
 
 Everything here follows Nanda et al. (2023) and the exact definitions in the
-book's notes (``shared/papers.md`` section 1a). Defined in the grokking chapter
-(``notebooks/grokking.py``).
+book's notes (``shared/papers.md`` section 1a). The toolbox of the chapter
+``notebooks/grokking.py``: its model, loss and metrics, the Fourier analyses,
+the progress measures and phases, the exercise check. The task's data is in
+:mod:`toylab.data` (the next chapter uses it too).
 """
 
 from __future__ import annotations
@@ -14,15 +16,61 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from transformer_lens import HookedTransformer
 
 from toylab.data import ModularAdditionData
 from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
+from toylab.models import build_transformer
 from toylab.train import Run
 
 TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below change
 
 
+# --- the model --------------------------------------------------------------------------------
+
+
+def grokking_transformer(
+    p: int, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512, seed: int = 0
+) -> HookedTransformer:
+    """The one-layer transformer of Nanda et al. (2023) for ``a + b mod p``.
+
+    Tokens are ``0..p-1`` and '=' (``p``); logits over the p answers. ReLU MLP,
+    learned positions, no LayerNorm, biases fixed at zero (frozen), weights
+    ~ N(0, 1/d_model) except the unembedding ~ N(0, 1/d_vocab).
+
+    Taught in: grokking §2.
+    """
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+    model = build_transformer(
+        dict(
+            n_layers=1,
+            d_model=d_model,
+            d_head=d_model // n_heads,
+            n_heads=n_heads,
+            d_mlp=d_mlp,
+            d_vocab=p + 1,
+            d_vocab_out=p,
+            n_ctx=3,
+            act_fn="relu",
+            normalization_type=None,
+        ),
+        seed=seed,
+    )
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.split(".")[-1].startswith("b_"):
+                param.zero_()
+                param.requires_grad_(False)
+            else:
+                scale = p + 1 if name == "unembed.W_U" else d_model
+                param.copy_(torch.randn(param.shape, generator=gen) / scale**0.5)
+    return model
+
+
 # --- training -------------------------------------------------------------------------------
+
 
 def _keep_equals_position(resid_mid: Tensor, hook) -> Tensor:
     return resid_mid[:, -1:]  # (batch, 1, d_model)
@@ -35,13 +83,18 @@ def logits_at_equals(model: nn.Module, inputs: Tensor) -> Tensor:
     mixes positions, so a hook cuts the residual stream to that position before
     the MLP and unembedding: the same logits as ``model(inputs)[:, -1]`` at a
     third of the MLP's cost.
+
+    Taught in: grokking §2.
     """
     with model.hooks(fwd_hooks=[("blocks.0.hook_resid_mid", _keep_equals_position)]):
         return model(inputs)[:, -1]
 
 
 def loss_fn(model: nn.Module, inputs: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy of the answer at '=' (in float64, since the loss gets very small)."""
+    """Cross-entropy of the answer at '=' (in float64, since the loss gets very small).
+
+    Taught in: grokking §3.
+    """
     return F.cross_entropy(logits_at_equals(model, inputs).double(), labels)
 
 
@@ -50,6 +103,8 @@ def evaluator(data: ModularAdditionData):
 
     ``unseen`` is the test subset whose commuted pair is also unseen: memorising
     (a, b) answers (b, a) for free, so only this subset starts at chance.
+
+    Taught in: grokking §3.
     """
     splits = {"train": data.train_idx, "test": data.test_idx, "unseen": data.test_unseen_swap_idx}
 
@@ -59,7 +114,9 @@ def evaluator(data: ModularAdditionData):
         out = {}
         for split, idx in splits.items():
             out[f"{split}_loss"] = F.cross_entropy(logits[idx], data.labels[idx]).item()
-            out[f"{split}_acc"] = (logits[idx].argmax(-1) == data.labels[idx]).double().mean().item()
+            out[f"{split}_acc"] = (
+                (logits[idx].argmax(-1) == data.labels[idx]).double().mean().item()
+            )
         return out
 
     return evaluate
@@ -67,8 +124,12 @@ def evaluator(data: ModularAdditionData):
 
 # --- Fourier structure ----------------------------------------------------------------------
 
+
 def all_logits(model: nn.Module, data: ModularAdditionData) -> Tensor:
-    """Logits for every input as a (p, p, p) grid over (a, b, answer c), float64 on CPU."""
+    """Logits for every input as a (p, p, p) grid over (a, b, answer c), float64 on CPU.
+
+    Taught in: grokking §4.5.
+    """
     device = next(model.parameters()).device
     with torch.no_grad():
         logits = logits_at_equals(model, data.inputs.to(device)).double().cpu()
@@ -80,6 +141,8 @@ def frequency_share(W: Tensor) -> Tensor:
 
     Used on the embedding of the numbers, ``model.embed.W_E[:p]``. Index 0 is
     the constant; index k sums the cos k and sin k components.
+
+    Taught in: grokking §4.1.
     """
     basis, _ = fourier_basis(W.shape[0])
     norms = frequency_norms(basis.double() @ W.detach().cpu().double())
@@ -87,10 +150,15 @@ def frequency_share(W: Tensor) -> Tensor:
 
 
 def neuron_activations(model: nn.Module, data: ModularAdditionData) -> Tensor:
-    """ReLU outputs of the MLP at '=' for every input: (p, p, d_mlp) over (a, b, neuron)."""
+    """ReLU outputs of the MLP at '=' for every input: (p, p, d_mlp) over (a, b, neuron).
+
+    Taught in: grokking §4.1.
+    """
     device = next(model.parameters()).device
     with torch.no_grad():
-        _, cache = model.run_with_cache(data.inputs.to(device), names_filter="blocks.0.mlp.hook_post")
+        _, cache = model.run_with_cache(
+            data.inputs.to(device), names_filter="blocks.0.mlp.hook_post"
+        )
     acts = cache["blocks.0.mlp.hook_post"][:, -1].double().cpu()  # (p*p, d_mlp)
     return acts.reshape(data.p, data.p, -1)
 
@@ -108,28 +176,58 @@ def neuron_frequencies(acts: Tensor) -> tuple[Tensor, Tensor]:
 
     Returns:
         freq: (n_neurons,) long, the best k >= 1; frac: (n_neurons,) its fraction.
+
+    Taught in: grokking §4.1.
     """
-    p = acts.shape[0]
-    acts = acts - acts.mean(dim=(0, 1), keepdim=True)
-    coefs = fourier_2d(acts.double()).pow(2)  # (p, p, n)
-    total = coefs.sum(dim=(0, 1))
-    k_row = row_frequencies(p)
-    fracs = []
-    for k in range(1, p // 2 + 1):
-        rows = (k_row == k) | (k_row == 0)
-        fracs.append(coefs[rows][:, rows].sum(dim=(0, 1)))
-    fracs = torch.stack(fracs) / total.clamp_min(1e-30)  # (n_freq, n)
-    frac, idx = fracs.max(dim=0)
+    coefs, total = _power(acts)
+    fracs = torch.stack([_block(coefs, [k]) for k in range(1, acts.shape[0] // 2 + 1)])
+    frac, idx = (fracs / total.clamp_min(1e-30)).max(dim=0)  # over the (n_freq, n) fractions
     dead = total <= 1e-20
     return torch.where(dead, 0, idx + 1), torch.where(dead, 0.0, frac)
 
 
-def key_frequencies(freq: Tensor, frac: Tensor, min_share: float = 0.05, min_frac: float = 0.5) -> list[int]:
+def variance_in(acts: Tensor, freqs: list[int]) -> Tensor:
+    """The fraction of each neuron's variance that the frequencies ``freqs`` explain together.
+
+    The squared norm in the block {const, cos k, sin k for k in freqs}⊗² of the 2-D
+    Fourier transform (mean removed), as in :func:`neuron_frequencies` for one k.
+    Dead neurons get 0.
+
+    Args:
+        acts: (p, p, n_neurons).
+
+    Returns:
+        (n_neurons,) fractions in [0, 1].
+
+    Taught in: grokking §4.3.
+    """
+    coefs, total = _power(acts)
+    return torch.where(total <= 1e-20, 0.0, _block(coefs, freqs) / total.clamp_min(1e-30))
+
+
+def _power(acts: Tensor) -> tuple[Tensor, Tensor]:
+    """Squared 2-D Fourier coefficients of the mean-removed activations (p, p, n), and their sum (n,)."""
+    acts = acts - acts.mean(dim=(0, 1), keepdim=True)
+    coefs = fourier_2d(acts.double()).pow(2)
+    return coefs, coefs.sum(dim=(0, 1))
+
+
+def _block(coefs: Tensor, freqs: list[int]) -> Tensor:
+    """The squared norm of ``coefs`` (p, p, n) in the block {const and the waves of freqs}⊗²: (n,)."""
+    rows = torch.isin(row_frequencies(coefs.shape[0]), torch.tensor([0, *freqs]))
+    return coefs[rows][:, rows].sum(dim=(0, 1))
+
+
+def key_frequencies(
+    freq: Tensor, frac: Tensor, min_share: float = 0.05, min_frac: float = 0.5
+) -> list[int]:
     """The frequencies the network computes with: those that own a cluster of neurons.
 
     A neuron belongs to the cluster of its frequency if that frequency explains
     more than ``min_frac`` of its variance; a frequency is key if its cluster
     holds at least ``min_share`` of those clustered neurons.
+
+    Taught in: grokking §4.1.
     """
     clustered = freq[(frac > min_frac) & (freq > 0)]
     if clustered.numel() == 0:
@@ -139,7 +237,10 @@ def key_frequencies(freq: Tensor, frac: Tensor, min_share: float = 0.05, min_fra
 
 
 def neuron_logit_map(model: nn.Module) -> Tensor:
-    """W_L = W_out W_U: how each MLP neuron writes to each answer's logit, (d_mlp, p)."""
+    """W_L = W_out W_U: how each MLP neuron writes to each answer's logit, (d_mlp, p).
+
+    Taught in: grokking §4.4.
+    """
     return (model.blocks[0].mlp.W_out @ model.unembed.W_U).detach().cpu().double()
 
 
@@ -148,6 +249,8 @@ def sum_directions(p: int, freqs: list[int]) -> Tensor:
 
     In the 2-D Fourier basis these are (cos⊗cos − sin⊗sin)/√2 and
     (sin⊗cos + cos⊗sin)/√2, the only directions the clock algorithm uses.
+
+    Taught in: grokking §5, through ``restricted_logits``.
     """
     x = torch.arange(p, dtype=torch.float64)
     s = (x[:, None] + x[None, :]).flatten()  # a + b
@@ -165,6 +268,8 @@ def restricted_logits(logits: Tensor, freqs: list[int]) -> Tensor:
 
     Args:
         logits: (p, p, p) grid over (a, b, c).
+
+    Taught in: grokking §5.
     """
     p = logits.shape[0]
     flat = logits.reshape(p * p, p)
@@ -174,7 +279,10 @@ def restricted_logits(logits: Tensor, freqs: list[int]) -> Tensor:
 
 
 def excluded_logits(logits: Tensor, freqs: list[int]) -> Tensor:
-    """Remove the cos/sin(w_k(a+b)) directions of the logits; keep everything else."""
+    """Remove the cos/sin(w_k(a+b)) directions of the logits; keep everything else.
+
+    Taught in: grokking §5.
+    """
     p = logits.shape[0]
     flat = logits.reshape(p * p, p)
     D = sum_directions(p, freqs)
@@ -182,7 +290,10 @@ def excluded_logits(logits: Tensor, freqs: list[int]) -> Tensor:
 
 
 def grid_loss(logits: Tensor, data: ModularAdditionData, idx: Tensor | None = None) -> float:
-    """Cross-entropy of a (p, p, p) logit grid on the rows ``idx`` (default: all p² pairs)."""
+    """Cross-entropy of a (p, p, p) logit grid on the rows ``idx`` (default: all p² pairs).
+
+    Taught in: grokking §5.
+    """
     flat = logits.reshape(-1, data.p)
     idx = torch.arange(flat.shape[0]) if idx is None else idx
     return F.cross_entropy(flat[idx], data.labels[idx]).item()
@@ -195,6 +306,8 @@ def clock_fit(logits: Tensor, freqs: list[int]) -> tuple[Tensor, float]:
 
     Returns:
         alphas: (K,) the fitted amplitudes; r2: the fraction of variance explained.
+
+    Taught in: grokking §4.5.
     """
     p = logits.shape[0]
     y = (logits - logits.mean(dim=-1, keepdim=True)).flatten()
@@ -207,9 +320,13 @@ def clock_fit(logits: Tensor, freqs: list[int]) -> tuple[Tensor, float]:
 
 # --- progress measures over training --------------------------------------------------------
 
+
 @dataclass
 class ProgressMeasures:
-    """Nanda et al.'s progress measures, one value per snapshot step."""
+    """Nanda et al.'s progress measures, one value per snapshot step.
+
+    Taught in: grokking §6, through ``progress_measures``.
+    """
 
     steps: np.ndarray
     train_loss: np.ndarray
@@ -222,10 +339,15 @@ class ProgressMeasures:
 
 
 def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> ProgressMeasures:
-    """Compute every progress measure at every snapshot of ``run``, for fixed key ``freqs``."""
+    """Compute every progress measure at every snapshot of ``run``, for fixed key ``freqs``.
+
+    Taught in: grokking §6.
+    """
     basis, _ = fourier_basis(data.p)
     basis = basis.double()
-    rows: dict[str, list[float]] = {k: [] for k in ProgressMeasures.__dataclass_fields__ if k != "steps"}
+    rows: dict[str, list[float]] = {
+        k: [] for k in ProgressMeasures.__dataclass_fields__ if k != "steps"
+    }
     trainable = {n for n, q in run.model.named_parameters() if q.requires_grad}
     for step in run.snapshot_steps:
         model = run.model_at(step)
@@ -233,13 +355,17 @@ def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> 
         rows["train_loss"].append(grid_loss(logits, data, data.train_idx))
         rows["test_loss"].append(grid_loss(logits, data, data.test_idx))
         rows["restricted_loss"].append(grid_loss(restricted_logits(logits, freqs), data))
-        rows["excluded_loss"].append(grid_loss(excluded_logits(logits, freqs), data, data.train_idx))
+        rows["excluded_loss"].append(
+            grid_loss(excluded_logits(logits, freqs), data, data.train_idx)
+        )
         W_E = model.embed.W_E[: data.p].detach().cpu().double()
         rows["gini_W_E"].append(gini((basis @ W_E).norm(dim=1)))
         rows["gini_W_L"].append(gini((neuron_logit_map(model) @ basis.T).norm(dim=0)))
         state = run.state_at(step)
         rows["weight_norm"].append(float(sum(state[n].double().pow(2).sum() for n in trainable)))
-    return ProgressMeasures(np.asarray(run.snapshot_steps), **{k: np.asarray(v) for k, v in rows.items()})
+    return ProgressMeasures(
+        np.asarray(run.snapshot_steps), **{k: np.asarray(v) for k, v in rows.items()}
+    )
 
 
 @dataclass
@@ -248,6 +374,8 @@ class Phases:
 
     A boundary the run never reached is None (a run without weight decay memorises but never
     cleans up), so the curves of any run can be drawn; the chapter's checks then say what is missing.
+
+    Taught in: grokking §3, through ``find_phases``.
     """
 
     memorised: int | None  # train accuracy first reaches 100%
@@ -260,14 +388,19 @@ class Phases:
 
     def as_dict(self) -> dict[str, tuple[int, int]]:
         """The phases whose both ends were reached, as ``{name: (start, end)}``."""
-        bounds = [("memorisation", 0, self.memorised),
-                  ("circuit formation", self.memorised, self.cleanup_start),
-                  ("cleanup", self.cleanup_start, self.cleanup_end)]
+        bounds = [
+            ("memorisation", 0, self.memorised),
+            ("circuit formation", self.memorised, self.cleanup_start),
+            ("cleanup", self.cleanup_start, self.cleanup_end),
+        ]
         return {name: (lo, hi) for name, lo, hi in bounds if lo is not None and hi is not None}
 
 
 def first_step(steps: np.ndarray, condition: np.ndarray) -> int | None:
-    """The first step at which ``condition`` holds, or None."""
+    """The first step at which ``condition`` holds, or None.
+
+    Taught in: grokking §3.
+    """
     hits = np.flatnonzero(condition)
     return int(steps[hits[0]]) if hits.size else None
 
@@ -281,6 +414,8 @@ def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0
     - cleanup ends when that loss first comes within ``settle_factor`` of its final value.
 
     Boundaries the run did not reach are None (see :class:`Phases`).
+
+    Taught in: grokking §3.
     """
     steps = run.metric("step")
     memorised = first_step(steps, run.metric("train_acc") >= 1.0)
@@ -298,10 +433,13 @@ def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0
 
 # --- exercise -------------------------------------------------------------------------------
 
+
 def check_clock_logits(fn, p: int = 31, freqs: tuple[int, ...] = (3, 8, 14), n: int = 200) -> bool:
     """Check a reader's ``fn(a, b, freqs, p) -> (n, p)`` against Σ_k cos(w_k(a + b − c)).
 
     Prints what is wrong, if anything, and returns whether ``fn`` passed.
+
+    Taught in: grokking §4.5.
     """
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randint(p, (n,), generator=gen), torch.randint(p, (n,), generator=gen)

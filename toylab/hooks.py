@@ -1,5 +1,8 @@
 """Interventions on a TransformerLens model's activations, for analysis or throughout training.
 
+Clamping, zero- and mean-ablation, pattern-preserving and path ablation: used by
+the induction-head and ODE chapters.
+
 A hook is a pair ``(hook_name, fn)`` as TransformerLens takes them:
 ``fn(activation, hook) -> activation`` runs whenever the model computes the
 activation named ``hook_name`` (``blocks.0.attn.hook_pattern``). To *clamp* an
@@ -8,12 +11,13 @@ et al. (2024) clamp parts of a circuit throughout training to see which parts
 the others wait for; :func:`with_hooks` turns any loss function into one that
 trains under hooks, so any chapter can do the same with :func:`toylab.train.train`.
 
-Defined in the induction-head chapter (``notebooks/induction_heads.py``).
+Taught in: induction_heads §5 (ablations) and §7 (clamping during training); reused in
+ode_circuits §6.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -28,7 +32,10 @@ def with_hooks(loss_fn: Callable[..., Tensor], hooks: list[Hook]) -> Callable[..
     Pass it to :func:`toylab.train.train` to train with the hooks in place at
     every step (and name the hooks in the run's ``config``, so that the cache
     tells clamped runs apart).
+
+    Taught in: induction_heads §7.
     """
+
     def hooked_loss(model: HookedTransformer, *batch: Tensor) -> Tensor:
         with model.hooks(fwd_hooks=hooks):
             return loss_fn(model, *batch)
@@ -37,7 +44,10 @@ def with_hooks(loss_fn: Callable[..., Tensor], hooks: list[Hook]) -> Callable[..
 
 
 def previous_token_pattern(n_pos: int) -> Tensor:
-    """The perfect previous-token attention pattern: query i attends to key i − 1 (position 0 to itself)."""
+    """The perfect previous-token attention pattern: query i attends to key i − 1 (position 0 to itself).
+
+    Taught in: induction_heads §7, through ``clamp_pattern``.
+    """
     if n_pos < 1:
         raise ValueError(f"n_pos must be positive, got {n_pos}")
     pattern = torch.zeros(n_pos, n_pos)
@@ -46,8 +56,14 @@ def previous_token_pattern(n_pos: int) -> Tensor:
     return pattern  # (query, key)
 
 
-def clamp_pattern(layer: int, head: int, pattern: Callable[[int], Tensor] = previous_token_pattern) -> Hook:
-    """A hook that replaces one head's attention pattern by ``pattern(n_pos)`` (query, key) on every pass."""
+def clamp_pattern(
+    layer: int, head: int, pattern: Callable[[int], Tensor] = previous_token_pattern
+) -> Hook:
+    """A hook that replaces one head's attention pattern by ``pattern(n_pos)`` (query, key) on every pass.
+
+    Taught in: induction_heads §7.
+    """
+
     def clamp(attn: Tensor, hook) -> Tensor:  # attn: (batch, head, query, key)
         target = pattern(attn.shape[-1]).to(attn)
         attn = attn.clone()
@@ -58,7 +74,11 @@ def clamp_pattern(layer: int, head: int, pattern: Callable[[int], Tensor] = prev
 
 
 def zero_heads(layer: int, heads: list[int]) -> Hook:
-    """A hook that zeroes the outputs (hook_z) of ``heads`` in ``layer``: they write nothing."""
+    """A hook that zeroes the outputs (hook_z) of ``heads`` in ``layer``: they write nothing.
+
+    Taught in: induction_heads §5; ode_circuits §6.
+    """
+
     def ablate(z: Tensor, hook) -> Tensor:  # z: (batch, pos, head, d_head)
         z = z.clone()
         z[:, :, heads] = 0.0
@@ -73,10 +93,15 @@ def mean_heads(layer: int, heads: list[int], mean_z: Tensor) -> Hook:
     ``mean_z`` (pos, head, d_head) is the mean of ``blocks.{layer}.attn.hook_z``
     over a batch (mean-ablation): the heads keep writing what they write on
     average, but nothing that depends on this input.
+
+    Taught in: ode_circuits §6.
     """
+
     def ablate(z: Tensor, hook) -> Tensor:  # z: (batch, pos, head, d_head)
         if z.shape[1:] != mean_z.shape:
-            raise ValueError(f"{hook.name}: mean of shape {tuple(mean_z.shape)} for outputs {tuple(z.shape[1:])}")
+            raise ValueError(
+                f"{hook.name}: mean of shape {tuple(mean_z.shape)} for outputs {tuple(z.shape[1:])}"
+            )
         z = z.clone()
         z[:, :, heads] = mean_z[:, heads].to(z)
         return z
@@ -85,12 +110,69 @@ def mean_heads(layer: int, heads: list[int], mean_z: Tensor) -> Hook:
 
 
 def freeze_patterns(patterns: dict[str, Tensor]) -> list[Hook]:
-    """Hooks that replace every named attention pattern with a recorded one (e.g. from a clean run)."""
+    """Hooks that replace every named attention pattern with a recorded one (e.g. from a clean run).
+
+    Taught in: induction_heads §5, through ``pattern_preserving_ablation``.
+    """
+
     def frozen(saved: Tensor) -> Callable:
         def hook_fn(attn: Tensor, hook) -> Tensor:
             if attn.shape != saved.shape:
-                raise ValueError(f"{hook.name}: recorded pattern {tuple(saved.shape)} vs {tuple(attn.shape)}")
+                raise ValueError(
+                    f"{hook.name}: recorded pattern {tuple(saved.shape)} vs {tuple(attn.shape)}"
+                )
             return saved.to(attn)
+
         return hook_fn
 
     return [(name, frozen(saved)) for name, saved in patterns.items()]
+
+
+def pattern_preserving_ablation(
+    model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int]
+) -> Tensor:
+    """Logits with ``heads`` of ``layer`` zeroed while every attention pattern keeps its clean value.
+
+    Freezing the patterns removes only what the heads *write*: later heads still
+    attend where they did, so the effect measured is the ablated heads' own.
+
+    Taught in: induction_heads §5.
+    """
+    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+    patterns = {name: cache[name] for name in cache.keys()}
+    return model.run_with_hooks(
+        tokens, fwd_hooks=[*freeze_patterns(patterns), zero_heads(layer, heads)]
+    )
+
+
+def path_ablation(
+    model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int], into: str
+) -> Tensor:
+    """Logits with what ``heads`` of ``layer`` write removed from the next layer's ``into`` inputs only.
+
+    ``into`` names the inputs of layer ``layer + 1`` that stop seeing the heads: any of
+    ``"q"``, ``"k"``, ``"v"`` (e.g. ``"k"``: its keys). Everything else, the residual
+    stream and the other inputs included, keeps the heads' output. This tells
+    K-composition from Q-composition causally.
+
+    Taught in: induction_heads §5.
+    """
+    if not into or set(into) - set("qkv"):
+        raise ValueError(f"into must name some of the inputs 'q', 'k', 'v', got {into!r}")
+    if not 0 <= layer < model.cfg.n_layers - 1:
+        raise ValueError(f"layer {layer} has no next layer in a {model.cfg.n_layers}-layer model")
+    _, cache = model.run_with_cache(tokens, names_filter=f"blocks.{layer}.attn.hook_z")
+    z = cache[f"blocks.{layer}.attn.hook_z"][:, :, heads]  # (batch, pos, len(heads), d_head)
+    written = torch.einsum("bphd,hdm->bpm", z, model.W_O[layer, heads])  # (batch, pos, d_model)
+
+    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, n_heads, d_model), one copy per head
+        return x - written[:, :, None, :]
+
+    split = model.cfg.use_split_qkv_input
+    model.set_use_split_qkv_input(True)
+    try:
+        return model.run_with_hooks(
+            tokens, fwd_hooks=[(f"blocks.{layer + 1}.hook_{c}_input", remove) for c in into]
+        )
+    finally:
+        model.set_use_split_qkv_input(split)

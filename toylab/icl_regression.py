@@ -6,7 +6,7 @@ von Oswald et al. (2023), one layer of linear self-attention can implement one
 step of gradient descent on the context's least-squares loss; following He et
 al. (2025), pairs of softmax heads implement a debiased version of it.
 
-For the in-context regression chapter (issue 5); this module is its toolbox.
+The toolbox of the chapter ``notebooks/icl_regression.py``.
 Predictors share one signature, ``predict(X, y, x_q) -> y_hat`` with
 X (B, N, d), y (B, N), x_q (B, d) and y_hat (B,), so that models and
 closed-form algorithms can be compared by the same metrics.
@@ -14,8 +14,8 @@ closed-form algorithms can be compared by the same metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,9 +25,13 @@ Predictor = Callable[[Tensor, Tensor, Tensor], Tensor]  # (X, y, x_q) -> y_hat
 
 # --- tasks ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RegressionTasks:
-    """A batch of in-context regression problems, one linear task per row."""
+    """A batch of in-context regression problems, one linear task per row.
+
+    Taught in: icl_regression §1, through ``sample_tasks``.
+    """
 
     X: Tensor  # (B, N, d) context inputs
     y: Tensor  # (B, N) context targets
@@ -35,9 +39,11 @@ class RegressionTasks:
     y_q: Tensor  # (B,) query target
     w: Tensor  # (B, d) each task's true weights
 
-    def to(self, device: torch.device | str) -> "RegressionTasks":
+    def to(self, device: torch.device | str) -> RegressionTasks:
         """The same tasks on ``device``."""
-        return RegressionTasks(*(t.to(device) for t in (self.X, self.y, self.x_q, self.y_q, self.w)))
+        return RegressionTasks(
+            *(t.to(device) for t in (self.X, self.y, self.x_q, self.y_q, self.w))
+        )
 
 
 def sample_tasks(
@@ -57,6 +63,8 @@ def sample_tasks(
             (von Oswald et al.'s choice).
         x_scale: multiplies every x; values > 1 give out-of-distribution inputs.
         noise_std: standard deviation of Gaussian noise added to every y.
+
+    Taught in: icl_regression §1.
     """
     for name, value in (("batch", batch), ("n_ctx", n_ctx), ("d", d)):
         if not isinstance(value, int) or value < 1:
@@ -72,12 +80,17 @@ def sample_tasks(
         xs = 2 * torch.rand(shape, generator=generator) - 1
     xs = xs * x_scale
     w = torch.randn(batch, d, generator=generator)
-    ys = torch.einsum("bnd,bd->bn", xs, w) + noise_std * torch.randn(batch, n_ctx + 1, generator=generator)
+    ys = torch.einsum("bnd,bd->bn", xs, w) + noise_std * torch.randn(
+        batch, n_ctx + 1, generator=generator
+    )
     return RegressionTasks(xs[:, :-1], ys[:, :-1], xs[:, -1], ys[:, -1], w)
 
 
 def to_tokens(X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
-    """Tokens e_i = (x_i, y_i) for the context and (x_q, 0) for the query: (B, N+1, d+1)."""
+    """Tokens e_i = (x_i, y_i) for the context and (x_q, 0) for the query: (B, N+1, d+1).
+
+    Taught in: icl_regression §3, through ``LinearSelfAttention``.
+    """
     context = torch.cat([X, y[..., None]], dim=-1)  # (B, N, d+1)
     query = torch.cat([x_q, torch.zeros_like(x_q[:, :1])], dim=-1)[:, None]  # (B, 1, d+1)
     return torch.cat([context, query], dim=1)
@@ -85,8 +98,12 @@ def to_tokens(X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
 
 # --- closed-form predictors -----------------------------------------------------------------
 
+
 def gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float, steps: int = 1) -> Tensor:
-    """Prediction after ``steps`` of gradient descent from w = 0 on L(w) = 1/(2N) Σ (wᵀx_i − y_i)²."""
+    """Prediction after ``steps`` of gradient descent from w = 0 on L(w) = 1/(2N) Σ (wᵀx_i − y_i)².
+
+    Taught in: icl_regression §1.
+    """
     w = torch.zeros_like(x_q)  # (B, d)
     for _ in range(steps):
         residual = y - torch.einsum("bnd,bd->bn", X, w)  # (B, N)
@@ -99,23 +116,32 @@ def optimal_gd_eta(n_ctx: int, d: int) -> float:
 
     Minimising E[(η/N Σ y_i x_iᵀ x_q − wᵀx_q)²] over η uses E[‖Σ_i y_i x_i‖²] = N(N + d + 1)
     for Gaussian inputs (fourth moments), and E[Σ y_i x_iᵀ w] = N d.
+
+    Taught in: icl_regression §1.
     """
     return n_ctx / (n_ctx + d + 1)
 
 
-def line_search_eta(tasks: RegressionTasks, steps: int = 1, lo: float = 0.0, hi: float = 2.0,
-                    n_grid: int = 401) -> float:
-    """The step size with the lowest mean squared error of :func:`gd_predict` on ``tasks``."""
+def line_search_eta(
+    tasks: RegressionTasks, steps: int = 1, lo: float = 0.0, hi: float = 2.0, n_grid: int = 401
+) -> float:
+    """The step size with the lowest mean squared error of :func:`gd_predict` on ``tasks``.
+
+    Taught in: icl_regression §1.
+    """
     etas = torch.linspace(lo, hi, n_grid)
-    errors = torch.stack([
-        (gd_predict(tasks.X, tasks.y, tasks.x_q, float(eta), steps) - tasks.y_q).pow(2).mean()
-        for eta in etas
-    ])
+    errors = torch.stack(
+        [
+            (gd_predict(tasks.X, tasks.y, tasks.x_q, float(eta), steps) - tasks.y_q).pow(2).mean()
+            for eta in etas
+        ]
+    )
     return float(etas[errors.argmin()])
 
 
-def gd_plus_plus_predict(X: Tensor, y: Tensor, x_q: Tensor, gammas: Sequence[float],
-                         etas: Sequence[float]) -> Tensor:
+def gd_plus_plus_predict(
+    X: Tensor, y: Tensor, x_q: Tensor, gammas: Sequence[float], etas: Sequence[float]
+) -> Tensor:
     """GD++ (von Oswald et al.): per step, a GD step on the residuals and a curvature correction of the inputs.
 
     Step l updates, at the same time, the residuals r_i ← r_i − η_l uᵀx_i with
@@ -123,6 +149,8 @@ def gd_plus_plus_predict(X: Tensor, y: Tensor, x_q: Tensor, gammas: Sequence[flo
     input, the query's included, x ← (I − γ_l C) x with C = (1/N) Σ_i x_i x_iᵀ.
     The correction shrinks C's large eigenvalues, so later GD steps see a better
     conditioned problem. With all γ_l = 0 this is plain GD with steps η_l.
+
+    Taught in: icl_regression §4.
     """
     if len(gammas) != len(etas) or len(etas) == 0:
         raise ValueError("gammas and etas must be non-empty and of equal length")
@@ -140,7 +168,10 @@ def gd_plus_plus_predict(X: Tensor, y: Tensor, x_q: Tensor, gammas: Sequence[flo
 
 
 def least_squares_predict(X: Tensor, y: Tensor, x_q: Tensor, ridge: float = 0.0) -> Tensor:
-    """Prediction of the (ridge-regularised) least-squares fit to the context; minimum-norm if N < d."""
+    """Prediction of the (ridge-regularised) least-squares fit to the context; minimum-norm if N < d.
+
+    Taught in: icl_regression §1.
+    """
     if ridge > 0:
         gram = X.transpose(1, 2) @ X + ridge * torch.eye(X.shape[-1])
         w = torch.linalg.solve(gram, (X.transpose(1, 2) @ y[..., None]))[..., 0]
@@ -155,18 +186,24 @@ def debiased_gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float) -> Tensor
     What a pair of softmax heads with opposite signs computes to first order: a
     head gives μ Σ_i softmax_i(ω x_iᵀx_q) y_i ≈ μ [ȳ + ω/N Σ_i y_i (x_i − x̄)ᵀ x_q];
     with (μ, ω) and (−μ, −ω) the ȳ terms cancel and the slopes add.
+
+    Taught in: icl_regression §5.
     """
     centred = X - X.mean(dim=1, keepdim=True)
     return eta * torch.einsum("bn,bnd,bd->b", y, centred, x_q) / X.shape[1]
 
 
 def kernel_regression_predict(X: Tensor, y: Tensor, x_q: Tensor, omega: float) -> Tensor:
-    """Nadaraya-Watson regression with weights softmax_i(ω x_iᵀ x_q): one softmax head reading y."""
+    """Nadaraya-Watson regression with weights softmax_i(ω x_iᵀ x_q): one softmax head reading y.
+
+    Taught in: icl_regression §5.
+    """
     weights = torch.softmax(omega * torch.einsum("bnd,bd->bn", X, x_q), dim=-1)
     return (weights * y).sum(-1)
 
 
 # --- models ---------------------------------------------------------------------------------
+
 
 class LinearSelfAttention(nn.Module):
     """Stacked single-head linear self-attention layers with residuals (von Oswald et al. 2023).
@@ -177,6 +214,8 @@ class LinearSelfAttention(nn.Module):
     that the gradient-descent construction reads out +ŷ. The 1/N makes a
     trained layer meaningful at other context lengths; at fixed N it only
     rescales P.
+
+    Taught in: icl_regression §3.
     """
 
     def __init__(self, d: int, n_layers: int = 1, init_std: float = 0.1, seed: int = 0):
@@ -203,15 +242,23 @@ class LinearSelfAttention(nn.Module):
 
 
 def attention_products(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
-    """The identifiable products of every layer: W_Kᵀ W_Q and P W_V, each (L, d+1, d+1)."""
+    """The identifiable products of every layer: W_Kᵀ W_Q and P W_V, each (L, d+1, d+1).
+
+    Taught in: icl_regression §3.
+    """
     with torch.no_grad():
         return model.W_K.transpose(1, 2) @ model.W_Q, model.P @ model.W_V
 
 
 def lsa_from_products(kq: Tensor, pv: Tensor) -> LinearSelfAttention:
-    """An LSA whose layers have the products ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (L, d+1, d+1)."""
+    """An LSA whose layers have the products ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (L, d+1, d+1).
+
+    Taught in: icl_regression §3, through ``interpolate``.
+    """
     if kq.shape != pv.shape or kq.ndim != 3 or kq.shape[1] != kq.shape[2]:
-        raise ValueError(f"kq and pv must both be (L, d+1, d+1), got {tuple(kq.shape)} and {tuple(pv.shape)}")
+        raise ValueError(
+            f"kq and pv must both be (L, d+1, d+1), got {tuple(kq.shape)} and {tuple(pv.shape)}"
+        )
     n_layers, d = kq.shape[0], kq.shape[1] - 1
     model = LinearSelfAttention(d, n_layers)
     eye = torch.eye(d + 1).expand_as(kq)
@@ -221,12 +268,16 @@ def lsa_from_products(kq: Tensor, pv: Tensor) -> LinearSelfAttention:
     return model
 
 
-def gd_plus_plus_construction(d: int, gammas: Sequence[float], etas: Sequence[float]) -> LinearSelfAttention:
+def gd_plus_plus_construction(
+    d: int, gammas: Sequence[float], etas: Sequence[float]
+) -> LinearSelfAttention:
     """LSA weights that run GD++ (:func:`gd_plus_plus_predict`); one layer per (γ_l, η_l).
 
     W_KᵀW_Q = [[I_d, 0], [0, 0]] (scores x_iᵀx_j) and P W_V = [[−γ_l I_d, 0], [0, −η_l]]:
     the x-block moves every input by −γ_l C x, the y-block writes −η_l uᵀx into
     the y entry, so the query's y entry ends at −ŷ.
+
+    Taught in: icl_regression §4 (the weights of GD++ as a network).
     """
     if len(gammas) != len(etas) or len(etas) == 0:
         raise ValueError("gammas and etas must be non-empty and of equal length")
@@ -246,6 +297,8 @@ def gd_construction(d: int, eta: float, n_layers: int = 1) -> LinearSelfAttentio
     W_K = W_Q = [[I_d, 0], [0, 0]] (attention scores x_iᵀx_j), W_V = [[0, 0], [0, −1]]
     (value −y_i), P = η [[0, 0], [0, 1]] (write into the y entry only): the
     paper's four matrices, whose products are those of GD++ with γ = 0.
+
+    Taught in: icl_regression §2.
     """
     model = LinearSelfAttention(d, n_layers)
     read_x = torch.zeros(d + 1, d + 1)
@@ -253,7 +306,12 @@ def gd_construction(d: int, eta: float, n_layers: int = 1) -> LinearSelfAttentio
     minus_y, write_y = torch.zeros(d + 1, d + 1), torch.zeros(d + 1, d + 1)
     minus_y[d, d], write_y[d, d] = -1.0, eta
     with torch.no_grad():
-        for param, value in ((model.W_K, read_x), (model.W_Q, read_x), (model.W_V, minus_y), (model.P, write_y)):
+        for param, value in (
+            (model.W_K, read_x),
+            (model.W_Q, read_x),
+            (model.W_V, minus_y),
+            (model.P, write_y),
+        ):
             param.copy_(value.expand_as(param))
     return model
 
@@ -264,6 +322,8 @@ def layer_step_sizes(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
     With W_KᵀW_Q ≈ a I and P W_V ≈ [[b I, 0], [0, c]] on the blocks that matter,
     the layer moves inputs by (ab) C x and the query's y entry by c·a uᵀx_q, so
     γ = −ab and η = −ac (a, b = means of the x-block diagonals).
+
+    Taught in: icl_regression §4.
     """
     kq, pv = attention_products(model)
     d = kq.shape[-1] - 1
@@ -272,13 +332,17 @@ def layer_step_sizes(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
     return -a * b, -a * pv[:, d, d]
 
 
-def interpolate(model: LinearSelfAttention, reference: LinearSelfAttention, t: float = 0.5) -> LinearSelfAttention:
+def interpolate(
+    model: LinearSelfAttention, reference: LinearSelfAttention, t: float = 0.5
+) -> LinearSelfAttention:
     """The LSA (1 − t)·model + t·reference, taken on the weight products after fixing the scale.
 
     Only products are identifiable, and W_KᵀW_Q may be c·(the reference's) while
     P W_V is (1/c)·(the reference's): the same function. Each layer's model
     products are first rescaled by c = tr(W_KᵀW_Q)_x / tr(reference's)_x, so that
     interpolating compares like with like.
+
+    Taught in: icl_regression §3.
     """
     kq, pv = attention_products(model)
     kq_ref, pv_ref = attention_products(reference)
@@ -296,6 +360,8 @@ class SoftmaxAttentionRegressor(nn.Module):
     ŷ = Σ_h Σ_i softmax_i(e_iᵀ A_h e_q) (v_hᵀ e_i), with A_h = W_K^hᵀ W_Q^h the
     head's (d+1, d+1) key-query matrix and v_h its read-out of the value, the
     two products that are identifiable.
+
+    Taught in: icl_regression §5.
     """
 
     def __init__(self, d: int, n_heads: int, init_std: float = 0.1, seed: int = 0):
@@ -325,8 +391,12 @@ class SoftmaxAttentionRegressor(nn.Module):
 
 # --- comparing predictors -------------------------------------------------------------------
 
+
 def sensitivity(predict: Predictor, X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
-    """∂ŷ/∂x_q for every task: (B, d). Rows are independent, so one backward pass suffices."""
+    """∂ŷ/∂x_q for every task: (B, d). Rows are independent, so one backward pass suffices.
+
+    Taught in: icl_regression §3, through ``agreement``.
+    """
     x_q = x_q.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(predict(X, y, x_q).sum(), x_q)
@@ -335,7 +405,10 @@ def sensitivity(predict: Predictor, X: Tensor, y: Tensor, x_q: Tensor) -> Tensor
 
 @dataclass(frozen=True)
 class Agreement:
-    """How alike two predictors are on a batch of tasks (von Oswald et al.'s measures)."""
+    """How alike two predictors are on a batch of tasks (von Oswald et al.'s measures).
+
+    Taught in: icl_regression §3, through ``agreement``.
+    """
 
     preds_diff: float  # mean |ŷ_a − ŷ_b|
     relative_preds_diff: float  # preds_diff / mean |ŷ_b|
@@ -344,7 +417,10 @@ class Agreement:
 
 
 def agreement(a: Predictor, b: Predictor, tasks: RegressionTasks) -> Agreement:
-    """Compare predictor ``a`` with reference ``b`` on ``tasks``."""
+    """Compare predictor ``a`` with reference ``b`` on ``tasks``.
+
+    Taught in: icl_regression §3.
+    """
     X, y, x_q = tasks.X, tasks.y, tasks.x_q
     with torch.no_grad():
         ya, yb = a(X, y, x_q), b(X, y, x_q)
@@ -359,7 +435,10 @@ def agreement(a: Predictor, b: Predictor, tasks: RegressionTasks) -> Agreement:
 
 
 def mse(predict: Predictor, tasks: RegressionTasks) -> float:
-    """Mean squared error of a predictor on the query targets (on the model's device if it is a module)."""
+    """Mean squared error of a predictor on the query targets (on the model's device if it is a module).
+
+    Taught in: icl_regression §1.
+    """
     if isinstance(predict, nn.Module) and (param := next(predict.parameters(), None)) is not None:
         tasks = tasks.to(param.device)
     with torch.no_grad():
@@ -367,7 +446,10 @@ def mse(predict: Predictor, tasks: RegressionTasks) -> float:
 
 
 def r_squared(pred: Tensor, target: Tensor) -> float:
-    """1 − SS_res / SS_tot of ``pred`` against ``target``."""
+    """1 − SS_res / SS_tot of ``pred`` against ``target``.
+
+    Taught in: icl_regression §5.
+    """
     return float(1 - (pred - target).pow(2).sum() / (target - target.mean()).pow(2).sum())
 
 
@@ -376,19 +458,31 @@ def expected_gd_risk(n_ctx: int, d: int, eta: float, noise_std: float = 0.0) -> 
 
     With u = (1/N) Σ y_i x_i: E‖u‖² = (N + d + 1) d / N (+ σ² d / N with noise), E[uᵀw] = d,
     E‖w‖² = d, so the risk is η² E‖u‖² − 2η d + d + σ².
+
+    Taught in: icl_regression §1.
     """
     second = (n_ctx + d + 1) * d / n_ctx + noise_std**2 * d / n_ctx
     return eta**2 * second - 2 * eta * d + d + noise_std**2
 
 
-
-def fit_gd_plus_plus(gammas: Sequence[float], etas: Sequence[float], n_ctx: int, d: int, *,
-                     steps: int = 600, batch: int = 1024, lr: float = 3e-3, seed: int = 0) -> tuple[Tensor, Tensor]:
+def fit_gd_plus_plus(
+    gammas: Sequence[float],
+    etas: Sequence[float],
+    n_ctx: int,
+    d: int,
+    *,
+    steps: int = 600,
+    batch: int = 1024,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
     """Tune GD++'s step sizes (γ_l, η_l) with Adam on fresh Gaussian tasks, starting from the given ones.
 
     GD++'s loss is not convex in its step sizes, so where it ends depends on the
     start; starting from a trained model's own step sizes asks whether the model
     sits at (a local) best of the GD++ family.
+
+    Taught in: icl_regression §4.
     """
     params = torch.tensor([list(gammas), list(etas)], dtype=torch.float32, requires_grad=True)
     opt = torch.optim.Adam([params], lr=lr)
@@ -403,7 +497,10 @@ def fit_gd_plus_plus(gammas: Sequence[float], etas: Sequence[float], n_ctx: int,
 
 
 def best_scale(pred: Tensor, target: Tensor) -> float:
-    """The c minimising ‖c·pred − target‖²: fits the step size of a predictor linear in it."""
+    """The c minimising ‖c·pred − target‖²: fits the step size of a predictor linear in it.
+
+    Taught in: icl_regression §5.
+    """
     return float((pred * target).sum() / pred.pow(2).sum().clamp_min(1e-12))
 
 
@@ -413,6 +510,8 @@ def check_step_size(fn: Callable[[Tensor, Tensor], float], d: int = 4) -> bool:
     ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (d+1, d+1). The test products are
     rescaled (kq·c, pv/c, c possibly negative) and carry junk in the blocks
     that cannot reach the prediction. Prints what is wrong, if anything.
+
+    Taught in: icl_regression §3.
     """
     gen = torch.Generator().manual_seed(0)
     for eta, c in ((0.6, 1.0), (1.3, -2.5), (0.25, 0.4)):

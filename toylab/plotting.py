@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,10 +21,28 @@ PHASE_COLOURS = ("tab:blue", "tab:orange", "tab:green")
 _VIEW_COUNT = itertools.count()
 
 
+BOOK_STYLE = {"figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def use_book_style() -> None:
+    """The look of every figure in the book: a screen-sized dpi, no top or right spines.
+
+    Called once in each chapter's set-up cell.
+
+    Taught in: grokking Set-up; used in every chapter.
+    """
+    plt.rcParams.update(BOOK_STYLE)
+
+
 def shade_phases(ax: Axes, phases: dict[str, tuple[float, float]], labels: bool = True) -> None:
-    """Shade each named (start, end) span of steps on ``ax``."""
+    """Shade each named (start, end) span of steps on ``ax``.
+
+    Taught in: grokking_network §4.
+    """
     for (name, (lo, hi)), colour in zip(phases.items(), PHASE_COLOURS):
-        ax.axvspan(max(lo, 1), max(hi, 1), color=colour, alpha=0.12, lw=0, label=name if labels else None)
+        ax.axvspan(
+            max(lo, 1), max(hi, 1), color=colour, alpha=0.12, lw=0, label=name if labels else None
+        )
 
 
 def plot_curves(
@@ -36,7 +54,10 @@ def plot_curves(
     phases: dict[str, tuple[float, float]] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Several curves against training steps on one axis (log-scaled steps)."""
+    """Several curves against training steps on one axis (log-scaled steps).
+
+    Taught in: grokking §3.
+    """
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
     for label, values in curves.items():
         ax.plot(np.maximum(steps, 1), values, label=label)
@@ -65,6 +86,8 @@ def snapshot_view(
     (``TOYLAB_STATIC=1``) or ipywidgets is missing: a matplotlib animation
     rendered as self-contained HTML (``to_jshtml``), which needs no kernel, over
     at most ``max_frames`` evenly chosen steps.
+
+    Taught in: grokking §7; used in every chapter.
     """
     steps = list(steps)
     if not steps:
@@ -74,13 +97,19 @@ def snapshot_view(
     except ImportError:
         widgets = None
     if widgets is not None and os.environ.get(STATIC_ENV, "0") in ("", "0"):
+
         def show(step: int) -> None:
             fig = plt.figure(figsize=figsize)
             draw(fig, step)
             plt.show()
 
-        slider = widgets.SelectionSlider(options=steps, value=steps[-1], description="step",
-                                         continuous_update=False, layout={"width": "90%"})
+        slider = widgets.SelectionSlider(
+            options=steps,
+            value=steps[-1],
+            description="step",
+            continuous_update=False,
+            layout={"width": "90%"},
+        )
         return widgets.interactive(show, step=slider)
     return snapshot_animation(draw, steps, figsize=figsize, max_frames=max_frames)
 
@@ -92,12 +121,17 @@ def snapshot_animation(
     figsize: tuple[float, float] = (8, 3),
     max_frames: int = 30,
 ):
-    """``draw(fig, step)`` over the steps as a self-contained HTML animation."""
+    """``draw(fig, step)`` over the steps as a self-contained HTML animation.
+
+    Taught in: grokking §7; used in every chapter, through ``snapshot_view``.
+    """
     from IPython.display import HTML
     from matplotlib.animation import FuncAnimation
 
     steps = list(steps)
-    idx = np.unique(np.round(np.linspace(0, len(steps) - 1, min(max_frames, len(steps)))).astype(int))
+    idx = np.unique(
+        np.round(np.linspace(0, len(steps) - 1, min(max_frames, len(steps)))).astype(int)
+    )
     frames = [steps[i] for i in idx]
     fig = plt.figure(figsize=figsize, dpi=72)
 
@@ -119,6 +153,8 @@ class StaticCircuitsVis:
     bundle at ``_static/circuitsvis.js``; the page's ``data-content_root``
     (set by Sphinx) gives the path to it from any page. Several views on a page
     share one copy of the script.
+
+    Taught in: induction_heads §4; ode_circuits §3, through ``attention_heads_view``.
     """
 
     def __init__(self, element: str, props: dict):
@@ -157,21 +193,30 @@ def attention_heads_view(attention, tokens: Sequence[str], head_names: Sequence[
     In Jupyter or Colab this is CircuitsVis's own view (its code comes from
     the CDN when online, inline when offline); on the static site
     (``TOYLAB_STATIC=1``) it loads the bundle from the site itself.
+
+    Taught in: induction_heads §4; ode_circuits §3.
     """
     attention = np.asarray(attention, dtype=np.float32)
     if attention.ndim != 3 or attention.shape[1:] != (len(tokens), len(tokens)):
-        raise ValueError(f"attention must be (head, {len(tokens)}, {len(tokens)}) for {len(tokens)} tokens, "
-                         f"got {attention.shape}")
+        raise ValueError(
+            f"attention must be (head, {len(tokens)}, {len(tokens)}) for {len(tokens)} tokens, "
+            f"got {attention.shape}"
+        )
     if head_names is not None and len(head_names) != attention.shape[0]:
         raise ValueError(f"{len(head_names)} head names for {attention.shape[0]} heads")
-    props = {"attention": attention.round(3).tolist(), "tokens": list(tokens),
-             "attentionHeadNames": list(head_names) if head_names is not None else None,
-             "maskUpperTri": True}
+    props = {
+        "attention": attention.round(3).tolist(),
+        "tokens": list(tokens),
+        "attentionHeadNames": list(head_names) if head_names is not None else None,
+        "maskUpperTri": True,
+    }
     if os.environ.get(STATIC_ENV, "0") not in ("", "0"):
         return StaticCircuitsVis("AttentionHeads", props)
     import circuitsvis.attention
 
     return circuitsvis.attention.attention_heads(
-        attention=props["attention"], tokens=props["tokens"],
-        attention_head_names=props["attentionHeadNames"], mask_upper_tri=True,
+        attention=props["attention"],
+        tokens=props["tokens"],
+        attention_head_names=props["attentionHeadNames"],
+        mask_upper_tri=True,
     )

@@ -6,21 +6,24 @@ analyses can run over training; a progress bar; GPU when present. Runs are
 cached on disk (:mod:`toylab.cache`): a re-run is instant and an interrupted
 run resumes from its last checkpoint.
 
-Defined in the grokking chapter (``notebooks/grokking.py``).
+The loop knows nothing about the model: a model that needs its own optimiser
+(an :class:`toylab.ensemble.Ensemble` with one weight decay per member) brings
+it, as minGPT's models do. Taught in: grokking §3; every chapter trains with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-import inspect
+import io
 import math
 import os
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -29,7 +32,8 @@ from torch import Tensor, nn
 from toylab import cache
 
 PROGRESS_ENV = "TOYLAB_PROGRESS"  # "auto" (default), "text", or "off"
-# cuBLAS needs this set before CUDA starts for deterministic matrix products on a GPU.
+# The one import-time side effect, and it must be one: cuBLAS reads this once, when CUDA
+# starts, and without it deterministic matrix products on a GPU raise an error.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 CACHE_FORMAT = 2  # bump when what a cached run holds changes (2: deterministic kernels)
 
@@ -42,17 +46,20 @@ class TrainConfig:
         steps: number of optimiser steps.
         lr, weight_decay, betas: AdamW settings. ``weight_decay`` may be a tuple
             with one (decoupled, AdamW-style) decay per member of an
-            :class:`toylab.ensemble.Ensemble`, for sweeps over weight decay.
+            :class:`toylab.ensemble.Ensemble` (which applies them), for sweeps.
         warmup_steps: the learning rate rises linearly over this many steps.
         lr_decay: ``"none"`` keeps the learning rate constant after warm-up;
             ``"cosine"`` lowers it along a half cosine to ~0 at the last step.
         batch_size: ``None`` for full-batch training, else examples per step
-            (drawn with replacement from a generator seeded by ``seed``).
+            (rows drawn with replacement from a generator seeded by ``seed``; the
+            same rows of every data tensor).
         seed: seeds torch (e.g. dropout) and the batch sampler.
         log_every: evaluate and log metrics every this many steps (and at the end).
         snapshot_steps: steps at which to keep a copy of the parameters
             (see :func:`snapshot_schedule`).
         checkpoint_every: save a resumable checkpoint every this many steps.
+
+    Taught in: grokking §3; used in every chapter.
     """
 
     steps: int
@@ -78,8 +85,10 @@ class TrainConfig:
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be None or >= 1"),
             (self.log_every >= 1, "log_every must be >= 1"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
-            (all(0 <= s <= self.steps for s in self.snapshot_steps),
-             f"snapshot_steps must lie in [0, steps={self.steps}]"),
+            (
+                all(0 <= s <= self.steps for s in self.snapshot_steps),
+                f"snapshot_steps must lie in [0, steps={self.steps}]",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -99,6 +108,8 @@ def snapshot_schedule(steps: int, n_log: int = 20, n_linear: int = 40) -> tuple[
     """Snapshot steps: ``n_log`` log-spaced (dense early) plus ``n_linear`` evenly spaced.
 
     Always includes step 0 and the last step.
+
+    Taught in: grokking §3; used in every chapter.
     """
     log = np.unique(np.round(np.logspace(0, math.log10(max(steps, 1)), n_log)).astype(int))
     lin = np.round(np.linspace(0, steps, n_linear + 1)).astype(int)
@@ -109,6 +120,8 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     """The learning rate of optimiser step ``step`` (0-based) as a fraction of ``cfg.lr``.
 
     Linear warm-up over ``cfg.warmup_steps``, then constant or a cosine decay.
+
+    Taught in: grokking §3; used in every chapter, through ``train``.
     """
     factor = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
     if cfg.lr_decay == "cosine":
@@ -117,13 +130,19 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
 
 
 def default_device() -> torch.device:
-    """The GPU if there is one, else the CPU."""
+    """The GPU if there is one, else the CPU.
+
+    Taught in: grokking §3; used in every chapter, through ``train``.
+    """
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass
 class Run:
-    """A finished training run: metrics over training, snapshots, the final model."""
+    """A finished training run: metrics over training, snapshots, the final model.
+
+    Taught in: grokking §3 (what ``train`` returns); used in every chapter.
+    """
 
     name: str
     path: Path  # the cache folder of this run
@@ -137,7 +156,9 @@ class Run:
     def metric(self, name: str) -> np.ndarray:
         """One logged metric as an array aligned with ``metric("step")``."""
         if name not in self.history:
-            raise KeyError(f"no metric {name!r} in run {self.name!r}; logged: {sorted(self.history)}")
+            raise KeyError(
+                f"no metric {name!r} in run {self.name!r}; logged: {sorted(self.history)}"
+            )
         return np.asarray(self.history[name])
 
     @property
@@ -167,10 +188,8 @@ class Run:
 
 
 def _move(model: nn.Module, device: torch.device) -> None:
-    """``model.to(device)``, without the line a HookedTransformer prints about it."""
-    if "print_details" in inspect.signature(model.to).parameters:
-        model.to(device, print_details=False)
-    else:
+    """``model.to(device)``, quietly: some models (TransformerLens's) print a line when moved."""
+    with contextlib.redirect_stdout(io.StringIO()):
         model.to(device)
 
 
@@ -185,8 +204,43 @@ def _progress_bar(total: int, initial: int, name: str):
     return tqdm(total=total, initial=initial, desc=name, mininterval=1.0)
 
 
+# --- the cache key and the cache entries ----------------------------------------------------
+
+Data = Sequence[Tensor] | Callable[[torch.Generator], Sequence[Tensor]]
+
+
+def _key_tensors(data: Data, seed: int) -> list[Tensor]:
+    """The tensors a run's cache key sees: the data, or the first two batches a sampler draws."""
+    if callable(data):
+        probe = torch.Generator().manual_seed(seed)
+        data = [t for _ in range(2) for t in data(probe)]
+    if not data or any(t.shape[0] != data[0].shape[0] for t in data):
+        raise ValueError("data must be a non-empty sequence of tensors sharing their first axis")
+    return list(data)
+
+
+def run_spec(
+    model: nn.Module, data: Data, cfg: TrainConfig, name: str, config: dict | None
+) -> dict:
+    """Everything a run's cache key is computed from: config, settings, initial weights, data, device.
+
+    Taught in: grokking §3; used in every chapter, through ``train``.
+    """
+    return {
+        "format": CACHE_FORMAT,
+        "name": name,
+        "config": config,
+        "train": dataclasses.asdict(cfg),
+        "init": cache.tensor_digest(model.state_dict().values()),
+        "data": cache.tensor_digest(_key_tensors(data, cfg.seed)),
+        "device": default_device().type,
+    }
+
+
 def _warn_and_drop(path: Path, reason: str) -> None:
-    warnings.warn(f"ignoring cache entry {path}: {reason}; training again", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"ignoring cache entry {path}: {reason}; training again", RuntimeWarning, stacklevel=3
+    )
     path.unlink(missing_ok=True)
 
 
@@ -205,9 +259,143 @@ def _load_entry(path: Path, spec: dict) -> dict | None:
     return entry
 
 
+# --- the loop -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    """What a checkpoint saves besides the model and optimiser: where the loop is and what it logged."""
+
+    step: int = 0
+    history: dict[str, list[float]] = field(default_factory=lambda: {"step": [], "loss": []})
+    snapshots: dict[int, dict[str, Tensor]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters, or the model's own (``model.configure_optimizer(cfg)``)."""
+    if hasattr(model, "configure_optimizer"):
+        return model.configure_optimizer(cfg)
+    if isinstance(cfg.weight_decay, tuple):
+        raise ValueError(
+            f"{len(cfg.weight_decay)} weight decays (one per member) need an Ensemble "
+            "of as many members; a single model takes one weight decay"
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def _batches(
+    data: Data, cfg: TrainConfig, device: torch.device
+) -> Callable[[torch.Generator], list[Tensor]]:
+    """``batch(gen)``: a step's batch, from the sampler, the full data, or random rows of it."""
+    if callable(data):
+        return lambda gen: [t.to(device) for t in data(gen)]
+    data = [t.to(device) for t in data]
+    if cfg.batch_size is None:
+        return lambda gen: data
+    n = data[0].shape[0]
+
+    def rows(gen: torch.Generator) -> list[Tensor]:
+        idx = torch.randint(n, (cfg.batch_size,), generator=gen).to(device)
+        return [t[idx] for t in data]  # the same rows of every tensor
+
+    return rows
+
+
+def _log(model, history, step, loss, evaluate) -> None:
+    """Append the step, the batch's loss and ``evaluate(model)`` (in eval mode, without gradients)."""
+    history["step"].append(step)
+    history["loss"].append(loss.item())
+    if evaluate is not None:
+        model.eval()
+        with torch.no_grad():
+            for key, value in evaluate(model).items():
+                history.setdefault(key, []).append(float(value))
+        model.train()
+
+
+def _resume(path: Path, spec: dict, model, opt, sched, gen: torch.Generator, name: str) -> _State:
+    """Load the checkpoint at ``path`` into the model, optimiser, schedule and generators, if there is one."""
+    ckpt = _load_entry(path, spec)
+    if ckpt is None:
+        return _State()
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    sched.load_state_dict(ckpt["scheduler"])
+    gen.set_state(ckpt["generator"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    print(f"[toylab] {name}: resuming from step {ckpt['step']}")
+    return _State(ckpt["step"], ckpt["history"], ckpt["snapshots"], ckpt["seconds"])
+
+
+def _checkpoint(
+    path: Path, spec: dict, model, opt, sched, gen: torch.Generator, state: _State
+) -> None:
+    cache.save_atomic(
+        path,
+        {
+            "spec": spec,
+            "step": state.step,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": state.history,
+            "snapshots": state.snapshots,
+            "seconds": state.seconds,
+        },
+    )
+
+
+def _fit(
+    model, batch, loss_fn, cfg: TrainConfig, evaluate, name: str, spec: dict, ckpt: Path | None
+) -> _State:
+    """The loop: resume from the checkpoint ``ckpt`` if there is one, then step to ``cfg.steps``."""
+    opt = _optimizer(model, cfg)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
+    gen = torch.Generator().manual_seed(cfg.seed)  # draws the batches
+    state = _resume(ckpt, spec, model, opt, sched, gen, name) if ckpt else _State()
+    bar = _progress_bar(cfg.steps, state.step, name)
+    t0, seconds = time.perf_counter(), state.seconds  # seconds: spent before a resume
+    model.train()
+    for step in range(state.step, cfg.steps + 1):
+        if step in cfg.snapshot_steps:
+            state.snapshots[step] = {
+                k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+            }
+        loss = loss_fn(model, *batch(gen))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{name}: loss became {loss.item()} at step {step}; lower the lr"
+            )
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            _log(model, state.history, step, loss, evaluate)
+            if bar is not None:
+                shown = [k for k in state.history if k == "loss" or k.endswith("acc")]
+                bar.set_postfix({k: f"{state.history[k][-1]:.3g}" for k in shown}, refresh=False)
+        if step == cfg.steps:
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if bar is not None:
+            bar.update(1)
+        state.step, state.seconds = step + 1, seconds + time.perf_counter() - t0
+        if ckpt and state.step % cfg.checkpoint_every == 0 and state.step < cfg.steps:
+            _checkpoint(ckpt, spec, model, opt, sched, gen, state)
+    if bar is not None:
+        bar.close()
+    state.seconds = seconds + time.perf_counter() - t0
+    model.eval()
+    return state
+
+
 def train(
     model: nn.Module,
-    data: Sequence[Tensor] | Callable[[torch.Generator], Sequence[Tensor]],
+    data: Data,
     loss_fn: Callable[..., Tensor],
     cfg: TrainConfig,
     *,
@@ -220,7 +408,8 @@ def train(
 
     Args:
         model: a freshly initialised model; its initial parameters are part of
-            the cache key, so seed it before building it.
+            the cache key, so seed it before building it. A model with a
+            ``configure_optimizer(cfg)`` method supplies its own optimiser.
         data: training tensors sharing their first (example) axis, e.g. (X, y);
             or a sampler ``data(generator) -> tensors`` that draws a fresh batch
             each step from the loop's seeded generator (then ``cfg.batch_size``
@@ -238,116 +427,41 @@ def train(
 
     Returns:
         A :class:`Run`. Training resumes from the last checkpoint if a previous
-        call was interrupted.
+        call was interrupted. Trained or loaded, ``train`` leaves torch in the
+        same state: deterministic algorithms on, the global generator seeded
+        with ``cfg.seed``; so the cells after it compute the same numbers on a
+        first run and a cached one.
+
+    Taught in: grokking §3; used in every chapter.
     """
-    sampler = data if callable(data) else None
-    if sampler is not None:  # the cache key sees the first two batches the sampler draws
-        probe = torch.Generator().manual_seed(cfg.seed)
-        data = [t for _ in range(2) for t in sampler(probe)]
-    if not data or any(t.shape[0] != data[0].shape[0] for t in data):
-        raise ValueError("data must be a non-empty sequence of tensors sharing their first axis")
-    device = default_device()
-    spec = {
-        "format": CACHE_FORMAT,
-        "name": name,
-        "config": config,
-        "train": dataclasses.asdict(cfg),
-        "init": cache.tensor_digest(model.state_dict().values()),
-        "data": cache.tensor_digest(data),
-        "device": device.type,
-    }
-    path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
-    _move(model, device)
-
-    if use_cache and (entry := _load_entry(path / "run.pt", spec)) is not None:
-        model.load_state_dict(entry["final"])
-        print(f"[toylab] {name}: loaded from cache {path} (trained in {entry['seconds']:.0f} s)")
-        return Run(name, path, spec, entry["history"], entry["snapshots"], model, entry["seconds"], True)
-
-    data = [t.to(device) for t in data]
-    n = data[0].shape[0]
-    # Same seed, same numbers: without this, the embedding's backward pass (a
-    # multi-threaded index_put_ with accumulation) sums in a varying order on the CPU.
+    # Same seed, same numbers: without deterministic kernels the embedding's backward
+    # pass (a multi-threaded index_put_ with accumulation) sums in a varying order.
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    member_decay = None  # one weight decay per ensemble member, applied by hand as AdamW would
-    if isinstance(cfg.weight_decay, tuple):
-        member_decay = torch.tensor(cfg.weight_decay, device=device)
-        if any(p.ndim == 0 or p.shape[0] != len(member_decay) for p in params):
-            raise ValueError(f"{len(member_decay)} weight decays need every parameter stacked along a first "
-                             "axis of that length (an Ensemble of as many members)")
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
-                            weight_decay=0.0 if member_decay is not None else cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s))
-    start, history, snapshots, seconds = 0, {"step": [], "loss": []}, {}, 0.0
-
-    ckpt_path = path / "checkpoint.pt"
-    if use_cache and (ckpt := _load_entry(ckpt_path, spec)) is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        gen.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        start, history, snapshots, seconds = ckpt["step"], ckpt["history"], ckpt["snapshots"], ckpt["seconds"]
-        print(f"[toylab] {name}: resuming from step {start}")
-
-    bar = _progress_bar(cfg.steps, start, name)
-    t0 = time.perf_counter()
-    model.train()
-    for step in range(start, cfg.steps + 1):
-        if step in cfg.snapshot_steps:
-            snapshots[step] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        if sampler is not None:
-            batch = [t.to(device) for t in sampler(gen)]
-        elif cfg.batch_size is None:
-            batch = data
-        else:
-            batch = [t[torch.randint(n, (cfg.batch_size,), generator=gen).to(device)] for t in data]
-        loss = loss_fn(model, *batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{name}: loss became {loss.item()} at step {step}; lower the lr")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            history["step"].append(step)
-            history["loss"].append(loss.item())
-            if evaluate is not None:
-                model.eval()
-                with torch.no_grad():
-                    for key, value in evaluate(model).items():
-                        history.setdefault(key, []).append(float(value))
-                model.train()
-            if bar is not None:
-                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.items() if k == "loss" or k.endswith("acc")}, refresh=False)
-        if step == cfg.steps:
-            break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if member_decay is not None:  # AdamW's decoupled decay p <- p (1 - lr wd), per member
-            with torch.no_grad():
-                shrink = 1 - opt.param_groups[0]["lr"] * member_decay
-                for p in params:
-                    p.mul_(shrink.view(-1, *[1] * (p.ndim - 1)))
-        opt.step()
-        sched.step()
-        if bar is not None:
-            bar.update(1)
-        if use_cache and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            cache.save_atomic(ckpt_path, {
-                "spec": spec, "step": step + 1, "model": model.state_dict(),
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history, "snapshots": snapshots,
-                "seconds": seconds + time.perf_counter() - t0,
-            })
-    if bar is not None:
-        bar.close()
-    seconds += time.perf_counter() - t0
-    model.eval()
-    if use_cache:
+    spec = run_spec(model, data, cfg, name, config)  # 1. the cache key
+    path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
+    device = default_device()
+    _move(model, device)
+    entry = _load_entry(path / "run.pt", spec) if use_cache else None
+    from_cache = entry is not None
+    if from_cache:  # 2. a finished run: load it
+        model.load_state_dict(entry["final"])
+        print(f"[toylab] {name}: loaded from cache {path} (trained in {entry['seconds']:.0f} s)")
+    else:  # 3. resume or start, and loop; 4. save
+        ckpt = path / "checkpoint.pt" if use_cache else None
+        state = _fit(model, _batches(data, cfg, device), loss_fn, cfg, evaluate, name, spec, ckpt)
         final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        cache.save_atomic(path / "run.pt", {
-            "spec": spec, "history": history, "snapshots": snapshots, "final": final, "seconds": seconds,
-        })
-        ckpt_path.unlink(missing_ok=True)
-    return Run(name, path, spec, history, snapshots, model, seconds, False)
+        entry = {
+            "spec": spec,
+            "history": state.history,
+            "snapshots": state.snapshots,
+            "final": final,
+            "seconds": state.seconds,
+        }
+        if ckpt:
+            cache.save_atomic(path / "run.pt", entry)
+            ckpt.unlink(missing_ok=True)
+    torch.manual_seed(cfg.seed)  # the same global generator after a cold run and a cached one
+    return Run(
+        name, path, spec, entry["history"], entry["snapshots"], model, entry["seconds"], from_cache
+    )

@@ -11,7 +11,10 @@ def _dedupe(app, pagename, templatename, context, doctree):
         seen, unique = set(), []
         for asset in context.get(key, []):
             # the copies differ only in how "no file" is spelt (None or ""): compare what the page shows
-            ident = (str(getattr(asset, "filename", asset) or ""), repr(sorted(getattr(asset, "attributes", {}).items())))
+            ident = (
+                str(getattr(asset, "filename", asset) or ""),
+                repr(sorted(getattr(asset, "attributes", {}).items())),
+            )
             if ident not in seen:
                 seen.add(ident)
                 unique.append(asset)

@@ -19,9 +19,16 @@ import time
 from dataclasses import dataclass, field
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+]
 
 
 def find_chromium() -> str | None:
@@ -47,9 +54,19 @@ class Chromium:
         os.close(to_browser_r)
         os.close(from_browser_w)
         self.proc = subprocess.Popen(
-            ["bash", "-c", f'exec "$@" 3<&{r} 4>&{w} {r}<&- {w}>&-', "bash",
-             binary, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(r, w),
+            [
+                "bash",
+                "-c",
+                f'exec "$@" 3<&{r} 4>&{w} {r}<&- {w}>&-',
+                "bash",
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(r, w),
         )
         os.close(r)  # the child holds them now
         os.close(w)
@@ -80,8 +97,13 @@ class Chromium:
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict:
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 30,
+    ) -> dict:
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -98,13 +120,17 @@ class Chromium:
 
     def wait_for(self, method: str, session: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while not any(e.get("method") == method and e.get("sessionId") == session for e in self.events):
+        while not any(
+            e.get("method") == method and e.get("sessionId") == session for e in self.events
+        ):
             self.events.append(self._read_message(deadline))
 
     def load(self, url: str, expressions: dict[str, str], settle: float = 2.0) -> PageReport:
         """Open ``url``, wait for it to load, and report errors and the given expressions' values."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable", session=session)
         self.events.clear()
@@ -118,8 +144,11 @@ class Chromium:
                 break
         report = PageReport()
         for name, expression in expressions.items():
-            result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                               session=session)
+            result = self.send(
+                "Runtime.evaluate",
+                {"expression": expression, "returnByValue": True},
+                session=session,
+            )
             report.values[name] = result.get("result", {}).get("value")
         self.send("Target.closeTarget", {"targetId": target})
         events = [e for e in self.events if e.get("sessionId") == session]
@@ -128,19 +157,32 @@ class Chromium:
             if method == "Runtime.exceptionThrown":
                 details = params["exceptionDetails"]
                 text = details.get("exception", {}).get("description") or details.get("text")
-                report.exceptions.append(f"{text} ({details.get('url', '')}:{details.get('lineNumber')})")
+                report.exceptions.append(
+                    f"{text} ({details.get('url', '')}:{details.get('lineNumber')})"
+                )
             elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-                report.console_errors.append(" ".join(str(a.get("value", a.get("description")))
-                                                      for a in params.get("args", [])))
+                report.console_errors.append(
+                    " ".join(
+                        str(a.get("value", a.get("description"))) for a in params.get("args", [])
+                    )
+                )
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 entry = params["entry"]
                 if entry.get("source") != "network":
                     report.console_errors.append(f"{entry['text']} ({entry.get('url', '')})")
             elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
-                report.failed_requests.append(f"{params['response']['url']} (HTTP {params['response']['status']})")
+                report.failed_requests.append(
+                    f"{params['response']['url']} (HTTP {params['response']['status']})"
+                )
             elif method == "Network.loadingFailed":
-                request = next((e["params"]["request"]["url"] for e in events
-                                if e.get("method") == "Network.requestWillBeSent"
-                                and e["params"]["requestId"] == params["requestId"]), "?")
+                request = next(
+                    (
+                        e["params"]["request"]["url"]
+                        for e in events
+                        if e.get("method") == "Network.requestWillBeSent"
+                        and e["params"]["requestId"] == params["requestId"]
+                    ),
+                    "?",
+                )
                 report.failed_requests.append(request)
         return report

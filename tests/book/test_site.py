@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from browser import Chromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +27,10 @@ CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/icl_regression.html": 7,
     "notebooks/ode_circuits.html": 9,
 }
-CIRCUITSVIS_VIEWS = {"notebooks/induction_heads.html": 1, "notebooks/ode_circuits.html": 1}  # page -> CircuitsVis views it shows
+CIRCUITSVIS_VIEWS = {
+    "notebooks/induction_heads.html": 1,
+    "notebooks/ode_circuits.html": 1,
+}  # page -> CircuitsVis views it shows
 # pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
 # before choosing the default colour mode; that is the theme's normal start, not a fault.
 BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
@@ -41,8 +43,12 @@ def build():
     if os.environ.get("TOYLAB_CACHE"):  # keep the run cache the chapters' tests filled
         env["TOYLAB_CACHE"] = os.environ["TOYLAB_CACHE"]
     jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -69,8 +75,10 @@ def site(build):
 def browser():
     binary = find_chromium()
     if binary is None:
-        pytest.skip("no Chromium found: install it (Debian: `apt-get install chromium`) "
-                    "to check the built pages in a headless browser")
+        pytest.skip(
+            "no Chromium found: install it (Debian: `apt-get install chromium`) "
+            "to check the built pages in a headless browser"
+        )
     chromium = Chromium(binary)
     yield chromium
     chromium.close()
@@ -87,26 +95,37 @@ def console_errors(report):
 
 
 def local_failures(report, site):
-    return [url for url in report.failed_requests if urlparse(url.split()[0]).netloc == urlparse(site).netloc]
+    return [
+        url
+        for url in report.failed_requests
+        if urlparse(url.split()[0]).netloc == urlparse(site).netloc
+    ]
 
 
 @pytest.mark.parametrize("page, n_figures", CHAPTERS.items())
 def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_figures):
-    report = browser.load(f"{site}/{page}", {
-        "title": "document.querySelector('h1') && document.querySelector('h1').textContent",
-        "figures": FIGURES_JS,
-        "broken": BROKEN_IMAGES_JS,
-        "animation": "document.querySelectorAll('.animation img, img[id^=_anim_img]').length",
-        "colab": "Array.from(document.querySelectorAll('a')).some(a => a.href.includes('colab.research.google.com'))",
-        # each CircuitsVis view's container, and how much the bundle drew into it
-        "circuitsvis": "Array.from(document.querySelectorAll('.toylab-circuitsvis')).map(d => d.querySelectorAll('*').length)",
-        "circuitsvis_src": "Array.from(document.scripts).map(s => s.src).filter(s => s.includes('circuitsvis'))",
-    })
+    report = browser.load(
+        f"{site}/{page}",
+        {
+            "title": "document.querySelector('h1') && document.querySelector('h1').textContent",
+            "figures": FIGURES_JS,
+            "broken": BROKEN_IMAGES_JS,
+            "animation": "document.querySelectorAll('.animation img, img[id^=_anim_img]').length",
+            "colab": "Array.from(document.querySelectorAll('a')).some(a => a.href.includes('colab.research.google.com'))",
+            # each CircuitsVis view's container, and how much the bundle drew into it
+            "circuitsvis": "Array.from(document.querySelectorAll('.toylab-circuitsvis')).map(d => d.querySelectorAll('*').length)",
+            "circuitsvis_src": "Array.from(document.scripts).map(s => s.src).filter(s => s.includes('circuitsvis'))",
+        },
+    )
     assert not report.exceptions, f"JavaScript errors on {page}: {report.exceptions}"
     assert not console_errors(report), f"console errors on {page}: {console_errors(report)}"
-    assert not local_failures(report, site), f"missing files on {page}: {local_failures(report, site)}"
+    assert not local_failures(report, site), (
+        f"missing files on {page}: {local_failures(report, site)}"
+    )
     assert report.values["title"], "the page has no title"
-    assert report.values["figures"] >= n_figures, f"only {report.values['figures']} figures rendered"
+    assert report.values["figures"] >= n_figures, (
+        f"only {report.values['figures']} figures rendered"
+    )
     assert not report.values["broken"], f"images that did not load: {report.values['broken']}"
     assert report.values["animation"] >= 1, "the training animation is missing"
     assert report.values["colab"], "no Colab launch link"
@@ -114,15 +133,22 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
     assert len(views) == CIRCUITSVIS_VIEWS.get(page, 0), f"CircuitsVis views on {page}: {views}"
     assert all(n > 10 for n in views), f"a CircuitsVis view stayed empty: {views}"
     if views:  # served by the site itself, not a CDN
-        assert report.values["circuitsvis_src"] == [f"{site}/_static/circuitsvis.js"], report.values["circuitsvis_src"]
+        assert report.values["circuitsvis_src"] == [f"{site}/_static/circuitsvis.js"], (
+            report.values["circuitsvis_src"]
+        )
     offline = [u for u in report.failed_requests if u not in local_failures(report, site)]
     if offline:  # e.g. MathJax from its CDN: this test runs without network access
         print(f"external resources not reachable from the test machine: {offline}")
 
 
-@pytest.mark.parametrize("page", ["book/intro.html", "book/making_a_chapter.html", "book/references.html"])
+@pytest.mark.parametrize(
+    "page", ["book/intro.html", "book/making_a_chapter.html", "book/references.html"]
+)
 def test_prose_pages_load_without_errors(site, browser, page):
     report = browser.load(f"{site}/{page}", {"title": "document.querySelector('h1').textContent"})
-    assert not report.exceptions and not console_errors(report), (report.exceptions, console_errors(report))
+    assert not report.exceptions and not console_errors(report), (
+        report.exceptions,
+        console_errors(report),
+    )
     assert not local_failures(report, site)
     assert report.values["title"]

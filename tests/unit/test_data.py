@@ -16,8 +16,12 @@ def test_every_pair_once_and_labels():
 
 
 def test_split_is_seeded():
-    assert torch.equal(modular_addition_data(11, 0.3, 0).train_idx, modular_addition_data(11, 0.3, 0).train_idx)
-    assert not torch.equal(modular_addition_data(11, 0.3, 0).train_idx, modular_addition_data(11, 0.3, 1).train_idx)
+    assert torch.equal(
+        modular_addition_data(11, 0.3, 0).train_idx, modular_addition_data(11, 0.3, 0).train_idx
+    )
+    assert not torch.equal(
+        modular_addition_data(11, 0.3, 0).train_idx, modular_addition_data(11, 0.3, 1).train_idx
+    )
 
 
 def test_unseen_swap_subset():
@@ -44,3 +48,15 @@ def test_bad_fraction(frac):
 def test_fraction_leaving_an_empty_side():
     with pytest.raises(ValueError, match="at least one pair"):
         modular_addition_data(2, 0.01)
+
+
+def test_summands_masks_and_swaps():
+    d = modular_addition_data(7, 0.5, seed=0)
+    assert torch.equal(d.a * 7 + d.b, torch.arange(49)) and torch.equal(d.labels, (d.a + d.b) % 7)
+    assert torch.equal(torch.nonzero(d.train_mask).flatten(), d.train_idx)
+    swap = d.swap_in_train
+    assert torch.equal(swap, d.train_mask[d.b * 7 + d.a])
+    assert torch.equal(swap[d.a == d.b], d.train_mask[d.a == d.b]), "the diagonal is its own swap"
+    unseen = torch.zeros(49, dtype=torch.bool)
+    unseen[d.test_unseen_swap_idx] = True
+    assert torch.equal(unseen, ~d.train_mask & ~swap), "unseen = test rows whose swap is a test row"

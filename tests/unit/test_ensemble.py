@@ -35,7 +35,9 @@ def test_forward_stacks_the_members():
     for i, m in enumerate(models):
         assert torch.allclose(out[i], m(X), atol=1e-6)
         assert torch.allclose(ens.member(i)(X), m(X), atol=1e-6)
-    assert sum(p.numel() for p in ens.parameters()) == 3 * sum(p.numel() for p in models[0].parameters())
+    assert sum(p.numel() for p in ens.parameters()) == 3 * sum(
+        p.numel() for p in models[0].parameters()
+    )
 
 
 def test_training_the_ensemble_equals_training_each_member():
@@ -44,7 +46,9 @@ def test_training_the_ensemble_equals_training_each_member():
     ens = Ensemble([Tiny(s) for s in range(3)])
     train(ens, [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(), cfg, use_cache=False)
     for i in range(3):
-        alone = train(Tiny(i), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(), cfg, use_cache=False).model
+        alone = train(
+            Tiny(i), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(), cfg, use_cache=False
+        ).model
         assert torch.allclose(ens.member(i)(X), alone(X), atol=1e-5)
 
 
@@ -53,25 +57,48 @@ def test_per_member_weight_decay_equals_solo_runs():
     decays = (0.0, 0.5, 2.0)
     ens = Ensemble([Tiny(0) for _ in decays])
     cfg = dict(steps=40, lr=1e-2, log_every=20, warmup_steps=5)
-    train(ens, [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(),
-          TrainConfig(weight_decay=decays, **cfg), use_cache=False)
+    train(
+        ens,
+        [X, y],
+        lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(),
+        TrainConfig(weight_decay=decays, **cfg),
+        use_cache=False,
+    )
     for i, wd in enumerate(decays):
-        alone = train(Tiny(0), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(),
-                      TrainConfig(weight_decay=wd, **cfg), use_cache=False).model
+        alone = train(
+            Tiny(0),
+            [X, y],
+            lambda m, X, y: (m(X) - y).pow(2).mean(),
+            TrainConfig(weight_decay=wd, **cfg),
+            use_cache=False,
+        ).model
         assert torch.allclose(ens.member(i)(X), alone(X), atol=1e-5)
     with pytest.raises(ValueError, match="weight decays"):
-        train(Tiny(0), [X, y], lambda m, X, y: (m(X) - y).pow(2).mean(),
-              TrainConfig(weight_decay=decays, **cfg), use_cache=False)
+        train(
+            Tiny(0),
+            [X, y],
+            lambda m, X, y: (m(X) - y).pow(2).mean(),
+            TrainConfig(weight_decay=decays, **cfg),
+            use_cache=False,
+        )
+    with pytest.raises(ValueError, match="3 weight decays for an ensemble of 2 members"):
+        train(
+            Ensemble([Tiny(0), Tiny(1)]),
+            [X, y],
+            lambda m, X, y: (m(X) - y).pow(2).mean(-1).sum(),
+            TrainConfig(weight_decay=decays, **cfg),
+            use_cache=False,
+        )
     with pytest.raises(ValueError, match="bad TrainConfig"):
         TrainConfig(steps=5, weight_decay=(0.1, -1.0))
 
 
 def test_bad_ensembles():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one model"):
         Ensemble([])
     other = Tiny(0)
     other.out = nn.Linear(4, 2, bias=False)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same parameter names and shapes"):
         Ensemble([Tiny(0), other])
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="out of range"):
         Ensemble([Tiny(0)]).member(1)

@@ -51,5 +51,5 @@ def test_gini_hand_cases():
     # sorted x = (1, 3): G = 1 - 2 [ (1/4)(2 - 1 + .5)/2 + (3/4)(2 - 2 + .5)/2 ] = 0.25
     assert gini(torch.tensor([3.0, 1.0])) == pytest.approx(0.25)
     assert gini(torch.tensor([1.0, 2.0])) == gini(torch.tensor([10.0, 20.0]))  # scale-free
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-zero entry"):
         gini(torch.zeros(3))

@@ -10,7 +10,7 @@ import torch
 from toylab import grokking as G
 from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
-from toylab.models import grokking_transformer
+from toylab.grokking import grokking_transformer
 from toylab.train import Run
 
 P = 23
@@ -49,6 +49,19 @@ def test_neuron_frequencies_and_clusters():
     assert G.key_frequencies(freq, frac) == KEYS  # the stray neuron is below 5% of 31
 
 
+def test_variance_in_a_set_of_frequencies():
+    x = torch.arange(P, dtype=torch.float64)
+    a, b = x[:, None, None], x[None, :, None]
+    w3, w7 = 2 * math.pi * 3 / P, 2 * math.pi * 7 / P
+    mixed = torch.cos(w3 * (a + b)) + 0.5 * torch.cos(w7 * a)  # variance 1/2 and 1/8 of 1/2
+    acts = torch.cat([mixed, torch.zeros(P, P, 1)], dim=-1)  # plus a dead neuron
+    share = G.variance_in(acts, [3, 7])
+    assert share[0].item() == pytest.approx(1.0) and share[1] == 0
+    assert G.variance_in(acts, [3])[0].item() == pytest.approx(0.5 / (0.5 + 0.125))
+    _, frac = G.neuron_frequencies(acts)
+    assert frac[0].item() == pytest.approx(0.8), "one frequency alone: the larger share"
+
+
 def test_clock_fit_recovers_planted_amplitudes():
     logits = clock_logits(P, KEYS, [2.0, 1.0, 0.5]) + 3.0
     alphas, r2 = G.clock_fit(logits, KEYS)
@@ -68,7 +81,9 @@ def test_restricted_and_excluded_logits_split_the_clock():
     kept = G.restricted_logits(noise, KEYS)
     assert kept.pow(2).sum() < 0.05 * noise.pow(2).sum()
     # both maps are linear, and together give back the logits plus the per-answer mean
-    assert torch.allclose(G.excluded_logits(logits + noise, KEYS), G.excluded_logits(noise, KEYS), atol=1e-9)
+    assert torch.allclose(
+        G.excluded_logits(logits + noise, KEYS), G.excluded_logits(noise, KEYS), atol=1e-9
+    )
     mean = noise.reshape(P * P, P).mean(0)
     assert torch.allclose(kept + G.excluded_logits(noise, KEYS), noise + mean, atol=1e-9)
 
@@ -106,7 +121,9 @@ def test_find_phases_on_constructed_curves():
     steps = np.arange(0, 1001, 10)
     train_acc = np.where(steps >= 50, 1.0, 0.5)
     # unseen-pair test loss: rises to a plateau of 5, falls from step 600, settles by 800
-    loss = np.where(steps < 600, np.minimum(5.0, 2 + steps / 50), 5 * np.exp(-(steps - 600) / 20) + 1e-3)
+    loss = np.where(
+        steps < 600, np.minimum(5.0, 2 + steps / 50), 5 * np.exp(-(steps - 600) / 20) + 1e-3
+    )
     phases = G.find_phases(fake_run({"step": steps, "train_acc": train_acc, "unseen_loss": loss}))
     assert phases.memorised == 50
     assert 600 < phases.cleanup_start <= 660
@@ -116,9 +133,13 @@ def test_find_phases_on_constructed_curves():
 
 def test_find_phases_leaves_unreached_boundaries_empty():
     steps = np.arange(0, 100, 10)
-    never_fits = G.find_phases(fake_run({"step": steps, "train_acc": np.zeros(10), "unseen_loss": np.ones(10)}))
+    never_fits = G.find_phases(
+        fake_run({"step": steps, "train_acc": np.zeros(10), "unseen_loss": np.ones(10)})
+    )
     assert never_fits == G.Phases(None, None, None) and never_fits.as_dict() == {}
-    no_grok = G.find_phases(fake_run({"step": steps, "train_acc": np.ones(10), "unseen_loss": np.ones(10)}))
+    no_grok = G.find_phases(
+        fake_run({"step": steps, "train_acc": np.ones(10), "unseen_loss": np.ones(10)})
+    )
     assert no_grok == G.Phases(0, None, None) and not no_grok.grokked
     assert list(no_grok.as_dict()) == ["memorisation"]
 
@@ -133,4 +154,33 @@ def test_clock_check_accepts_the_clock_and_refuses_a_wrong_sum():
 
     assert G.check_clock_logits(clock)
     assert not G.check_clock_logits(difference)
-    assert not G.check_clock_logits(lambda a, b, freqs, p: clock(a, b, freqs, p)[:, :-1])  # wrong shape
+    assert not G.check_clock_logits(
+        lambda a, b, freqs, p: clock(a, b, freqs, p)[:, :-1]
+    )  # wrong shape
+
+
+def test_grokking_transformer_shapes_init_and_frozen_biases():
+    model = grokking_transformer(11, d_model=32, n_heads=4, d_mlp=64, seed=0)
+    out = model(torch.tensor([[1, 2, 11]]))
+    assert out.shape == (1, 3, 11)
+    for name, param in model.named_parameters():
+        if name.split(".")[-1].startswith("b_"):
+            assert not param.requires_grad and param.abs().max() == 0
+    assert model.embed.W_E.std().item() == pytest.approx(32**-0.5, rel=0.15)
+
+
+def test_heads_must_divide_width():
+    with pytest.raises(ValueError, match="not divisible"):
+        grokking_transformer(7, d_model=30, n_heads=4)
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    def weights(seed):
+        model = grokking_transformer(7, d_model=16, n_heads=2, d_mlp=16, seed=seed)
+        return {
+            k: v for k, v in model.named_parameters() if v.requires_grad
+        }  # biases are frozen zeros
+
+    a, b, c = weights(3), weights(3), weights(4)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(torch.equal(a[k], c[k]) for k in a)

@@ -1,16 +1,22 @@
-"""Clamping, ablation and smeared keys on tiny attention-only transformers, checked by hand."""
-
-import copy
+"""Clamping, ablation and patching on tiny attention-only transformers, checked by hand."""
 
 import pytest
 import torch
 
 from toylab import hooks as H
-from toylab import induction as I
-from toylab.models import add_smeared_keys, build_transformer
+from toylab.heads import previous_token_scores
+from toylab.models import build_transformer
 
-CFG = dict(n_layers=2, d_model=16, d_head=4, n_heads=3, d_vocab=11, n_ctx=8, attn_only=True,
-           normalization_type=None)
+CFG = dict(
+    n_layers=2,
+    d_model=16,
+    d_head=4,
+    n_heads=3,
+    d_vocab=11,
+    n_ctx=8,
+    attn_only=True,
+    normalization_type=None,
+)
 
 
 def model(**kw):
@@ -24,8 +30,8 @@ def tokens(batch=4):
 def test_previous_token_pattern_is_perfect():
     p = H.previous_token_pattern(6)
     assert torch.allclose(p.sum(-1), torch.ones(6)) and torch.equal(p.tril(), p)
-    assert I.previous_token_scores(p[None, None]).item() == 1.0
-    with pytest.raises(ValueError):
+    assert previous_token_scores(p[None, None]).item() == 1.0
+    with pytest.raises(ValueError, match="n_pos must be positive"):
         H.previous_token_pattern(0)
 
 
@@ -51,7 +57,7 @@ def test_clamp_replaces_one_head_and_with_hooks_leaves_no_hook_behind():
 def test_ablating_last_layer_heads_removes_exactly_their_direct_output():
     m, t = model(), tokens()
     logits, cache = m.run_with_cache(t)
-    ablated = I.pattern_preserving_ablation(m, t, layer=1, heads=[0, 2])
+    ablated = H.pattern_preserving_ablation(m, t, layer=1, heads=[0, 2])
     z = cache["blocks.1.attn.hook_z"]  # (batch, pos, head, d_head)
     direct = torch.einsum("bphd,hdm,mv->bpv", z[:, :, [0, 2]], m.W_O[1, [0, 2]], m.W_U)
     assert torch.allclose(ablated, logits - direct, atol=1e-4)
@@ -73,73 +79,31 @@ def test_pattern_preserving_ablation_of_layer_0_by_hand():
     """Without layer 0's heads, layer 1 reads a residual of embeddings only, through its *clean* patterns."""
     m, t = model(), tokens()
     _, clean = m.run_with_cache(t)
-    resid = clean["blocks.0.hook_resid_pre"] + m.b_O[0]  # (batch, pos, d_model): heads write nothing
+    resid = (
+        clean["blocks.0.hook_resid_pre"] + m.b_O[0]
+    )  # (batch, pos, d_model): heads write nothing
     v = torch.einsum("bpm,hmd->bphd", resid, m.W_V[1]) + m.b_V[1]
     z = torch.einsum("bhqk,bkhd->bqhd", clean["blocks.1.attn.hook_pattern"], v)
     out = resid + torch.einsum("bqhd,hdm->bqm", z, m.W_O[1]) + m.b_O[1]
     want = out @ m.W_U + m.b_U
-    got = I.pattern_preserving_ablation(m, t, layer=0, heads=[0, 1, 2])
+    got = H.pattern_preserving_ablation(m, t, layer=0, heads=[0, 1, 2])
     assert torch.allclose(got, want, atol=1e-4)
     plain = m.run_with_hooks(t, fwd_hooks=[H.zero_heads(0, [0, 1, 2])])
-    assert not torch.allclose(plain, want, atol=1e-4), "plain ablation also moves layer 1's patterns"
+    assert not torch.allclose(plain, want, atol=1e-4), (
+        "plain ablation also moves layer 1's patterns"
+    )
 
 
 def test_freeze_patterns_rejects_a_wrong_shape():
     m = model()
     _, cache = m.run_with_cache(tokens(batch=4))
     with pytest.raises(ValueError, match="recorded pattern"):
-        m.run_with_hooks(tokens(batch=2), fwd_hooks=H.freeze_patterns({"blocks.0.attn.hook_pattern": cache["blocks.0.attn.hook_pattern"]}))
-
-
-def test_smeared_keys_mix_each_key_with_the_previous_one():
-    plain = model(n_layers=1)
-    smeared = add_smeared_keys(copy.deepcopy(plain))
-    assert "blocks.0.attn.hook_k.smear.alpha" in dict(smeared.named_parameters())
-    t = tokens()
-    _, raw = plain.run_with_cache(t)
-    k = raw["blocks.0.attn.hook_k"]
-    with torch.no_grad():
-        smeared.blocks[0].attn.hook_k.smear.alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
-    _, got = smeared.run_with_cache(t)
-    ks = got["blocks.0.attn.hook_k"]
-    assert torch.allclose(ks[:, :, 0], k[:, :, 0], atol=1e-5)  # sigma(30) = 1: own key
-    assert torch.allclose(ks[:, 1:, 1], k[:, :-1, 1], atol=1e-5)  # sigma(-30) = 0: previous key
-    assert torch.allclose(ks[:, 1:, 2], (k[:, 1:, 2] + k[:, :-1, 2]) / 2, atol=1e-5)
-    assert torch.allclose(ks[:, 0], k[:, 0], atol=1e-5)  # position 0 has no previous key
-    # the smearing travels with copies and survives reset_hooks
-    twin = copy.deepcopy(smeared)
-    twin.reset_hooks(including_permanent=True)
-    assert torch.allclose(twin(t), smeared(t))
-    with pytest.raises(ValueError, match="already"):
-        add_smeared_keys(smeared)
-
-
-def test_training_data_repeats_a_random_length_prefix():
-    t, predictable = I.repeated_subsequence_tokens(64, 32, 50, generator=torch.Generator().manual_seed(0))
-    assert t.shape == (64, 32) and predictable.shape == (64, 31)
-    L = predictable.sum(1) + 1
-    assert L.min() >= 4 and L.max() <= 16 and len(L.unique()) > 5
-    for row, n in zip(t, L.tolist()):
-        assert torch.equal(row[n:2 * n], row[:n])
-    for row, mask in zip(t, predictable):
-        # a predictable target equals the token right after the earlier copy of the current token
-        pos = mask.nonzero()[:, 0]
-        n = len(pos) + 1
-        assert torch.equal(row[pos + 1], row[pos + 1 - n])
-    with pytest.raises(ValueError):
-        I.repeated_subsequence_tokens(2, 8, 5, min_len=5)
-
-
-def test_per_token_loss_and_icl_score():
-    logits = torch.randn(3, 9, 7)
-    t = torch.randint(7, (3, 9))
-    want = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 7), t[:, 1:].reshape(-1), reduction="none")
-    assert torch.allclose(I.per_token_loss(logits, t), want.reshape(3, 8), atol=1e-6)
-    # period 4, three copies: targets 1-3 first copy, target 4 unpredictable, targets 5-11 copyable
-    loss = torch.cat([torch.full((2, 3), 4.0), torch.full((2, 1), 9.0), torch.full((2, 7), 1.0)], dim=1)
-    assert I.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
-    with pytest.raises(ValueError):
-        I.icl_score(loss, period=11)
+        m.run_with_hooks(
+            tokens(batch=2),
+            fwd_hooks=H.freeze_patterns(
+                {"blocks.0.attn.hook_pattern": cache["blocks.0.attn.hook_pattern"]}
+            ),
+        )
 
 
 def test_path_ablation_into_every_input_leaves_only_the_direct_path():
@@ -150,7 +114,7 @@ def test_path_ablation_into_every_input_leaves_only_the_direct_path():
     z = clean["blocks.0.attn.hook_z"]  # (batch, pos, head, d_head)
     direct = torch.einsum("bphd,hdm,mv->bpv", z, m.W_O[0], m.W_U)
     no_layer0 = m.run_with_hooks(t, fwd_hooks=[H.zero_heads(0, [0, 1, 2])])
-    got = I.path_ablation(m, t, layer=0, heads=[0, 1, 2], into="qkv")
+    got = H.path_ablation(m, t, layer=0, heads=[0, 1, 2], into="qkv")
     assert torch.allclose(got, no_layer0 + direct, atol=1e-4)
     assert not m.cfg.use_split_qkv_input, "the model is left as it was"
 
@@ -158,7 +122,7 @@ def test_path_ablation_into_every_input_leaves_only_the_direct_path():
 def test_path_ablation_into_keys_changes_only_layer_1_patterns():
     m, t = model(), tokens()
     _, clean = m.run_with_cache(t)
-    got_k = I.path_ablation(m, t, layer=0, heads=[1], into="k")
+    got_k = H.path_ablation(m, t, layer=0, heads=[1], into="k")
     # the same logits as recomputing layer 1 with keys from the residual minus head 1's output
     written = torch.einsum("bpd,dm->bpm", clean["blocks.0.attn.hook_z"][:, :, 1], m.W_O[0, 1])
     resid = clean["blocks.1.hook_resid_pre"]  # (batch, pos, d_model)
@@ -171,6 +135,6 @@ def test_path_ablation_into_keys_changes_only_layer_1_patterns():
     want = (resid + torch.einsum("bqhd,hdm->bqm", z1, m.W_O[1]) + m.b_O[1]) @ m.W_U + m.b_U
     assert torch.allclose(got_k, want, atol=1e-4)
     with pytest.raises(ValueError, match="into must name"):
-        I.path_ablation(m, t, layer=0, heads=[1], into="x")
+        H.path_ablation(m, t, layer=0, heads=[1], into="x")
     with pytest.raises(ValueError, match="no next layer"):
-        I.path_ablation(m, t, layer=1, heads=[1], into="k")
+        H.path_ablation(m, t, layer=1, heads=[1], into="k")

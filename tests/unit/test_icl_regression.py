@@ -17,15 +17,27 @@ def test_tasks_are_linear_and_tokens_hold_them():
     assert torch.allclose(t.y, torch.einsum("bnd,bd->bn", t.X, t.w), atol=1e-6)
     tok = R.to_tokens(t.X, t.y, t.x_q)
     assert tok.shape == (4, 6, 4)
-    assert torch.equal(tok[:, :5, 3], t.y) and torch.equal(tok[:, 5, :3], t.x_q) and (tok[:, 5, 3] == 0).all()
+    assert (
+        torch.equal(tok[:, :5, 3], t.y)
+        and torch.equal(tok[:, 5, :3], t.x_q)
+        and (tok[:, 5, 3] == 0).all()
+    )
     u = tasks(batch=1000, n_ctx=3, d=2, x_dist="uniform", x_scale=2.0)
     assert u.X.abs().max() <= 2.0 and u.X.abs().max() > 1.5
 
 
-@pytest.mark.parametrize("bad", [dict(batch=0), dict(n_ctx=-1), dict(x_dist="cauchy"), dict(noise_std=-1.0)])
-def test_bad_task_settings(bad):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(batch=0), "batch must be a positive integer"),
+        (dict(n_ctx=-1), "n_ctx must be a positive integer"),
+        (dict(x_dist="cauchy"), "x_dist must be"),
+        (dict(noise_std=-1.0), "noise_std must be >= 0"),
+    ],
+)
+def test_bad_task_settings(bad, message):
     args = {"batch": 2, "n_ctx": 3, "d": 2, **bad}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         R.sample_tasks(args.pop("batch"), args.pop("n_ctx"), args.pop("d"), **args)
 
 
@@ -81,7 +93,9 @@ def test_gd_plus_plus_construction_runs_gd_plus_plus_and_step_sizes_read_back():
     model = R.gd_plus_plus_construction(5, gammas, etas)
     with torch.no_grad():
         got = model(t.X, t.y, t.x_q)
-    assert torch.allclose(got, R.gd_plus_plus_predict(t.X, t.y, t.x_q, gammas, etas), rtol=1e-4, atol=1e-4)
+    assert torch.allclose(
+        got, R.gd_plus_plus_predict(t.X, t.y, t.x_q, gammas, etas), rtol=1e-4, atol=1e-4
+    )
     g, e = R.layer_step_sizes(model)
     assert torch.allclose(g, torch.tensor(gammas)) and torch.allclose(e, torch.tensor(etas))
     # the paper's four-matrix construction has the same products as GD++ with γ = 0
@@ -99,17 +113,19 @@ def test_products_identify_the_function_and_interpolation_fixes_the_scale():
         # naive averaging of the two would cancel; the scale fix recovers the function
         mid = R.interpolate(rescaled, gd)
         assert torch.allclose(mid(t.X, t.y, t.x_q), gd(t.X, t.y, t.x_q), atol=1e-4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="models differ in shape"):
         R.interpolate(R.gd_construction(4, 0.6, n_layers=2), gd)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must both be \(L, d\+1, d\+1\)"):
         R.lsa_from_products(kq, pv[:, :3, :3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="equal length"):
         R.gd_plus_plus_predict(t.X, t.y, t.x_q, [0.1], [0.5, 0.5])
 
 
 def test_kernel_regression_limits():
     t = tasks()
-    assert torch.allclose(R.kernel_regression_predict(t.X, t.y, t.x_q, 0.0), t.y.mean(-1), atol=1e-6)
+    assert torch.allclose(
+        R.kernel_regression_predict(t.X, t.y, t.x_q, 0.0), t.y.mean(-1), atol=1e-6
+    )
 
 
 def test_opposite_softmax_heads_compute_debiased_gd():
@@ -126,21 +142,29 @@ def test_opposite_softmax_heads_compute_debiased_gd():
     debiased = R.debiased_gd_predict(t.X, t.y, t.x_q, eta=2 * mu * omega)
     assert R.r_squared(pred, debiased) > 0.99
     w, m = model.omega_mu()
-    assert torch.allclose(w, torch.tensor([omega, -omega])) and torch.allclose(m, torch.tensor([mu, -mu]))
+    assert torch.allclose(w, torch.tensor([omega, -omega])) and torch.allclose(
+        m, torch.tensor([mu, -mu])
+    )
 
 
 def test_agreement_of_a_predictor_with_itself():
     t = tasks()
     gd = lambda X, y, x_q: R.gd_predict(X, y, x_q, 0.6)  # noqa: E731
     same = R.agreement(R.gd_construction(10, 0.6), gd, t)
-    assert same.preds_diff < 1e-4 and same.model_diff < 1e-4 and same.model_cos == pytest.approx(1.0, abs=1e-5)
+    assert (
+        same.preds_diff < 1e-4
+        and same.model_diff < 1e-4
+        and same.model_cos == pytest.approx(1.0, abs=1e-5)
+    )
     other = R.agreement(lambda X, y, x_q: R.least_squares_predict(X, y, x_q), gd, t)
     assert other.model_cos < 0.99 and other.relative_preds_diff > 0.1
 
 
 def test_sensitivity_of_a_linear_predictor():
     t = tasks(batch=8, d=3, n_ctx=4)
-    s = R.sensitivity(lambda X, y, x_q: (x_q * torch.tensor([1.0, -2.0, 3.0])).sum(-1), t.X, t.y, t.x_q)
+    s = R.sensitivity(
+        lambda X, y, x_q: (x_q * torch.tensor([1.0, -2.0, 3.0])).sum(-1), t.X, t.y, t.x_q
+    )
     assert torch.allclose(s, torch.tensor([1.0, -2.0, 3.0]).expand(8, 3))
 
 
@@ -156,7 +180,10 @@ def test_trained_lsa_layer_approaches_one_gd_step():
         return (model(X, y, x_q) - y_q).pow(2).mean()
 
     cfg = TrainConfig(steps=400, lr=1e-2, log_every=100)
-    runs = [train(R.LinearSelfAttention(d, seed=0), sample, loss_fn, cfg, use_cache=False) for _ in range(2)]
+    runs = [
+        train(R.LinearSelfAttention(d, seed=0), sample, loss_fn, cfg, use_cache=False)
+        for _ in range(2)
+    ]
     assert runs[0].history == runs[1].history
     test = tasks(batch=4096, n_ctx=n_ctx, d=d, seed=99)
     eta = R.optimal_gd_eta(n_ctx, d)

@@ -23,5 +23,11 @@ def test_pair_in_sync_and_without_outputs(src):
     assert twin.exists(), f"{twin.name} is missing: run `make sync`"
     py, ipynb = jupytext.read(src), jupytext.read(twin)
     assert cells(py) == cells(ipynb), f"{src.name} and {twin.name} differ: run `make sync`"
-    with_outputs = [i for i, c in enumerate(ipynb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
-    assert not with_outputs, f"{twin.name} holds outputs in cells {with_outputs}: clear them before committing"
+    with_outputs = [
+        i
+        for i, c in enumerate(ipynb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not with_outputs, (
+        f"{twin.name} holds outputs in cells {with_outputs}: clear them before committing"
+    )

@@ -50,9 +50,21 @@ def test_attention_view_live_and_static(monkeypatch):
     monkeypatch.setenv(plotting.STATIC_ENV, "1")
     views = [plotting.attention_heads_view(pattern, ["a", "b", "c"]) for _ in range(2)]
     html = views[0]._repr_html_()
-    assert "_static/circuitsvis.js" in html and "CircuitsVis.AttentionHeads" in html and "unpkg" not in html
+    assert (
+        "_static/circuitsvis.js" in html
+        and "CircuitsVis.AttentionHeads" in html
+        and "unpkg" not in html
+    )
     assert views[0].uid != views[1].uid
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"attention must be \(head, 2, 2\)"):
         plotting.attention_heads_view(pattern, ["a", "b"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 head names for"):
         plotting.attention_heads_view(pattern, ["a", "b", "c"], ["only one"])
+
+
+def test_book_style_sets_the_books_rc_params():
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context():
+        plotting.use_book_style()
+        assert plt.rcParams["figure.dpi"] == 90 and not plt.rcParams["axes.spines.top"]

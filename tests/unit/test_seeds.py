@@ -35,7 +35,10 @@ def test_failure_summary_names_the_marked_assertion():
         "      4 assert other > 0\n"
     )
     summary = seeds.failure_summary(Err(traceback))
-    assert summary == "AssertionError: an induction head forms  [assert prefix[-1] > 0.6, 'an induction head forms']"
+    assert (
+        summary
+        == "AssertionError: an induction head forms  [assert prefix[-1] > 0.6, 'an induction head forms']"
+    )
 
 
 def test_the_seed_from_a_commit_is_fixed_by_the_commit_and_never_the_default():
@@ -48,9 +51,15 @@ def test_keep_going_lists_every_failed_cell():
 
     nb = nbformat.v4.new_notebook()
     ok, bad1, bad2 = (nbformat.v4.new_code_cell(src) for src in ("1", "assert a", "assert b"))
-    for cell, (evalue, line) in [(bad1, ("first", "assert a > 0, 'first'")), (bad2, ("second", "assert b"))]:
-        cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=evalue,
-                                               traceback=[f"----> 3 {line}"])]
+    for cell, (evalue, line) in [
+        (bad1, ("first", "assert a > 0, 'first'")),
+        (bad2, ("second", "assert b")),
+    ]:
+        cell.outputs = [
+            nbformat.v4.new_output(
+                "error", ename="AssertionError", evalue=evalue, traceback=[f"----> 3 {line}"]
+            )
+        ]
     nb.cells = [ok, bad1, bad2]
     assert seeds.errors_in(nb) == [
         "AssertionError: first  [assert a > 0, 'first']",

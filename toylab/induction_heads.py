@@ -5,23 +5,34 @@ Attention patterns follow TransformerLens: ``pattern[batch, head, query, key]``
 head's OV circuit is W_OV = W_V W_O and its QK circuit W_QK = W_Q W_Kᵀ, both
 (d_model, d_model).
 
-For the induction-head chapter (issue 4); this module is its toolbox.
+The toolbox of the chapter ``notebooks/induction_heads.py``: its data (repeated
+tokens), its one-layer control's smeared keys, the head scores only it reads,
+and its exercise check. Interventions are in :mod:`toylab.hooks`, the
+previous-token score (the ODE chapter reads it too) in :mod:`toylab.heads`.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from transformer_lens import HookedTransformer
 
-from toylab.hooks import freeze_patterns, zero_heads
+from toylab.heads import check_pattern
 
 
-def repeated_random_tokens(batch: int, length: int, d_vocab: int, repeats: int = 2,
-                           generator: torch.Generator | None = None, bos: int | None = None) -> Tensor:
+def repeated_random_tokens(
+    batch: int,
+    length: int,
+    d_vocab: int,
+    repeats: int = 2,
+    generator: torch.Generator | None = None,
+    bos: int | None = None,
+) -> Tensor:
     """Random tokens of ``length`` repeated ``repeats`` times, after an optional BOS: (batch, [1 +] length·repeats).
 
     Olsson et al.'s prefix-matching test uses 25 tokens x 4 repeats after a BOS.
+
+    Taught in: induction_heads §1.
     """
     if min(batch, length, d_vocab, repeats) < 1:
         raise ValueError("batch, length, d_vocab and repeats must be positive")
@@ -32,14 +43,17 @@ def repeated_random_tokens(batch: int, length: int, d_vocab: int, repeats: int =
     return tokens
 
 
-def repeated_subsequence_tokens(batch: int, n_ctx: int, d_vocab: int, generator: torch.Generator | None = None,
-                                min_len: int = 4) -> tuple[Tensor, Tensor]:
+def repeated_subsequence_tokens(
+    batch: int, n_ctx: int, d_vocab: int, generator: torch.Generator | None = None, min_len: int = 4
+) -> tuple[Tensor, Tensor]:
     """Training sequences: random tokens whose first L repeat right after them, L random per sequence.
 
     A random L (from ``min_len`` to ``n_ctx // 2``) keeps a model from finding the
     repeat by position alone. Returns ``tokens`` (batch, n_ctx) and
     ``predictable`` (batch, n_ctx − 1): True where the *next* token can be
     predicted by copying, i.e. the targets at positions L + 1 .. 2L − 1.
+
+    Taught in: induction_heads §1.
     """
     if not 1 <= min_len <= n_ctx // 2:
         raise ValueError(f"min_len must lie in [1, n_ctx // 2 = {n_ctx // 2}], got {min_len}")
@@ -53,8 +67,49 @@ def repeated_subsequence_tokens(batch: int, n_ctx: int, d_vocab: int, generator:
     return tokens, predictable
 
 
+class SmearedKeys(nn.Module):
+    """Olsson et al.'s smeared keys: k_j ← σ(α_h) k_j + (1 − σ(α_h)) k_{j−1}, one learned α per head.
+
+    A forward hook on a layer's ``hook_k``: each key becomes a learned mix of its
+    own position's key and the previous position's (position 0 keeps its own),
+    which gives a one-layer model the previous-token information an induction
+    head needs. Initialised at α = 0 (an even mix).
+
+    Taught in: induction_heads §6, through ``add_smeared_keys``.
+    """
+
+    def __init__(self, n_heads: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(n_heads))
+
+    def forward(self, hook_point: nn.Module, args, keys: torch.Tensor) -> torch.Tensor:
+        prev = torch.cat([keys[:, :1], keys[:, :-1]], dim=1)  # (batch, pos, head, d_head)
+        mix = torch.sigmoid(self.alpha)[:, None]  # (head, 1)
+        return mix * keys + (1 - mix) * prev
+
+
+def add_smeared_keys(model: HookedTransformer, layer: int = 0) -> HookedTransformer:
+    """Give ``layer``'s keys learned smearing (:class:`SmearedKeys`), in place; returns the model.
+
+    The smearing module is a submodule of the layer's ``hook_k``, so its α is a
+    model parameter (trained, saved, copied with the model), and its forward
+    hook is not one of TransformerLens's removable hooks.
+
+    Taught in: induction_heads §6.
+    """
+    hook_point = model.blocks[layer].attn.hook_k
+    if hasattr(hook_point, "smear"):
+        raise ValueError(f"layer {layer} already has smeared keys")
+    hook_point.smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
+    hook_point.register_forward_hook(hook_point.smear)
+    return model
+
+
 def per_token_loss(logits: Tensor, tokens: Tensor) -> Tensor:
-    """Cross-entropy of predicting token t + 1 at position t: (batch, n_ctx − 1)."""
+    """Cross-entropy of predicting token t + 1 at position t: (batch, n_ctx − 1).
+
+    Taught in: induction_heads §1.
+    """
     log_probs = logits[:, :-1].log_softmax(-1)
     return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
 
@@ -68,56 +123,14 @@ def icl_score(loss: Tensor, period: int) -> float:
     ``loss`` is :func:`per_token_loss`, (batch, n_ctx − 1). Targets 1 .. period − 1
     form the first copy; from target period + 1 on every token can be copied
     (target ``period``, the first token of the second copy, cannot).
+
+    Taught in: induction_heads §1.
     """
     if loss.shape[-1] < period + 1:
         raise ValueError(f"{loss.shape[-1] + 1} tokens do not hold two copies of period {period}")
     first = loss[:, : period - 1]  # targets 1 .. period-1
     later = loss[:, period:]  # targets period+1 .. end
     return float(first.mean().detach() - later.mean().detach())
-
-
-def pattern_preserving_ablation(model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int]) -> Tensor:
-    """Logits with ``heads`` of ``layer`` zeroed while every attention pattern keeps its clean value.
-
-    Freezing the patterns removes only what the heads *write*: later heads still
-    attend where they did, so the effect measured is the ablated heads' own.
-    """
-    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
-    patterns = {name: cache[name] for name in cache.keys()}
-    return model.run_with_hooks(tokens, fwd_hooks=[*freeze_patterns(patterns), zero_heads(layer, heads)])
-
-
-def path_ablation(model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int], into: str) -> Tensor:
-    """Logits with what ``heads`` of ``layer`` write removed from the next layer's ``into`` inputs only.
-
-    ``into`` names the inputs of layer ``layer + 1`` that stop seeing the heads: any of
-    ``"q"``, ``"k"``, ``"v"`` (e.g. ``"k"``: its keys). Everything else, the residual
-    stream and the other inputs included, keeps the heads' output. This tells
-    K-composition from Q-composition causally. Taught in the induction-head chapter, section 5.
-    """
-    if not into or set(into) - set("qkv"):
-        raise ValueError(f"into must name some of the inputs 'q', 'k', 'v', got {into!r}")
-    if not 0 <= layer < model.cfg.n_layers - 1:
-        raise ValueError(f"layer {layer} has no next layer in a {model.cfg.n_layers}-layer model")
-    _, cache = model.run_with_cache(tokens, names_filter=f"blocks.{layer}.attn.hook_z")
-    z = cache[f"blocks.{layer}.attn.hook_z"][:, :, heads]  # (batch, pos, len(heads), d_head)
-    written = torch.einsum("bphd,hdm->bpm", z, model.W_O[layer, heads])  # (batch, pos, d_model)
-
-    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, n_heads, d_model), one copy per head
-        return x - written[:, :, None, :]
-
-    split = model.cfg.use_split_qkv_input
-    model.set_use_split_qkv_input(True)
-    try:
-        return model.run_with_hooks(tokens, fwd_hooks=[(f"blocks.{layer + 1}.hook_{c}_input", remove) for c in into])
-    finally:
-        model.set_use_split_qkv_input(split)
-
-
-def previous_token_scores(pattern: Tensor) -> Tensor:
-    """Mean attention from each position i >= 1 to i - 1, per head: (n_heads,)."""
-    _check_pattern(pattern)
-    return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
 
 
 def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
@@ -128,8 +141,10 @@ def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Ten
     attend to the keys i − m·period + 1 (m = 1, 2, ...): the successors of the
     current token's earlier occurrences. The attention on all of them is summed
     (with two copies there is one), then averaged over queries. Returns (n_heads,).
+
+    Taught in: induction_heads §1.
     """
-    _check_pattern(pattern)
+    check_pattern(pattern)
     n_pos = pattern.shape[-1]
     if not 1 <= period < n_pos - offset:
         raise ValueError(f"period {period} does not fit {n_pos} positions after offset {offset}")
@@ -137,13 +152,15 @@ def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Ten
     lag = q - k + 1  # key k = q - m * period + 1  <=>  lag = m * period
     targets = (lag > 0) & (lag % period == 0) & (k > offset)  # (query, key)
     on_target = (pattern * targets.to(pattern)).sum(-1)  # (batch, head, query)
-    return on_target[..., offset + period:].mean(dim=(0, -1))
+    return on_target[..., offset + period :].mean(dim=(0, -1))
 
 
 def ov_copying_score(W_E: Tensor, W_OV: Tensor, W_U: Tensor) -> float:
     """Eigenvalue positivity Σλ / Σ|λ| of the full OV circuit W_E W_OV W_U (vocab x vocab).
 
     +1 for a head that copies (its circuit maps each token to itself), −1 for one that suppresses it.
+
+    Taught in: induction_heads §3.
     """
     circuit = (W_E @ W_OV @ W_U).double()
     eig = torch.linalg.eigvals(circuit)
@@ -151,42 +168,55 @@ def ov_copying_score(W_E: Tensor, W_OV: Tensor, W_U: Tensor) -> float:
 
 
 def composition_score(first: Tensor, second: Tensor) -> float:
-    """‖first · second‖_F / (‖first‖_F ‖second‖_F): how much ``second`` reads what ``first`` writes."""
+    """‖first · second‖_F / (‖first‖_F ‖second‖_F): how much ``second`` reads what ``first`` writes.
+
+    Taught in: induction_heads §5, through ``k_composition``.
+    """
     return float((first @ second).norm() / (first.norm() * second.norm()))
 
 
 def k_composition(W_OV_early: Tensor, W_QK_late: Tensor) -> float:
-    """K-composition: the late head's keys read the early head's output. ‖W_OV W_QKᵀ‖ / (‖W_OV‖ ‖W_QK‖)."""
+    """K-composition: the late head's keys read the early head's output. ‖W_OV W_QKᵀ‖ / (‖W_OV‖ ‖W_QK‖).
+
+    Taught in: induction_heads §5.
+    """
     return composition_score(W_OV_early, W_QK_late.T)
 
 
 def q_composition(W_OV_early: Tensor, W_QK_late: Tensor) -> float:
-    """Q-composition: the late head's queries read the early head's output."""
+    """Q-composition: the late head's queries read the early head's output.
+
+    Taught in: induction_heads §5.
+    """
     return composition_score(W_OV_early, W_QK_late)
 
 
 def v_composition(W_OV_early: Tensor, W_OV_late: Tensor) -> float:
-    """V-composition: the late head's values read the early head's output."""
+    """V-composition: the late head's values read the early head's output.
+
+    Taught in: induction_heads §5, beside ``k_composition``.
+    """
     return composition_score(W_OV_early, W_OV_late)
 
 
-def random_composition_baseline(d_model: int, d_head: int, n_samples: int = 200, seed: int = 0) -> float:
+def random_composition_baseline(
+    d_model: int, d_head: int, n_samples: int = 200, seed: int = 0
+) -> float:
     """Mean composition score of random rank-``d_head`` matrices shaped like W_OV and W_QK.
 
     Subtract it from a measured score: random matrices compose a little by chance
     (about sqrt(d_head) / d_model for low-rank factors).
+
+    Taught in: induction_heads §5.
     """
     gen = torch.Generator().manual_seed(seed)
 
     def low_rank() -> Tensor:
-        return torch.randn(d_model, d_head, generator=gen) @ torch.randn(d_head, d_model, generator=gen)
+        return torch.randn(d_model, d_head, generator=gen) @ torch.randn(
+            d_head, d_model, generator=gen
+        )
 
     return sum(composition_score(low_rank(), low_rank()) for _ in range(n_samples)) / n_samples
-
-
-def _check_pattern(pattern: Tensor) -> None:
-    if pattern.ndim != 4 or pattern.shape[-1] != pattern.shape[-2]:
-        raise ValueError(f"expected an attention pattern (batch, head, query, key), got shape {tuple(pattern.shape)}")
 
 
 def induction_pattern(n_pos: int, period: int) -> Tensor:
@@ -194,6 +224,8 @@ def induction_pattern(n_pos: int, period: int) -> Tensor:
 
     From the second copy on, query i attends to key i − period + 1 (the token
     after the previous copy of token i); earlier queries attend to themselves.
+
+    Taught in: induction_heads §5, through ``check_prefix_matching``.
     """
     if not 1 <= period < n_pos:
         raise ValueError(f"period must lie in [1, {n_pos - 1}], got {period}")
@@ -209,17 +241,22 @@ def check_prefix_matching(fn, period: int = 7) -> bool:
 
     Compares with :func:`prefix_matching_scores` on a perfect induction head, a
     previous-token head and random causal patterns. Prints what is wrong, if anything, and returns whether ``fn`` passed.
+
+    Taught in: induction_heads §5.
     """
     gen = torch.Generator().manual_seed(0)
     n_pos = 2 * period
     scores = torch.randn(3, 2, n_pos, n_pos, generator=gen).masked_fill(
-        torch.ones(n_pos, n_pos).triu(1).bool(), float("-inf"))
+        torch.ones(n_pos, n_pos).triu(1).bool(), float("-inf")
+    )
     pattern = scores.softmax(-1)
     pattern[:, 0] = induction_pattern(n_pos, period)
     prev = torch.zeros(n_pos, n_pos)
     prev[0, 0] = 1.0
     prev[torch.arange(1, n_pos), torch.arange(n_pos - 1)] = 1.0
-    pattern = torch.cat([pattern, prev.expand(3, 1, n_pos, n_pos)], dim=1)  # heads: induction, random, previous
+    pattern = torch.cat(
+        [pattern, prev.expand(3, 1, n_pos, n_pos)], dim=1
+    )  # heads: induction, random, previous
     want = prefix_matching_scores(pattern, period)
     try:
         got = fn(pattern.clone(), period)
@@ -227,11 +264,15 @@ def check_prefix_matching(fn, period: int = 7) -> bool:
         print("Not implemented yet: fill in the function, then run this cell again.")
         return False
     if not isinstance(got, Tensor) or got.shape != want.shape:
-        print(f"expected a tensor of shape {tuple(want.shape)} (one score per head), got {getattr(got, 'shape', type(got))}")
+        print(
+            f"expected a tensor of shape {tuple(want.shape)} (one score per head), got {getattr(got, 'shape', type(got))}"
+        )
         return False
     if not torch.allclose(got.float(), want, atol=1e-5):
-        print(f"scores {got.tolist()} differ from the expected {want.tolist()} "
-              "(heads: perfect induction, random, previous-token)")
+        print(
+            f"scores {got.tolist()} differ from the expected {want.tolist()} "
+            "(heads: perfect induction, random, previous-token)"
+        )
         return False
     print("Correct: a perfect induction head scores 1, a previous-token head 0.")
     return True

@@ -8,6 +8,7 @@ the prefix. This module holds
 - the systems (:func:`sample_systems`), their exact flow map e^{hA} and the
   trajectories (:func:`linear_trajectories`); RK4 for nonlinear vector fields
   (:func:`integrate`, :func:`pendulum`);
+- the model: :class:`StateTransformer`, a TransformerLens model over continuous states;
 - the predictors a model is compared with, all with one signature
   ``predict(y, A, h) -> (B, T, 2)``: copy the last state, constant velocity,
   Euler / AB2 / RK4 / the exact flow with the true A, in-context least squares;
@@ -15,25 +16,33 @@ the prefix. This module holds
   eigenvalues of the one-step map it implies, the empirical order of convergence,
   rollouts and the energy of an oscillator along them.
 
-Defined in the ODE chapter (``notebooks/ode_circuits.py``).
+The toolbox of the chapter ``notebooks/ode_circuits.py``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 # --- systems ----------------------------------------------------------------------------------
 
 
 def damped_rotation(gamma: Tensor | float, omega: Tensor | float) -> Tensor:
-    """A = [[−γ, ω], [−ω, −γ]]: eigenvalues −γ ± iω; (…, 2, 2)."""
-    gamma, omega = torch.as_tensor(gamma, dtype=torch.float32), torch.as_tensor(omega, dtype=torch.float32)
+    """A = [[−γ, ω], [−ω, −γ]]: eigenvalues −γ ± iω; (…, 2, 2).
+
+    Taught in: ode_circuits §7.
+    """
+    gamma, omega = (
+        torch.as_tensor(gamma, dtype=torch.float32),
+        torch.as_tensor(omega, dtype=torch.float32),
+    )
     gamma, omega = torch.broadcast_tensors(gamma, omega)
     row0 = torch.stack([-gamma, omega], dim=-1)
     row1 = torch.stack([-omega, -gamma], dim=-1)
@@ -65,6 +74,8 @@ def sample_systems(
         eigenvalues drawn from ``real``; each in a random basis P (columns of
         unit length at least 30° apart), A = P Λ P⁻¹: elliptic spirals and
         node-like flows.
+
+    Taught in: ode_circuits §1.
     """
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
@@ -80,13 +91,21 @@ def sample_systems(
     core = torch.where(is_real[:, None, None], torch.diag_embed(lam), rot)
     theta = 2 * math.pi * torch.rand(n, generator=generator)
     gap = (math.pi / 6) + (2 * math.pi / 3) * torch.rand(n, generator=generator)  # 30°..150° apart
-    P = torch.stack([torch.stack([theta.cos(), (theta + gap).cos()], -1),
-                     torch.stack([theta.sin(), (theta + gap).sin()], -1)], dim=-2)  # columns = directions
+    P = torch.stack(
+        [
+            torch.stack([theta.cos(), (theta + gap).cos()], -1),
+            torch.stack([theta.sin(), (theta + gap).sin()], -1),
+        ],
+        dim=-2,
+    )  # columns = directions
     return P @ core @ torch.linalg.inv(P)
 
 
 def eigenvalues(M: Tensor) -> Tensor:
-    """Eigenvalues of each matrix, complex, sorted by imaginary then real part: (…, n)."""
+    """Eigenvalues of each matrix, complex, sorted by imaginary then real part: (…, n).
+
+    Taught in: ode_circuits §1.
+    """
     ev = torch.linalg.eigvals(M.to(torch.float64))
     key = ev.imag * 1e6 + ev.real
     return torch.gather(ev, -1, key.argsort(dim=-1))
@@ -101,17 +120,26 @@ def _hA(A: Tensor, h: Tensor | float) -> Tensor:
 
 
 def flow_map(A: Tensor, h: Tensor | float) -> Tensor:
-    """The exact one-step map e^{hA} of dx/dt = A x: (…, 2, 2); h a float or one per system."""
+    """The exact one-step map e^{hA} of dx/dt = A x: (…, 2, 2); h a float or one per system.
+
+    Taught in: ode_circuits §4.
+    """
     return torch.linalg.matrix_exp(_hA(A, h))
 
 
 def euler_map(A: Tensor, h: Tensor | float) -> Tensor:
-    """Explicit Euler's one-step map I + hA."""
+    """Explicit Euler's one-step map I + hA.
+
+    Taught in: ode_circuits §7.
+    """
     return torch.eye(A.shape[-1], dtype=A.dtype, device=A.device) + _hA(A, h)
 
 
 def rk4_map(A: Tensor, h: Tensor | float) -> Tensor:
-    """Classical RK4's one-step map on a linear system: I + hA + (hA)²/2 + (hA)³/6 + (hA)⁴/24."""
+    """Classical RK4's one-step map on a linear system: I + hA + (hA)²/2 + (hA)³/6 + (hA)⁴/24.
+
+    Taught in: ode_circuits §7.
+    """
     Z = _hA(A, h)
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(Z)
     out, term = eye.clone(), eye
@@ -122,12 +150,18 @@ def rk4_map(A: Tensor, h: Tensor | float) -> Tensor:
 
 
 def euler_stability(z: Tensor) -> Tensor:
-    """Euler's stability function R(z) = 1 + z: one step multiplies an eigen-direction by R(hλ)."""
+    """Euler's stability function R(z) = 1 + z: one step multiplies an eigen-direction by R(hλ).
+
+    Taught in: ode_circuits §5.
+    """
     return 1 + z
 
 
 def rk4_stability(z: Tensor) -> Tensor:
-    """RK4's stability function R(z) = 1 + z + z²/2 + z³/6 + z⁴/24 (the exact flow has e^z)."""
+    """RK4's stability function R(z) = 1 + z + z²/2 + z³/6 + z⁴/24 (the exact flow has e^z).
+
+    Taught in: ode_circuits §5.
+    """
     return 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24
 
 
@@ -136,7 +170,10 @@ def rk4_stability(z: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Trajectories:
-    """A batch of sampled trajectories of dx/dt = A x."""
+    """A batch of sampled trajectories of dx/dt = A x.
+
+    Taught in: ode_circuits §7.
+    """
 
     x: Tensor  # (B, T, 2) the true states x(t_0 + k h)
     y: Tensor  # (B, T, 2) what the model sees: x plus observation noise
@@ -146,17 +183,21 @@ class Trajectories:
     def __post_init__(self) -> None:
         B, T, d = self.x.shape
         if self.y.shape != self.x.shape or self.A.shape != (B, d, d) or self.h.shape != (B,):
-            raise ValueError(f"inconsistent shapes x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, "
-                             f"A {tuple(self.A.shape)}, h {tuple(self.h.shape)}")
+            raise ValueError(
+                f"inconsistent shapes x {tuple(self.x.shape)}, y {tuple(self.y.shape)}, "
+                f"A {tuple(self.A.shape)}, h {tuple(self.h.shape)}"
+            )
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    def __getitem__(self, index) -> "Trajectories":
+    def __getitem__(self, index) -> Trajectories:
         """A sub-batch, e.g. ``traj[:100]`` or ``traj[mask]``."""
         x, y, A, h = self.x[index], self.y[index], self.A[index], self.h[index]
         if x.ndim != 3:
-            raise IndexError("index a batch of trajectories with a slice, a mask or a list, not one integer")
+            raise IndexError(
+                "index a batch of trajectories with a slice, a mask or a list, not one integer"
+            )
         return Trajectories(x, y, A, h)
 
 
@@ -179,6 +220,8 @@ def linear_trajectories(
         n_states: T, the number of states per trajectory.
         noise_std: σ of Gaussian observation noise added to every state (``y``).
         x0: (B, 2) start states instead of random ones.
+
+    Taught in: ode_circuits §1.
     """
     if A.ndim != 3 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A must be (B, d, d), got {tuple(A.shape)}")
@@ -188,7 +231,9 @@ def linear_trajectories(
     h = torch.as_tensor(h, dtype=A.dtype)
     h = h.expand(B).clone() if h.ndim == 0 else h
     if h.shape != (B,) or (h <= 0).any():
-        raise ValueError(f"h must be positive, a float or one per system ({B},), got {tuple(h.shape)}")
+        raise ValueError(
+            f"h must be positive, a float or one per system ({B},), got {tuple(h.shape)}"
+        )
     if x0 is None:
         phase = 2 * math.pi * torch.rand(B, generator=generator)
         x0 = torch.stack([phase.cos(), phase.sin()], dim=-1)
@@ -197,12 +242,19 @@ def linear_trajectories(
     for _ in range(n_states - 1):
         states.append((M @ states[-1][..., None])[..., 0])
     x = torch.stack(states, dim=1).to(A.dtype)  # computed in float64, returned in A's precision
-    y = x + noise_std * torch.randn(x.shape, generator=generator, dtype=x.dtype) if noise_std > 0 else x.clone()
+    y = (
+        x + noise_std * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        if noise_std > 0
+        else x.clone()
+    )
     return Trajectories(x, y, A, h)
 
 
 def rk4_step(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
-    """One classical Runge–Kutta step of dx/dt = f(x)."""
+    """One classical Runge–Kutta step of dx/dt = f(x).
+
+    Taught in: ode_circuits §7, through ``integrate``.
+    """
     k1 = f(x)
     k2 = f(x + h / 2 * k1)
     k3 = f(x + h / 2 * k2)
@@ -210,8 +262,13 @@ def rk4_step(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
     return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
-def integrate(f: Callable[[Tensor], Tensor], x0: Tensor, h: float, n_states: int, substeps: int = 10) -> Tensor:
-    """Solve dx/dt = f(x) with RK4 (``substeps`` steps of h/substeps per sample); (B, n_states, d) in x0's dtype."""
+def integrate(
+    f: Callable[[Tensor], Tensor], x0: Tensor, h: float, n_states: int, substeps: int = 10
+) -> Tensor:
+    """Solve dx/dt = f(x) with RK4 (``substeps`` steps of h/substeps per sample); (B, n_states, d) in x0's dtype.
+
+    Taught in: ode_circuits §7.
+    """
     if n_states < 1 or substeps < 1 or h <= 0:
         raise ValueError(f"need n_states, substeps >= 1 and h > 0, got {n_states}, {substeps}, {h}")
     states = [x0.double()]
@@ -224,13 +281,101 @@ def integrate(f: Callable[[Tensor], Tensor], x0: Tensor, h: float, n_states: int
 
 
 def pendulum(x: Tensor) -> Tensor:
-    """The pendulum θ'' = −sin θ as a first-order system in (θ, θ'); near θ = 0 it is the rotation with ω = 1."""
+    """The pendulum θ'' = −sin θ as a first-order system in (θ, θ'); near θ = 0 it is the rotation with ω = 1.
+
+    Taught in: ode_circuits §7.
+    """
     return torch.stack([x[..., 1], -torch.sin(x[..., 0])], dim=-1)
 
 
 def energy(x: Tensor) -> Tensor:
-    """½|x|²: conserved by the undamped rotation dx/dt = [[0, ω], [−ω, 0]] x."""
+    """½|x|²: conserved by the undamped rotation dx/dt = [[0, ω], [−ω, 0]] x.
+
+    Taught in: ode_circuits §7.
+    """
     return 0.5 * (x**2).sum(-1)
+
+
+# --- the model ------------------------------------------------------------------------------------
+
+
+class StateTransformer(HookedTransformer):
+    """A causal ``HookedTransformer`` over continuous states: x_t ∈ R^d_state in, a vector out per position.
+
+    A linear map embeds each state (``state_embed``); learned positions are added
+    as usual; the unembedding reads out ``d_vocab_out = d_state`` numbers, the
+    prediction of the next state. Everything between is an ordinary
+    TransformerLens model, so hooks, caches and head indices work as for tokens:
+    ``model.run_with_cache(states)``. With ``predict_increment`` (the default) the
+    read-out is added to the input state, like an integrator's update: the
+    prediction at position t is y_t + output_t.
+
+    Taught in: ode_circuits §2, through ``state_transformer``.
+    """
+
+    def __init__(self, cfg: HookedTransformerConfig, d_state: int, predict_increment: bool = True):
+        with warnings.catch_warnings():  # TransformerLens 3.x: "HookedTransformer is deprecated"
+            warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
+            super().__init__(cfg)
+        self.d_state = d_state
+        self.predict_increment = predict_increment
+        self.state_embed = nn.Linear(d_state, cfg.d_model)
+        self.to(cfg.device, print_details=False)
+
+    def forward(
+        self, states: torch.Tensor, **kwargs
+    ) -> torch.Tensor:  # (batch, pos, d_state) -> same
+        if states.ndim != 3 or states.shape[-1] != self.d_state:
+            raise ValueError(
+                f"states must be (batch, pos, {self.d_state}), got {tuple(states.shape)}"
+            )
+        if states.shape[1] > self.cfg.n_ctx:
+            raise ValueError(
+                f"{states.shape[1]} states exceed the model's context of {self.cfg.n_ctx}"
+            )
+        embed = self.hook_embed(self.state_embed(states))  # (batch, pos, d_model)
+        pos = self.hook_pos_embed(self.W_pos[: states.shape[1]])[None]  # (1, pos, d_model)
+        out = super().forward(embed + pos, start_at_layer=0, **kwargs)
+        return states + out if self.predict_increment else out
+
+
+def state_transformer(
+    n_layers: int = 2,
+    d_model: int = 64,
+    n_heads: int = 4,
+    n_ctx: int = 32,
+    d_state: int = 2,
+    attn_only: bool = False,
+    layer_norm: bool = True,
+    predict_increment: bool = True,
+    seed: int = 0,
+) -> StateTransformer:
+    """A small causal :class:`StateTransformer` (LayerNorm or none, GELU MLP of 4·d_model), seeded.
+
+    Taught in: ode_circuits §2.
+    """
+    if d_model % n_heads:
+        raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
+    if min(n_layers, d_model, n_heads, n_ctx, d_state) < 1:
+        raise ValueError("n_layers, d_model, n_heads, n_ctx and d_state must all be positive")
+    cfg = HookedTransformerConfig(
+        n_layers=n_layers,
+        d_model=d_model,
+        d_head=d_model // n_heads,
+        n_heads=n_heads,
+        d_mlp=None if attn_only else 4 * d_model,
+        attn_only=attn_only,
+        act_fn="gelu",
+        # no tokens: a 1-row W_E is built but unused, states go through state_embed
+        d_vocab=1,
+        d_vocab_out=d_state,
+        n_ctx=n_ctx,
+        normalization_type="LN" if layer_norm else None,
+        device="cpu",
+        seed=seed,
+    )
+    torch.manual_seed(seed)
+    return StateTransformer(cfg, d_state, predict_increment)
 
 
 # --- predictors of the next state (the baselines) -------------------------------------------
@@ -243,33 +388,51 @@ def _apply(M: Tensor, y: Tensor) -> Tensor:  # M (B, 2, 2), y (B, T, 2) -> M y_t
 
 
 def copy_last(y: Tensor, A: Tensor | None = None, h: Tensor | None = None) -> Tensor:
-    """ŷ_{t+1} = y_t: 'nothing moves'."""
+    """ŷ_{t+1} = y_t: 'nothing moves'.
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     return y.clone()
 
 
 def constant_velocity(y: Tensor, A: Tensor | None = None, h: Tensor | None = None) -> Tensor:
-    """ŷ_{t+1} = 2y_t − y_{t−1}: the stencil [2, −1] (copy at t = 0)."""
+    """ŷ_{t+1} = 2y_t − y_{t−1}: the stencil [2, −1] (copy at t = 0).
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     prev = torch.cat([y[:, :1], y[:, :-1]], dim=1)
     return 2 * y - prev
 
 
 def euler(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
-    """Explicit Euler with the true A: ŷ_{t+1} = (I + hA) y_t."""
+    """Explicit Euler with the true A: ŷ_{t+1} = (I + hA) y_t.
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     return _apply(euler_map(A, h), y)
 
 
 def rk4(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
-    """Classical RK4 with the true A."""
+    """Classical RK4 with the true A.
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     return _apply(rk4_map(A, h), y)
 
 
 def exact_flow(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
-    """The exact flow with the true A: ŷ_{t+1} = e^{hA} y_t."""
+    """The exact flow with the true A: ŷ_{t+1} = e^{hA} y_t.
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     return _apply(flow_map(A, h), y)
 
 
 def adams_bashforth2(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
-    """Two-step Adams–Bashforth with the true A: ŷ_{t+1} = y_t + h(3/2 A y_t − 1/2 A y_{t−1}) (Euler at t = 0)."""
+    """Two-step Adams–Bashforth with the true A: ŷ_{t+1} = y_t + h(3/2 A y_t − 1/2 A y_{t−1}) (Euler at t = 0).
+
+    Taught in: ode_circuits §1, through ``BASELINES``.
+    """
     f = _apply(A, y)
     f_prev = torch.cat([f[:, :1], f[:, :-1]], dim=1)
     hh = torch.as_tensor(h, dtype=y.dtype).reshape(-1, 1, 1)
@@ -278,11 +441,15 @@ def adams_bashforth2(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
     return out
 
 
-def least_squares(y: Tensor, A: Tensor | None = None, h: Tensor | None = None, ridge: float = 1e-2) -> Tensor:
+def least_squares(
+    y: Tensor, A: Tensor | None = None, h: Tensor | None = None, ridge: float = 1e-2
+) -> Tensor:
     """In-context least squares: fit y_{s+1} ≈ M y_s on the pairs s < t, predict M̂_t y_t.
 
     The fit is shrunk towards M = I (ridge on M − I), so with no pairs yet it
     copies the last state; A and h are not used.
+
+    Taught in: ode_circuits §4.
     """
     if ridge <= 0:
         raise ValueError(f"ridge must be > 0, got {ridge}")
@@ -298,7 +465,9 @@ def least_squares(y: Tensor, A: Tensor | None = None, h: Tensor | None = None, r
     return (y + torch.einsum("btij,btj->bti", D, y)).to(dtype)
 
 
-def kalman_filter(y: Tensor, A: Tensor, h: Tensor, noise_std: float, prior_var: float = 0.5) -> Tensor:
+def kalman_filter(
+    y: Tensor, A: Tensor, h: Tensor, noise_std: float, prior_var: float = 0.5
+) -> Tensor:
     """The best linear prediction given the true law: a Kalman filter for x_{t+1} = e^{hA} x_t, y_t = x_t + noise.
 
     There is no process noise, so the filter's estimate of x_t is the posterior
@@ -307,6 +476,8 @@ def kalman_filter(y: Tensor, A: Tensor, h: Tensor, noise_std: float, prior_var: 
     With Gaussian noise of known σ = ``noise_std`` it is the best *linear*
     predictor that knows A (a start known to lie on the unit circle could be
     used a little better): a floor for any model that must also infer A.
+
+    Taught in: ode_circuits §1.
     """
     if noise_std <= 0 or prior_var <= 0:
         raise ValueError(f"noise_std and prior_var must be > 0, got {noise_std}, {prior_var}")
@@ -337,7 +508,10 @@ BASELINES: dict[str, Callable[..., Tensor]] = {
 
 
 def next_state_error(pred: Tensor, x: Tensor) -> Tensor:
-    """Squared error of each prediction of the next true state, (B, T − 1): row t of ``pred`` vs x_{t+1}."""
+    """Squared error of each prediction of the next true state, (B, T − 1): row t of ``pred`` vs x_{t+1}.
+
+    Taught in: ode_circuits §1.
+    """
     return ((pred[:, :-1] - x[:, 1:]) ** 2).sum(-1)
 
 
@@ -350,12 +524,16 @@ def stencil_jacobian(model: nn.Module, y: Tensor, n_back: int) -> Tensor:
     ŷ_T is the model's prediction of the state after the last one in ``y``
     (B, T, 2); J_0 is its derivative with respect to the last state, J_1 to the
     one before, and so on, each with the rest of the context held fixed.
+
+    Taught in: ode_circuits §4.
     """
     B, T, d = y.shape
     if not 1 <= n_back <= T:
         raise ValueError(f"n_back must lie in [1, {T}], got {n_back}")
     y = y.detach().clone().requires_grad_(True)
-    pred = model(y)[:, -1]  # (B, d); sequences are independent, so the batch sum has per-sequence grads
+    pred = model(y)[
+        :, -1
+    ]  # (B, d); sequences are independent, so the batch sum has per-sequence grads
     rows = []
     for i in range(d):
         (grad,) = torch.autograd.grad(pred[:, i].sum(), y, retain_graph=i < d - 1)
@@ -369,6 +547,8 @@ def companion(J: Tensor) -> Tensor:
     A linear multistep rule ŷ_{t+1} = Σ_k J_k y_{t−k} advances the stacked state by the block
     companion matrix [[J_0 J_1 … J_{K−1}], [I 0 …], …, [… I 0]]; its eigenvalues are the
     rule's growth factors per step (the exact flow's are e^{hλ}, plus parasitic roots).
+
+    Taught in: ode_circuits §5.
     """
     *batch, K, d, _ = J.shape
     C = torch.zeros(*batch, K * d, K * d, dtype=J.dtype)
@@ -384,6 +564,8 @@ def nearest_roots(J: Tensor, targets: Tensor) -> Tensor:
     ``J`` (B, K, 2, 2) is a stencil (e.g. :func:`stencil_jacobian`), ``targets``
     (B, n) complex numbers (e.g. e^{hλ}); returns (B, n) complex roots. A rule that
     is exact on the trajectories of x' = Ax has every e^{hλ} among its roots.
+
+    Taught in: ode_circuits §5.
     """
     roots = torch.linalg.eigvals(companion(J.double()))  # (B, 2K)
     targets = targets.to(roots.dtype)
@@ -395,6 +577,8 @@ def empirical_order(hs: np.ndarray, errors: np.ndarray) -> float:
     """Order p from local (one-step) errors: errors ∝ h^{p+1}, so p = slope of log error vs log h, minus 1.
 
     ``errors`` are error norms (not squared), one per step size in ``hs``.
+
+    Taught in: ode_circuits §5.
     """
     hs, errors = np.asarray(hs, dtype=float), np.asarray(errors, dtype=float)
     if hs.shape != errors.shape or hs.size < 2 or (hs <= 0).any() or (errors <= 0).any():
@@ -407,6 +591,8 @@ def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
     """Feed the model's predictions back in: (B, n_steps, 2) states after the prefix (B, T0, 2).
 
     Past the model's context it sees a sliding window of its last ``n_ctx`` states.
+
+    Taught in: ode_circuits §7.
     """
     n_ctx = model.cfg.n_ctx
     states = prefix.clone()
@@ -414,12 +600,15 @@ def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
         for _ in range(n_steps):
             nxt = model(states[:, -n_ctx:])[:, -1:]
             states = torch.cat([states, nxt], dim=1)
-    return states[:, prefix.shape[1]:]
+    return states[:, prefix.shape[1] :]
 
 
 def check_stencil(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
     """Exercise check: ``fn(A, h)`` should return the two-step stencil (c_0, c_1) (a (B, 2) tensor) with
-    x_{t+1} = c_0 x_t + c_1 x_{t−1} exactly on every trajectory of dx/dt = A x sampled at step h."""
+    x_{t+1} = c_0 x_t + c_1 x_{t−1} exactly on every trajectory of dx/dt = A x sampled at step h.
+
+    Taught in: ode_circuits §4.
+    """
     gen = torch.Generator().manual_seed(7)
     A = sample_systems(64, generator=gen)
     h = 0.1 + 0.5 * torch.rand(64, generator=gen)
@@ -430,12 +619,16 @@ def check_stencil(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
         print("Not implemented yet: fill in the function, then run this cell again.")
         return False
     if not isinstance(c, Tensor) or c.shape != (64, 2):
-        raise ValueError(f"return one (c_0, c_1) per system: a (64, 2) tensor, got {getattr(c, 'shape', type(c))}")
+        raise ValueError(
+            f"return one (c_0, c_1) per system: a (64, 2) tensor, got {getattr(c, 'shape', type(c))}"
+        )
     x = traj.x.double()
     pred = c[:, None, 0:1] * x[:, 1:-1] + c[:, None, 1:2] * x[:, :-2]
     err = (pred - x[:, 2:]).abs().max().item()
     if err < 1e-4:
-        print(f"Correct: two numbers per system predict every state exactly (largest error {err:.1e}).")
+        print(
+            f"Correct: two numbers per system predict every state exactly (largest error {err:.1e})."
+        )
         return True
     print(f"Not yet: on 64 trajectories your stencil misses a state by up to {err:.2e}.")
     return False

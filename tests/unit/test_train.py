@@ -26,13 +26,23 @@ def accuracy(data):
     return lambda model: {"acc": (model(X).argmax(-1) == y).float().mean().item()}
 
 
-CFG = TrainConfig(steps=60, lr=1e-2, weight_decay=0.1, warmup_steps=5, batch_size=16,
-                  log_every=10, snapshot_steps=(0, 7, 30, 60), checkpoint_every=20)
+CFG = TrainConfig(
+    steps=60,
+    lr=1e-2,
+    weight_decay=0.1,
+    warmup_steps=5,
+    batch_size=16,
+    log_every=10,
+    snapshot_steps=(0, 7, 30, 60),
+    checkpoint_every=20,
+)
 
 
 def run(cfg=CFG, seed=0, loss=loss_fn, **kw):
     model, data = tiny_problem(seed)
-    return train(model, data, loss, cfg, evaluate=accuracy(data), name="tiny", config={"v": 1}, **kw)
+    return train(
+        model, data, loss, cfg, evaluate=accuracy(data), name="tiny", config={"v": 1}, **kw
+    )
 
 
 def params(model):
@@ -64,18 +74,22 @@ def test_same_seed_same_numbers_and_cache_round_trip():
     cached = run()
     assert cached.from_cache
     assert_same_run(first, cached)
+    other = run(seed=1, use_cache=False)  # another initialisation: another run
+    assert other.history["loss"] != first.history["loss"]
 
 
 def test_transformer_training_is_bitwise_reproducible():
     """The grokking model's embedding backward accumulates across threads: it must not vary."""
     from toylab import grokking
     from toylab.data import modular_addition_data
-    from toylab.models import grokking_transformer
+    from toylab.grokking import grokking_transformer
 
     data = modular_addition_data(59, 0.4, seed=0)
     cfg = TrainConfig(steps=15, lr=3e-3, weight_decay=1.0, log_every=5)
-    runs = [train(grokking_transformer(59, seed=0), data.train, grokking.loss_fn, cfg, use_cache=False)
-            for _ in range(2)]
+    runs = [
+        train(grokking_transformer(59, seed=0), data.train, grokking.loss_fn, cfg, use_cache=False)
+        for _ in range(2)
+    ]
     assert_same_run(*runs)
 
 
@@ -98,7 +112,7 @@ def dies_after(n_steps):
     def loss(model, X, y):
         calls["n"] += 1
         if calls["n"] > n_steps:
-            raise Interrupt
+            raise Interrupt("interrupted")
         return loss_fn(model, X, y)
 
     return loss
@@ -106,7 +120,7 @@ def dies_after(n_steps):
 
 def test_interrupted_run_resumes_to_identical_result(capsys):
     reference = run(use_cache=False)
-    with pytest.raises(Interrupt):
+    with pytest.raises(Interrupt, match="interrupted"):
         run(loss=dies_after(45))
     resumed = run()
     assert "resuming from step 40" in capsys.readouterr().out
@@ -126,18 +140,6 @@ def test_corrupt_entry_is_detected_and_retrained():
     assert run().from_cache  # the retrained entry was written back
 
 
-def test_truncated_and_foreign_files_are_rejected(tmp_path):
-    path = tmp_path / "x.pt"
-    cache.save_atomic(path, {"a": torch.arange(3)})
-    assert torch.equal(cache.load_verified(path)["a"], torch.arange(3))
-    path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(cache.CorruptCacheEntry, match="checksum"):
-        cache.load_verified(path)
-    path.write_bytes(b"hello")
-    with pytest.raises(cache.CorruptCacheEntry, match="header"):
-        cache.load_verified(path)
-
-
 def test_entry_for_another_config_is_not_used():
     first = run()
     entry = cache.load_verified(first.path / "run.pt")
@@ -155,11 +157,17 @@ def test_missing_snapshot_is_a_clear_key_error():
         r.metric("nope")
 
 
-@pytest.mark.parametrize("bad", [
-    dict(steps=0), dict(steps=10, lr=0), dict(steps=10, batch_size=0),
-    dict(steps=10, snapshot_steps=(11,)), dict(steps=10, betas=(0.9, 1.0)),
-    dict(steps=10, lr_decay="linear"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(steps=0),
+        dict(steps=10, lr=0),
+        dict(steps=10, batch_size=0),
+        dict(steps=10, snapshot_steps=(11,)),
+        dict(steps=10, betas=(0.9, 1.0)),
+        dict(steps=10, lr_decay="linear"),
+    ],
+)
 def test_bad_train_config(bad):
     with pytest.raises(ValueError, match="bad TrainConfig"):
         TrainConfig(**bad)
@@ -177,22 +185,17 @@ def test_learning_rate_schedule():
 
 def test_sampler_data_draws_fresh_batches_and_resumes():
     """data may be a sampler: a fresh batch per step from the loop's seeded generator."""
+
     def sample(gen):
         X = torch.randn(32, 4, generator=gen)
         return X, (X[:, 0] > 0).long()
 
     model, _ = tiny_problem()
     reference = train(model, sample, loss_fn, CFG, name="sampled", config={"v": 1}, use_cache=False)
-    with pytest.raises(Interrupt):
+    with pytest.raises(Interrupt, match="interrupted"):
         train(tiny_problem()[0], sample, dies_after(45), CFG, name="sampled", config={"v": 1})
     resumed = train(tiny_problem()[0], sample, loss_fn, CFG, name="sampled", config={"v": 1})
     assert_same_run(reference, resumed)
-
-
-def test_config_must_be_plain_data():
-    model, data = tiny_problem()
-    with pytest.raises(ValueError, match="plain data"):
-        train(model, data, loss_fn, CFG, config={"fn": loss_fn})
 
 
 def test_snapshot_schedule():
@@ -201,9 +204,26 @@ def test_snapshot_schedule():
     assert {1, 250, 500, 750}.issubset(s)
 
 
-def test_cache_dir_follows_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("TOYLAB_CACHE", str(tmp_path / "here"))
-    assert cache.cache_dir() == tmp_path / "here"
-    monkeypatch.delenv("TOYLAB_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache.cache_dir() == tmp_path / "xdg" / "toylab"
+def test_a_minibatch_takes_the_same_rows_of_every_tensor():
+    X = torch.arange(50.0)[:, None]
+    seen = []
+
+    def loss(model, X, y):
+        seen.append(torch.equal(X[:, 0].long(), y))
+        return model(X).pow(2).mean()
+
+    model = nn.Linear(1, 1)
+    train(model, [X, torch.arange(50)], loss, TrainConfig(steps=5, batch_size=8), use_cache=False)
+    assert seen and all(seen)
+
+
+def test_cold_and_cached_runs_leave_torch_in_the_same_state():
+    torch.use_deterministic_algorithms(False)
+    cold = run()
+    after_cold = (torch.get_rng_state(), torch.are_deterministic_algorithms_enabled())
+    torch.manual_seed(999)  # whatever the cells before did
+    torch.use_deterministic_algorithms(False)
+    warm = run()
+    assert warm.from_cache and not cold.from_cache
+    assert torch.equal(torch.get_rng_state(), after_cold[0])
+    assert torch.are_deterministic_algorithms_enabled() and after_cold[1]

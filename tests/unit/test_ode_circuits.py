@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from toylab import ode
-from toylab.models import state_transformer
+from toylab import ode_circuits as ode
 
 
 def systems(n=32, seed=0, family="mixed"):
-    return ode.sample_systems(n, generator=torch.Generator().manual_seed(seed), family=family).double()
+    return ode.sample_systems(
+        n, generator=torch.Generator().manual_seed(seed), family=family
+    ).double()
 
 
 def test_damped_rotation_has_eigenvalues_minus_gamma_plus_minus_i_omega():
@@ -42,18 +43,24 @@ def test_trajectories_follow_the_flow_and_exact_flow_has_zero_one_step_error():
     A = systems()
     traj = ode.linear_trajectories(A, 0.4, 20, generator=torch.Generator().manual_seed(1))
     assert traj.x.shape == (32, 20, 2) and torch.equal(traj.x, traj.y)
-    assert torch.allclose(traj.x[:, 0].norm(dim=-1), torch.ones(32, dtype=torch.float64))  # starts on the unit circle
+    assert torch.allclose(
+        traj.x[:, 0].norm(dim=-1), torch.ones(32, dtype=torch.float64)
+    )  # starts on the unit circle
     err = ode.next_state_error(ode.exact_flow(traj.y, traj.A, traj.h), traj.x)
     assert err.max() < 1e-10
     part = traj[:5]
     assert len(part) == 5 and torch.equal(part.A, traj.A[:5]) and torch.equal(part.y, traj.y[:5])
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="not one integer"):
         traj[0]
-    noisy = ode.linear_trajectories(A, 0.4, 20, generator=torch.Generator().manual_seed(1), noise_std=0.1)
+    noisy = ode.linear_trajectories(
+        A, 0.4, 20, generator=torch.Generator().manual_seed(1), noise_std=0.1
+    )
     assert 0.05 < (noisy.y - noisy.x).std() < 0.15
 
 
-@pytest.mark.parametrize("method, order", [("Euler (true A)", 1), ("AB2 (true A)", 2), ("RK4 (true A)", 4)])
+@pytest.mark.parametrize(
+    "method, order", [("Euler (true A)", 1), ("AB2 (true A)", 2), ("RK4 (true A)", 4)]
+)
 def test_empirical_order_of_the_integrators(method, order):
     A = systems(64, family="rotation")
     hs = np.array([0.01, 0.02, 0.04, 0.08])
@@ -61,14 +68,16 @@ def test_empirical_order_of_the_integrators(method, order):
     for h in hs:
         traj = ode.linear_trajectories(A, float(h), 8, generator=torch.Generator().manual_seed(2))
         err = ode.next_state_error(ode.BASELINES[method](traj.y, traj.A, traj.h), traj.x)
-        errors.append(err[:, 2:].mean().sqrt().item())  # AB2 is only second order from its second step
+        errors.append(
+            err[:, 2:].mean().sqrt().item()
+        )  # AB2 is only second order from its second step
     assert ode.empirical_order(hs, np.array(errors)) == pytest.approx(order, abs=0.15)
 
 
 def test_empirical_order_reads_a_power_law():
     hs = np.array([0.1, 0.2, 0.4])
     assert ode.empirical_order(hs, 3 * hs**3) == pytest.approx(2.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive errors"):
         ode.empirical_order(hs, np.array([1.0, 0.0, 1.0]))
 
 
@@ -85,8 +94,11 @@ def test_constant_velocity_and_ab2_stencils():
     assert torch.equal(ode.constant_velocity(y)[0, 2], torch.tensor([5.0, 4.0]))
     A, h = torch.eye(2)[None], torch.tensor([0.1])
     # AB2 on dx/dt = x: y_t + h(3/2 y_t − 1/2 y_{t−1})
-    assert torch.allclose(ode.adams_bashforth2(y, A, h)[0, 2], torch.tensor([3.0, 3.0]) + 0.1 * (
-        1.5 * torch.tensor([3.0, 3.0]) - 0.5 * torch.tensor([1.0, 2.0])))
+    assert torch.allclose(
+        ode.adams_bashforth2(y, A, h)[0, 2],
+        torch.tensor([3.0, 3.0])
+        + 0.1 * (1.5 * torch.tensor([3.0, 3.0]) - 0.5 * torch.tensor([1.0, 2.0])),
+    )
 
 
 class LinearStencil(torch.nn.Module):
@@ -114,18 +126,22 @@ def test_stencil_jacobian_reads_back_a_hand_built_stencil_and_companion_roots():
 
 def test_kalman_filter_is_the_posterior_mean_and_beats_the_exact_flow_on_noisy_states():
     A = systems(64)
-    traj = ode.linear_trajectories(A, 0.5, 12, generator=torch.Generator().manual_seed(4), noise_std=0.1)
+    traj = ode.linear_trajectories(
+        A, 0.5, 12, generator=torch.Generator().manual_seed(4), noise_std=0.1
+    )
     pred = ode.kalman_filter(traj.y, traj.A, traj.h, noise_std=0.1)
     # by hand for one sequence at t = 5: x_t = M^t x_0, posterior of x_0 given y_0..y_5, prior N(0, I/2)
     M = ode.flow_map(A[0], 0.5)
-    G = torch.cat([torch.linalg.matrix_power(M, s) for s in range(6)])  # (12, 2): y_s = M^s x_0 + noise
+    G = torch.cat(
+        [torch.linalg.matrix_power(M, s) for s in range(6)]
+    )  # (12, 2): y_s = M^s x_0 + noise
     post_prec = torch.eye(2, dtype=M.dtype) / 0.5 + G.T @ G / 0.01
     x0 = torch.linalg.solve(post_prec, G.T @ traj.y[0, :6].reshape(-1) / 0.01)
     assert torch.allclose(pred[0, 5], torch.linalg.matrix_power(M, 6) @ x0, atol=1e-8)
     kalman = ode.next_state_error(pred, traj.x)[:, 6:].mean()
     exact = ode.next_state_error(ode.exact_flow(traj.y, traj.A, traj.h), traj.x)[:, 6:].mean()
     assert kalman < 0.5 * exact
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be > 0"):
         ode.kalman_filter(traj.y, traj.A, traj.h, noise_std=0.0)
 
 
@@ -161,7 +177,7 @@ def test_rk4_integrate_matches_the_exact_rotation_and_pendulum_near_zero():
 
 
 def test_state_transformer_shapes_rollout_and_bad_input():
-    model = state_transformer(n_layers=1, d_model=16, n_heads=2, n_ctx=8)
+    model = ode.state_transformer(n_layers=1, d_model=16, n_heads=2, n_ctx=8)
     y = torch.randn(3, 8, 2)
     assert model(y).shape == (3, 8, 2)
     _, cache = model.run_with_cache(y)
@@ -172,7 +188,7 @@ def test_state_transformer_shapes_rollout_and_bad_input():
     with pytest.raises(ValueError, match="exceed"):
         model(torch.randn(1, 9, 2))
     with pytest.raises(ValueError, match="divisible"):
-        state_transformer(d_model=10, n_heads=4)
+        ode.state_transformer(d_model=10, n_heads=4)
 
 
 def test_bad_systems_and_trajectories_are_refused():

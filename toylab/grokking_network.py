@@ -5,7 +5,8 @@ Input one_hot(x) + one_hot(y); hidden h_m = σ(θ_m[x] + θ_m[y]); logits
 single wave: θ_m[j] ≈ α_m cos(ω_k j + φ_m) and ξ_m[j] ≈ β_m cos(ω_k j + ψ_m), with
 ω_k = 2πk/p and the phases aligned, ψ_m = 2φ_m.
 
-For the chapter on this network (issue 3); this module is its toolbox.
+The toolbox of the chapter ``notebooks/grokking_network.py``: the model, the wave
+read-out of its weights, the masked ensemble loss of the phase diagram, the exercise check.
 """
 
 from __future__ import annotations
@@ -16,28 +17,58 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
 
 ACTIVATIONS = {"relu": torch.relu, "square": torch.square}
+
+
+def train_masks(p: int, fracs: list[float], seeds: list[int]) -> Tensor:
+    """One random training set per (fraction, seed): a (p², M) bool mask, True = training pair.
+
+    Column m is the training split of ``modular_addition_data(p, fracs[m], seeds[m])``;
+    the same seed gives nested sets (a larger fraction adds pairs to a smaller one).
+
+    Taught in: grokking_network §5.
+    """
+    if len(fracs) != len(seeds) or not fracs:
+        raise ValueError("fracs and seeds must be non-empty and of equal length")
+    return torch.stack(
+        [modular_addition_data(p, f, s).train_mask for f, s in zip(fracs, seeds)], dim=1
+    )
 
 
 class ModularMLP(nn.Module):
     """h_m = σ(θ_m[x] + θ_m[y]), logits_j = Σ_m ξ_m[j] h_m: He et al.'s network, M neurons wide.
 
     Weights start at ``init_scale``·N(0, 1)/sqrt(p) (the paper: 0.1).
+
+    Taught in: grokking_network §1.
     """
 
-    def __init__(self, p: int, width: int = 512, activation: str = "relu", init_scale: float = 0.1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        p: int,
+        width: int = 512,
+        activation: str = "relu",
+        init_scale: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if p < 3 or width < 1 or init_scale <= 0:
-            raise ValueError(f"need p >= 3, width >= 1 and init_scale > 0 (got {p}, {width}, {init_scale})")
+            raise ValueError(
+                f"need p >= 3, width >= 1 and init_scale > 0 (got {p}, {width}, {init_scale})"
+            )
         gen = torch.Generator().manual_seed(seed)
         self.p, self.activation = p, activation
-        self.theta = nn.Parameter(init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p))  # (M, p)
-        self.xi = nn.Parameter(init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p))  # (M, p)
+        self.theta = nn.Parameter(
+            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
+        )  # (M, p)
+        self.xi = nn.Parameter(
+            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
+        )  # (M, p)
 
     def hidden(self, x: Tensor, y: Tensor) -> Tensor:
         """Neuron activations (B, M) for inputs x, y (B,)."""
@@ -50,9 +81,31 @@ class ModularMLP(nn.Module):
         return self.hidden(x, y) @ self.xi  # (B, p) logits
 
 
+def ensemble_loss(
+    ensemble: nn.Module, x: Tensor, y: Tensor, labels: Tensor, masks: Tensor
+) -> Tensor:
+    """Σ over members of each member's mean cross-entropy on its own training pairs.
+
+    ``ensemble(x, y)`` gives (M, B, p) logits for all B pairs; ``masks`` (B, M)
+    says which pairs each member trains on. Each member's gradient depends on
+    its own loss only, so the members train as if alone.
+
+    Taught in: grokking_network §5.
+    """
+    logits = ensemble(x, y)  # (M, B, p)
+    ce = nn.functional.cross_entropy(
+        logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
+    )  # (M, B)
+    weights = masks.T.to(ce.dtype)
+    return ((ce * weights).sum(1) / weights.sum(1)).sum()
+
+
 @dataclass(frozen=True)
 class NeuronWaves:
-    """Each neuron's weights read as waves: per neuron, its dominant frequency and that wave."""
+    """Each neuron's weights read as waves: per neuron, its dominant frequency and that wave.
+
+    Taught in: grokking_network §1, through ``neuron_waves``.
+    """
 
     freq: Tensor  # (M,) long, in 1 .. (p-1)//2
     magnitude: Tensor  # (M,) α (or β) at that frequency
@@ -62,7 +115,10 @@ class NeuronWaves:
 
 
 def wave_coefficients(W: Tensor) -> tuple[Tensor, Tensor]:
-    """Cosine and sine coefficients (c_k, s_k) of every row of W (M, p) in the Fourier basis: two (M, K)."""
+    """Cosine and sine coefficients (c_k, s_k) of every row of W (M, p) in the Fourier basis: two (M, K).
+
+    Taught in: grokking_network §1, through ``neuron_waves``.
+    """
     p = W.shape[-1]
     if p % 2 == 0:
         raise ValueError(f"expected an odd modulus p, got {p}")
@@ -76,6 +132,8 @@ def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
 
     With the orthonormal basis, (c, s) at k give α = sqrt(c² + s²)·sqrt(2/p) and
     φ = atan2(−s, c) (He et al.'s definitions). IPR = Σ_k A_k⁴ / (Σ_k A_k²)².
+
+    Taught in: grokking_network §1.
     """
     c, s = wave_coefficients(W)
     power = c**2 + s**2  # (M, K)
@@ -85,16 +143,24 @@ def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
     c_k, s_k = c.gather(1, idx)[:, 0], s.gather(1, idx)[:, 0]
     p = W.shape[-1]
     ipr = power.pow(2).sum(-1) / power.sum(-1).pow(2).clamp_min(1e-30)
-    return NeuronWaves(freq, torch.sqrt(c_k**2 + s_k**2) * math.sqrt(2 / p), torch.atan2(-s_k, c_k), ipr, power)
+    return NeuronWaves(
+        freq, torch.sqrt(c_k**2 + s_k**2) * math.sqrt(2 / p), torch.atan2(-s_k, c_k), ipr, power
+    )
 
 
 def wrap(angle: Tensor) -> Tensor:
-    """Angles wrapped into [-π, π)."""
+    """Angles wrapped into [-π, π).
+
+    Taught in: grokking_network §1.
+    """
     return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
 
 
 def phase_misalignment(theta: Tensor, xi: Tensor) -> Tensor:
-    """D_m = wrap(ψ_m − 2φ_m) at each neuron's input frequency: (M,). Aligned neurons have D ≈ 0."""
+    """D_m = wrap(ψ_m − 2φ_m) at each neuron's input frequency: (M,). Aligned neurons have D ≈ 0.
+
+    Taught in: grokking_network §1.
+    """
     waves_in = neuron_waves(theta)
     waves_out = neuron_waves(xi, freq=waves_in.freq)
     return wrap(waves_out.phase - 2 * waves_in.phase)
@@ -108,6 +174,8 @@ def lottery_scores(theta: Tensor, xi: Tensor) -> Tensor:
     and β_k at ∝ α_k² cos D_k, so the frequency with the largest initial
     magnitudes and smallest |D| gets ahead and, the paper argues, wins. This
     score is that initial contribution (a heuristic predictor of the winner).
+
+    Taught in: grokking_network §3.
     """
     c_in, s_in = wave_coefficients(theta)
     c_out, s_out = wave_coefficients(xi)
@@ -122,13 +190,17 @@ def indicator_profile(logits: Tensor, x: int, p: int) -> dict[str, float]:
     ``logits`` is (p, p): row y, column j, for the fixed ``x``. He et al.'s
     "flawed indicator" predicts answer : ghost : rest ≈ p/2 : p/4 : 0 after
     removing the mean, i.e. ghosts at half the answer's height.
+
+    Taught in: grokking_network §2.
     """
     y = torch.arange(p)
     centred = logits - logits.mean(-1, keepdim=True)
     answer = centred[y, (x + y) % p]
     ghost_x = centred[y, (2 * x) % p]
     ghost_y = centred[y, (2 * y) % p]
-    keep = ((x + y) % p != (2 * x) % p) & ((x + y) % p != (2 * y) % p)  # y != x: three distinct columns
+    keep = ((x + y) % p != (2 * x) % p) & (
+        (x + y) % p != (2 * y) % p
+    )  # y != x: three distinct columns
     mask = torch.ones(p, p, dtype=torch.bool)
     mask[y, (x + y) % p] = False
     mask[y, (2 * x) % p] = False
@@ -141,63 +213,39 @@ def indicator_profile(logits: Tensor, x: int, p: int) -> dict[str, float]:
     }
 
 
-def all_pairs(p: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Every problem x + y mod p: x, y and the answer, each (p²,), row r = x·p + y."""
-    x = torch.arange(p).repeat_interleave(p)
-    y = torch.arange(p).repeat(p)
-    return x, y, (x + y) % p
+def dominant_waves(model: ModularMLP) -> ModularMLP:
+    """A copy of ``model`` in which every neuron keeps only its dominant wave, in and out.
 
+    θ_m[j] → α_m cos(ω_k j + φ_m) and ξ_m[j] → β_m cos(ω_k j + ψ_m) at the neuron's
+    input frequency k: the idealised network of the paper's analysis, against
+    which the rest of the spectrum can be measured.
 
-def train_masks(p: int, fracs: list[float], seeds: list[int]) -> Tensor:
-    """One random training set per (fraction, seed): a (p², M) bool mask, True = training pair.
-
-    Column m uses ``fracs[m]`` of the p² pairs, drawn with ``seeds[m]``; the same
-    seed gives nested sets (a larger fraction adds pairs to a smaller one).
+    Taught in: grokking_network §2.
     """
-    if len(fracs) != len(seeds) or not fracs:
-        raise ValueError("fracs and seeds must be non-empty and of equal length")
-    if not all(0 < f < 1 for f in fracs):
-        raise ValueError(f"training fractions must lie in (0, 1), got {fracs}")
-    masks = torch.zeros(p * p, len(fracs), dtype=torch.bool)
-    for m, (frac, seed) in enumerate(zip(fracs, seeds)):
-        order = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
-        masks[order[: round(frac * p * p)], m] = True
-    return masks
-
-
-def ensemble_loss(ensemble: nn.Module, x: Tensor, y: Tensor, labels: Tensor, masks: Tensor) -> Tensor:
-    """Σ over members of each member's mean cross-entropy on its own training pairs.
-
-    ``ensemble(x, y)`` gives (M, B, p) logits for all B pairs; ``masks`` (B, M)
-    says which pairs each member trains on. Each member's gradient depends on
-    its own loss only, so the members train as if alone.
-    """
-    logits = ensemble(x, y)  # (M, B, p)
-    ce = nn.functional.cross_entropy(logits.transpose(1, 2), labels.expand(logits.shape[0], -1),
-                                     reduction="none")  # (M, B)
-    weights = masks.T.to(ce.dtype)
-    return ((ce * weights).sum(1) / weights.sum(1)).sum()
-
-
-def swap_answerable(p: int, train_mask: Tensor) -> Tensor:
-    """For each pair (row x·p + y), whether its swap (y, x) is a training pair: (p²,) bool.
-
-    The network is symmetric, h(x, y) = h(y, x), so once it has memorised (y, x)
-    it answers (x, y) too, without having learned addition.
-    """
-    x, y, _ = all_pairs(p)
-    return train_mask[y * p + x]
+    w_in = neuron_waves(model.theta)
+    w_out = neuron_waves(model.xi, freq=w_in.freq)
+    j = torch.arange(model.p, dtype=torch.float32)
+    omega = 2 * math.pi * w_in.freq[:, None].float() / model.p
+    ideal = ModularMLP(model.p, model.theta.shape[0], model.activation)
+    with torch.no_grad():
+        ideal.theta.copy_(w_in.magnitude[:, None] * torch.cos(omega * j + w_in.phase[:, None]))
+        ideal.xi.copy_(w_out.magnitude[:, None] * torch.cos(omega * j + w_out.phase[:, None]))
+    return ideal
 
 
 def check_wave_decoding(fn, p: int = 13) -> bool:
     """Check a reader's ``fn(w, k) -> (alpha, phi)`` that reads w[j] = α cos(2πkj/p + φ) off a weight row.
 
     Prints what is wrong, if anything, and returns whether ``fn`` passed.
+
+    Taught in: grokking_network §2.
     """
     j = torch.arange(p, dtype=torch.float64)
     cases = [(3, 1.5, 0.4), (1, 0.2, -2.9), (6, 3.0, 2.0)]
     for k, alpha, phi in cases:
-        w = alpha * torch.cos(2 * math.pi * k * j / p + phi) + 0.3  # plus a constant, which must not matter
+        w = (
+            alpha * torch.cos(2 * math.pi * k * j / p + phi) + 0.3
+        )  # plus a constant, which must not matter
         try:
             got = fn(w.float(), k)
         except NotImplementedError:
@@ -213,21 +261,3 @@ def check_wave_decoding(fn, p: int = 13) -> bool:
             return False
     print("Correct: you read amplitude and phase off the weights.")
     return True
-
-
-def dominant_waves(model: ModularMLP) -> ModularMLP:
-    """A copy of ``model`` in which every neuron keeps only its dominant wave, in and out.
-
-    θ_m[j] → α_m cos(ω_k j + φ_m) and ξ_m[j] → β_m cos(ω_k j + ψ_m) at the neuron's
-    input frequency k: the idealised network of the paper's analysis, against
-    which the rest of the spectrum can be measured.
-    """
-    w_in = neuron_waves(model.theta)
-    w_out = neuron_waves(model.xi, freq=w_in.freq)
-    j = torch.arange(model.p, dtype=torch.float32)
-    omega = 2 * math.pi * w_in.freq[:, None].float() / model.p
-    ideal = ModularMLP(model.p, model.theta.shape[0], model.activation)
-    with torch.no_grad():
-        ideal.theta.copy_(w_in.magnitude[:, None] * torch.cos(omega * j + w_in.phase[:, None]))
-        ideal.xi.copy_(w_out.magnitude[:, None] * torch.cos(omega * j + w_out.phase[:, None]))
-    return ideal

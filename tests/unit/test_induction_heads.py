@@ -1,0 +1,191 @@
+"""Head scores on hand-built attention patterns and weights whose right answer is known."""
+
+import copy
+
+import pytest
+import torch
+
+from toylab import induction_heads as I
+from toylab.heads import previous_token_scores
+from toylab.models import build_transformer
+
+N_POS, PERIOD = 12, 5
+CFG = dict(
+    n_layers=2,
+    d_model=16,
+    d_head=4,
+    n_heads=3,
+    d_vocab=11,
+    n_ctx=8,
+    attn_only=True,
+    normalization_type=None,
+)
+
+
+def model(**kw):
+    return build_transformer({**CFG, **kw}, seed=0)
+
+
+def tokens(batch=4):
+    return torch.randint(
+        CFG["d_vocab"], (batch, CFG["n_ctx"]), generator=torch.Generator().manual_seed(1)
+    )
+
+
+def causal_pattern(rows):
+    """A (1, 1, n, n) pattern from a dict query -> key with all attention on that key."""
+    p = torch.zeros(1, 1, N_POS, N_POS)
+    for q in range(N_POS):
+        p[0, 0, q, rows(q)] = 1.0
+    return p
+
+
+def test_repeated_tokens_repeat():
+    t = I.repeated_random_tokens(
+        3, 25, 64, repeats=4, generator=torch.Generator().manual_seed(0), bos=64
+    )
+    assert t.shape == (3, 101) and (t[:, 0] == 64).all()
+    assert torch.equal(t[:, 1:26], t[:, 26:51]) and torch.equal(t[:, 1:26], t[:, 76:101])
+
+
+def test_perfect_previous_token_head():
+    prev = causal_pattern(lambda q: max(q - 1, 0))
+    assert previous_token_scores(prev).item() == pytest.approx(1.0)
+    assert I.prefix_matching_scores(prev, PERIOD).item() == pytest.approx(0.0)
+
+
+def test_perfect_induction_head_scores_one():
+    # from the second copy on, attend to the token after the previous copy of the current token
+    induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
+    assert I.prefix_matching_scores(induction, PERIOD).item() == pytest.approx(1.0)
+    assert previous_token_scores(induction).item() < 0.2
+    with_bos = causal_pattern(
+        lambda q: q - PERIOD + 1 if q >= PERIOD + 1 else 0
+    )  # tokens start at 1
+    assert I.prefix_matching_scores(with_bos, PERIOD, offset=1).item() == pytest.approx(1.0)
+
+
+def test_uniform_causal_attention_scores_chance():
+    uniform = torch.tril(torch.ones(N_POS, N_POS))
+    uniform = (uniform / uniform.sum(-1, keepdim=True))[None, None]
+    # queries from the second copy on; those in the third copy have two earlier successors
+    chance = torch.tensor([(1 + (q >= 2 * PERIOD)) / (q + 1) for q in range(PERIOD, N_POS)]).mean()
+    assert I.prefix_matching_scores(uniform, PERIOD).item() == pytest.approx(chance.item())
+
+
+def test_attention_split_over_all_earlier_copies_scores_one():
+    pattern = torch.zeros(1, 1, N_POS, N_POS)
+    for q in range(N_POS):
+        keys = [k for k in range(1, q + 1) if (q - k + 1) % PERIOD == 0] or [q]
+        pattern[0, 0, q, keys] = 1 / len(keys)
+    assert I.prefix_matching_scores(pattern, PERIOD).item() == pytest.approx(1.0)
+    assert I.prefix_matching_scores(
+        I.induction_pattern(N_POS, PERIOD)[None, None], PERIOD
+    ).item() == pytest.approx(1.0)
+
+
+def test_scores_are_per_head():
+    prev = causal_pattern(lambda q: max(q - 1, 0))
+    induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
+    both = torch.cat([prev, induction], dim=1).repeat(4, 1, 1, 1)  # (4, 2, n, n)
+    assert I.prefix_matching_scores(both, PERIOD).tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_bad_patterns_raise():
+    with pytest.raises(ValueError, match="batch, head, query, key"):
+        previous_token_scores(torch.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match="does not fit"):
+        I.prefix_matching_scores(torch.zeros(1, 1, 4, 4), period=4)
+
+
+def test_copying_score_signs():
+    eye = torch.eye(8)
+    assert I.ov_copying_score(eye, eye, eye) == pytest.approx(1.0)
+    assert I.ov_copying_score(eye, -eye, eye) == pytest.approx(-1.0)
+    rotation = torch.roll(
+        eye, 1, dims=0
+    )  # maps each token to another: eigenvalues on the unit circle
+    assert abs(I.ov_copying_score(eye, rotation, eye)) < 1e-6
+
+
+def test_composition_scores_and_baseline():
+    d_model, d_head = 32, 4
+    writes = torch.zeros(d_model, d_model)
+    writes[:d_head, :d_head] = torch.eye(d_head)  # writes into the first 4 dimensions
+    reads_same, reads_other = writes.clone(), torch.zeros(d_model, d_model)
+    reads_other[-d_head:, -d_head:] = torch.eye(d_head)
+    assert I.k_composition(writes, reads_same) == pytest.approx(1 / d_head**0.5)  # rank-4 identity
+    assert (
+        I.q_composition(writes, reads_other) == 0.0 and I.v_composition(writes, reads_other) == 0.0
+    )
+    baseline = I.random_composition_baseline(d_model, d_head)
+    assert 0 < baseline < I.k_composition(writes, reads_same)
+
+
+def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_token_stripe():
+    def solution(pattern, period):
+        return pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)[..., 1:].mean(dim=(0, -1))
+
+    def previous_token(pattern, period):
+        return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
+
+    assert I.check_prefix_matching(solution)
+    assert not I.check_prefix_matching(previous_token)
+    assert not I.check_prefix_matching(lambda pattern, period: solution(pattern, period)[None])
+
+
+def test_smeared_keys_mix_each_key_with_the_previous_one():
+    plain = model(n_layers=1)
+    smeared = I.add_smeared_keys(copy.deepcopy(plain))
+    assert "blocks.0.attn.hook_k.smear.alpha" in dict(smeared.named_parameters())
+    t = tokens()
+    _, raw = plain.run_with_cache(t)
+    k = raw["blocks.0.attn.hook_k"]
+    with torch.no_grad():
+        smeared.blocks[0].attn.hook_k.smear.alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
+    _, got = smeared.run_with_cache(t)
+    ks = got["blocks.0.attn.hook_k"]
+    assert torch.allclose(ks[:, :, 0], k[:, :, 0], atol=1e-5)  # sigma(30) = 1: own key
+    assert torch.allclose(ks[:, 1:, 1], k[:, :-1, 1], atol=1e-5)  # sigma(-30) = 0: previous key
+    assert torch.allclose(ks[:, 1:, 2], (k[:, 1:, 2] + k[:, :-1, 2]) / 2, atol=1e-5)
+    assert torch.allclose(ks[:, 0], k[:, 0], atol=1e-5)  # position 0 has no previous key
+    # the smearing travels with copies and survives reset_hooks
+    twin = copy.deepcopy(smeared)
+    twin.reset_hooks(including_permanent=True)
+    assert torch.allclose(twin(t), smeared(t))
+    with pytest.raises(ValueError, match="already"):
+        I.add_smeared_keys(smeared)
+
+
+def test_training_data_repeats_a_random_length_prefix():
+    t, predictable = I.repeated_subsequence_tokens(
+        64, 32, 50, generator=torch.Generator().manual_seed(0)
+    )
+    assert t.shape == (64, 32) and predictable.shape == (64, 31)
+    L = predictable.sum(1) + 1
+    assert L.min() >= 4 and L.max() <= 16 and len(L.unique()) > 5
+    for row, n in zip(t, L.tolist()):
+        assert torch.equal(row[n : 2 * n], row[:n])
+    for row, mask in zip(t, predictable):
+        # a predictable target equals the token right after the earlier copy of the current token
+        pos = mask.nonzero()[:, 0]
+        n = len(pos) + 1
+        assert torch.equal(row[pos + 1], row[pos + 1 - n])
+    with pytest.raises(ValueError, match="min_len must lie in"):
+        I.repeated_subsequence_tokens(2, 8, 5, min_len=5)
+
+
+def test_per_token_loss_and_icl_score():
+    logits = torch.randn(3, 9, 7)
+    t = torch.randint(7, (3, 9))
+    want = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, 7), t[:, 1:].reshape(-1), reduction="none"
+    )
+    assert torch.allclose(I.per_token_loss(logits, t), want.reshape(3, 8), atol=1e-6)
+    # period 4, three copies: targets 1-3 first copy, target 4 unpredictable, targets 5-11 copyable
+    loss = torch.cat(
+        [torch.full((2, 3), 4.0), torch.full((2, 1), 9.0), torch.full((2, 7), 1.0)], dim=1
+    )
+    assert I.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="do not hold two copies"):
+        I.icl_score(loss, period=11)
