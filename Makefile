@@ -5,13 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test lint format unit chapters site sync bench seeds clean
+.PHONY: book test lint format set-repo unit chapters site sync bench seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install torch==2.13.0      # CPU wheel; unpinned, a dependency pulls CUDA torch
-	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install -r requirements.txt   # the full lock; torch is pinned there (CPU build) only
 	$(BIN)/pip install --no-deps -e .
 	touch $(STAMP)
 
@@ -20,14 +19,16 @@ book: $(STAMP)
 	TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "Open _build/html/index.html"
 
-# Lint and format check, unit tests, every chapter under nbval, the book build and a browser check.
+# Lint and format check, unit tests, every chapter under nbval, the book build and a browser
+# check, and the Colab set-up cell in a fresh environment (tests/colab, a few minutes).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest tests/unit notebooks tests/book --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit notebooks tests/book tests/colab --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider $(PYTEST_ARGS)
 
 # ruff's lint rules and formatter (settings in pyproject.toml; notebooks/ruff.toml for chapters).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint .github/workflows/*.yml
 
 # Format everything, then refresh the chapters' .ipynb twins.
 format: $(STAMP)
@@ -43,6 +44,11 @@ chapter: $(STAMP)
 
 # After editing a chapter's .py, refresh its .ipynb twin (and vice versa).
 sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+# Point the book at your fork: make set-repo URL=https://github.com/OWNER/NAME
+set-repo: $(STAMP)
+	$(BIN)/python scripts/set_repo.py $(URL)
 	$(BIN)/jupytext --sync notebooks/*.py
 
 bench: $(STAMP)

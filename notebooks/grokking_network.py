@@ -92,11 +92,8 @@ def ce_loss(model, x, y, target):
 
 def accuracy(model, rows):
     with torch.no_grad():
-        return float(
-            (model(x_all[rows], y_all[rows]).argmax(-1) == labels[rows])
-            .float()
-            .mean()
-        )
+        answers = model(x_all[rows], y_all[rows]).argmax(-1).cpu()  # (n,)
+    return float((answers == labels[rows]).float().mean())
 
 
 def waves_metrics(model):
@@ -644,7 +641,8 @@ DIAGRAM_STEPS = 3000
 
 def diagram_metrics(ensemble):
     with torch.no_grad():
-        correct = (ensemble(x_all, y_all).argmax(-1) == labels).float()  # (75, 529)
+        answers = ensemble(x_all, y_all).argmax(-1).cpu()  # (75, 529)
+    correct = (answers == labels).float()
     train_w, test_w = masks.T.float(), (~masks.T).float()
     train_a = (correct * train_w).sum(1) / train_w.sum(1)
     test_a = (correct * test_w).sum(1) / test_w.sum(1)

@@ -95,7 +95,8 @@ def loss_fn(model: nn.Module, inputs: Tensor, labels: Tensor) -> Tensor:
 
     Taught in: grokking §3.
     """
-    return F.cross_entropy(logits_at_equals(model, inputs).double(), labels)
+    logits = logits_at_equals(model, inputs).double()
+    return F.cross_entropy(logits, labels.to(logits.device))
 
 
 def evaluator(data: ModularAdditionData):

@@ -74,6 +74,7 @@ class ModularMLP(nn.Module):
         """Neuron activations (B, M) for inputs x, y (B,)."""
         # one_hot(x) + one_hot(y) times θᵀ, as in the paper: a dense product is much
         # faster than gathering θ[:, x] once deterministic kernels are on
+        x, y = x.to(self.theta.device), y.to(self.theta.device)  # inputs follow the weights
         inputs = nn.functional.one_hot(x, self.p) + nn.functional.one_hot(y, self.p)  # (B, p)
         return ACTIVATIONS[self.activation](inputs.to(self.theta.dtype) @ self.theta.T)
 
@@ -93,6 +94,7 @@ def ensemble_loss(
     Taught in: grokking_network §5.
     """
     logits = ensemble(x, y)  # (M, B, p)
+    labels, masks = labels.to(logits.device), masks.to(logits.device)
     ce = nn.functional.cross_entropy(
         logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
     )  # (M, B)
@@ -123,7 +125,7 @@ def wave_coefficients(W: Tensor) -> tuple[Tensor, Tensor]:
     if p % 2 == 0:
         raise ValueError(f"expected an odd modulus p, got {p}")
     basis, _ = fourier_basis(p)
-    coefs = W.detach().float() @ basis.T  # (M, p): const, cos 1, sin 1, cos 2, ...
+    coefs = W.detach().float().cpu() @ basis.T  # (M, p): const, cos 1, sin 1, cos 2, ...
     return coefs[:, 1::2], coefs[:, 2::2]
 
 

@@ -111,7 +111,7 @@ def per_token_loss(logits: Tensor, tokens: Tensor) -> Tensor:
     Taught in: induction_heads §1.
     """
     log_probs = logits[:, :-1].log_softmax(-1)
-    return -log_probs.gather(-1, tokens[:, 1:, None])[..., 0]
+    return -log_probs.gather(-1, tokens[:, 1:, None].to(logits.device))[..., 0]
 
 
 def icl_score(loss: Tensor, period: int) -> float:

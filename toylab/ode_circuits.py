@@ -333,6 +333,7 @@ class StateTransformer(HookedTransformer):
             raise ValueError(
                 f"{states.shape[1]} states exceed the model's context of {self.cfg.n_ctx}"
             )
+        states = states.to(self.W_pos.device)  # inputs follow the weights
         embed = self.hook_embed(self.state_embed(states))  # (batch, pos, d_model)
         pos = self.hook_pos_embed(self.W_pos[: states.shape[1]])[None]  # (1, pos, d_model)
         out = super().forward(embed + pos, start_at_layer=0, **kwargs)

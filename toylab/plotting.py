@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -141,9 +142,35 @@ def snapshot_animation(
         return []
 
     anim = FuncAnimation(fig, update, frames=frames, interval=400, blit=False)
-    html = anim.to_jshtml(default_mode="once")
+    html = offline_player(anim.to_jshtml(default_mode="once"))
     plt.close(fig)
     return HTML(html)
+
+
+# matplotlib's player draws its buttons with Font Awesome 4 icons from a CDN; these glyphs
+# need nothing from the network (the book is read offline too)
+_PLAYER_ICONS = {
+    "fa-play fa-flip-horizontal": "\u25c0",  # play backwards
+    "fa-fast-backward": "\u23ee",
+    "fa-step-backward": "\u25c1",
+    "fa-pause": "\u275a\u275a",
+    "fa-play": "\u25b6",
+    "fa-step-forward": "\u25b7",
+    "fa-fast-forward": "\u23ed",
+    "fa-minus": "\u2212",
+    "fa-plus": "+",
+}
+
+
+def offline_player(html: str) -> str:
+    """matplotlib's ``to_jshtml`` player without its Font Awesome stylesheet from a CDN.
+
+    Taught in: grokking §7, through ``snapshot_view``; used in every chapter.
+    """
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
+    for icon, glyph in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="fa {icon}"></i>', glyph)
+    return html
 
 
 class StaticCircuitsVis:

@@ -149,7 +149,7 @@ class Run:
     spec: dict  # everything the cache key was computed from
     history: dict[str, list[float]]  # "step" plus one list per metric
     snapshots: dict[int, dict[str, Tensor]]  # step -> state_dict (CPU)
-    model: nn.Module  # holds the final parameters
+    model: nn.Module  # holds the final parameters, on the CPU
     seconds: float  # wall-clock time the training took (summed over resumes)
     from_cache: bool = field(default=False)
 
@@ -220,7 +220,12 @@ def _key_tensors(data: Data, seed: int) -> list[Tensor]:
 
 
 def run_spec(
-    model: nn.Module, data: Data, cfg: TrainConfig, name: str, config: dict | None
+    model: nn.Module,
+    data: Data,
+    cfg: TrainConfig,
+    name: str,
+    config: dict | None,
+    device: torch.device | None = None,
 ) -> dict:
     """Everything a run's cache key is computed from: config, settings, initial weights, data, device.
 
@@ -233,7 +238,7 @@ def run_spec(
         "train": dataclasses.asdict(cfg),
         "init": cache.tensor_digest(model.state_dict().values()),
         "data": cache.tensor_digest(_key_tensors(data, cfg.seed)),
-        "device": default_device().type,
+        "device": (device or default_device()).type,
     }
 
 
@@ -403,6 +408,7 @@ def train(
     name: str = "run",
     config: dict | None = None,
     use_cache: bool = True,
+    device: str | torch.device | None = None,
 ) -> Run:
     """Train ``model`` on ``data`` with AdamW, or load the identical run from the cache.
 
@@ -424,10 +430,13 @@ def train(
             ``evaluate`` are (task, sizes, a version string). Change it whenever
             that code changes, so an old cache entry is not reused.
         use_cache: set False to train without reading or writing the cache.
+        device: where to train; default the GPU if there is one, else the CPU. The
+            batches and the model go there; ``evaluate`` receives the model there.
 
     Returns:
-        A :class:`Run`. Training resumes from the last checkpoint if a previous
-        call was interrupted. Trained or loaded, ``train`` leaves torch in the
+        A :class:`Run` whose model is back on the CPU, the one place results return
+        to the host: analyses after ``train`` need no device bookkeeping. Training
+        resumes from the last checkpoint if a previous call was interrupted. Trained or loaded, ``train`` leaves torch in the
         same state: deterministic algorithms on, the global generator seeded
         with ``cfg.seed``; so the cells after it compute the same numbers on a
         first run and a cached one.
@@ -438,9 +447,9 @@ def train(
     # pass (a multi-threaded index_put_ with accumulation) sums in a varying order.
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(cfg.seed)
-    spec = run_spec(model, data, cfg, name, config)  # 1. the cache key
+    device = torch.device(device) if device is not None else default_device()
+    spec = run_spec(model, data, cfg, name, config, device)  # 1. the cache key
     path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
-    device = default_device()
     _move(model, device)
     entry = _load_entry(path / "run.pt", spec) if use_cache else None
     from_cache = entry is not None
@@ -461,6 +470,7 @@ def train(
         if ckpt:
             cache.save_atomic(path / "run.pt", entry)
             ckpt.unlink(missing_ok=True)
+    _move(model, torch.device("cpu"))  # analyses run on the CPU
     torch.manual_seed(cfg.seed)  # the same global generator after a cold run and a cached one
     return Run(
         name, path, spec, entry["history"], entry["snapshots"], model, entry["seconds"], from_cache

@@ -41,6 +41,8 @@ class PageReport:
     console_errors: list[str] = field(default_factory=list)  # console.error and browser log errors
     failed_requests: list[str] = field(default_factory=list)  # URLs that could not be loaded
     values: dict = field(default_factory=dict)  # results of the expressions evaluated after load
+    ready: bool = False  # whether the page's readiness condition held before the deadline
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
 
 
 class Chromium:
@@ -125,8 +127,15 @@ class Chromium:
         ):
             self.events.append(self._read_message(deadline))
 
-    def load(self, url: str, expressions: dict[str, str], settle: float = 2.0) -> PageReport:
-        """Open ``url``, wait for it to load, and report errors and the given expressions' values."""
+    def load(
+        self,
+        url: str,
+        expressions: dict[str, str],
+        ready: str = "document.readyState === 'complete'",
+        timeout: float = 30.0,
+    ) -> PageReport:
+        """Open ``url``, wait until the JavaScript condition ``ready`` holds (polled, with a
+        deadline: CI machines are slow and noisy), and report errors and the expressions' values."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -136,13 +145,15 @@ class Chromium:
         self.events.clear()
         self.send("Page.navigate", {"url": url}, session=session)
         self.wait_for("Page.loadEventFired", session)
-        deadline = time.monotonic() + settle  # let deferred scripts run
-        while time.monotonic() < deadline:
-            try:
-                self.events.append(self._read_message(deadline))
-            except TimeoutError:
-                break
         report = PageReport()
+        deadline = time.monotonic() + timeout
+        while not report.ready and time.monotonic() < deadline:  # events keep arriving meanwhile
+            check = self.send(
+                "Runtime.evaluate", {"expression": ready, "returnByValue": True}, session=session
+            )
+            report.ready = check.get("result", {}).get("value") is True
+            if not report.ready:
+                time.sleep(0.1)
         for name, expression in expressions.items():
             result = self.send(
                 "Runtime.evaluate",
@@ -174,6 +185,8 @@ class Chromium:
                 report.failed_requests.append(
                     f"{params['response']['url']} (HTTP {params['response']['status']})"
                 )
+            if method == "Network.requestWillBeSent":
+                report.requests.append(params["request"]["url"])
             elif method == "Network.loadingFailed":
                 request = next(
                     (

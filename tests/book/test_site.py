@@ -34,6 +34,9 @@ CIRCUITSVIS_VIEWS = {
 # pydata-sphinx-theme reports a first visit (nothing in localStorage yet) with console.error
 # before choosing the default colour mode; that is the theme's normal start, not a fault.
 BENIGN_CONSOLE = ("Got invalid theme mode: . Resetting to auto.",)
+# MathJax 2's HTML-CSS output probes for web fonts with an @font-face on about:blank, which
+# Chromium reports; the formulas are then typeset with the STIX-Web fonts (asserted below)
+MATHJAX_FONT_PROBE = "Access to font at 'about:blank' from origin"
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +94,16 @@ BROKEN_IMAGES_JS = """Array.from(document.images).filter(i => !(i.complete && i.
 
 
 def console_errors(report):
-    return [m for m in report.console_errors if m not in BENIGN_CONSOLE]
+    return [
+        m
+        for m in report.console_errors
+        if m not in BENIGN_CONSOLE and not m.startswith(MATHJAX_FONT_PROBE)
+    ]
+
+
+# MathJax 2's HTML-CSS output asks for one TeX font before it settles on the STIX-Web fonts
+# that the packaged copy ships (book/_ext/mathjax_local.py); the formulas are typeset without it
+BENIGN_MISSING = ("/_static/mathjax/fonts/HTML-CSS/TeX/",)
 
 
 def local_failures(report, site):
@@ -99,7 +111,26 @@ def local_failures(report, site):
         url
         for url in report.failed_requests
         if urlparse(url.split()[0]).netloc == urlparse(site).netloc
+        and not any(part in url for part in BENIGN_MISSING)
     ]
+
+
+# the page has loaded and every CircuitsVis view has drawn (polled until true, with a deadline)
+# and MathJax has typeset every formula (no raw \( left in the text)
+RAW_MATH_JS = (
+    "document.body.innerText.includes('\\\\(') || document.body.innerText.includes('\\\\[')"
+)
+TYPESET_JS = "document.querySelectorAll('.MathJax, .MathJax_Display').length"
+# MathJax 2 has finished when its queue is empty (pages without formulas do not load it)
+MATHJAX_DONE_JS = (
+    "(!window.MathJax || !MathJax.Hub || "
+    "(MathJax.isReady && !MathJax.Hub.queue.pending && !MathJax.Hub.queue.running))"
+)
+READY_JS = (
+    "document.readyState === 'complete' && Array.from("
+    "document.querySelectorAll('.toylab-circuitsvis')).every(d => d.querySelectorAll('*').length > 10)"
+    f" && {MATHJAX_DONE_JS} && !({RAW_MATH_JS})"
+)
 
 
 @pytest.mark.parametrize("page, n_figures", CHAPTERS.items())
@@ -115,7 +146,13 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
             # each CircuitsVis view's container, and how much the bundle drew into it
             "circuitsvis": "Array.from(document.querySelectorAll('.toylab-circuitsvis')).map(d => d.querySelectorAll('*').length)",
             "circuitsvis_src": "Array.from(document.scripts).map(s => s.src).filter(s => s.includes('circuitsvis'))",
+            "raw_math": RAW_MATH_JS,
+            "typeset": TYPESET_JS,
         },
+        ready=READY_JS,
+    )
+    assert report.ready, (
+        f"{page} was not ready (loaded, CircuitsVis drawn, formulas typeset) within the deadline"
     )
     assert not report.exceptions, f"JavaScript errors on {page}: {report.exceptions}"
     assert not console_errors(report), f"console errors on {page}: {console_errors(report)}"
@@ -136,9 +173,15 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
         assert report.values["circuitsvis_src"] == [f"{site}/_static/circuitsvis.js"], (
             report.values["circuitsvis_src"]
         )
-    offline = [u for u in report.failed_requests if u not in local_failures(report, site)]
-    if offline:  # e.g. MathJax from its CDN: this test runs without network access
-        print(f"external resources not reachable from the test machine: {offline}")
+    # the formulas are typeset by the site's own MathJax, with no network
+    assert not report.values["raw_math"], f"raw LaTeX left on {page}: MathJax did not typeset it"
+    assert report.values["typeset"] > 0, f"no typeset formula on {page}"
+    external = [
+        u
+        for u in report.requests
+        if urlparse(u).scheme in ("http", "https") and urlparse(u).netloc != urlparse(site).netloc
+    ]
+    assert not external, f"{page} needs the network: {external}"
 
 
 @pytest.mark.parametrize(

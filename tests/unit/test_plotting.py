@@ -68,3 +68,14 @@ def test_book_style_sets_the_books_rc_params():
     with plt.rc_context():
         plotting.use_book_style()
         assert plt.rcParams["figure.dpi"] == 90 and not plt.rcParams["axes.spines.top"]
+
+
+def test_the_animation_player_needs_no_network():
+    import matplotlib.pyplot as plt
+
+    view = plotting.snapshot_animation(lambda fig, step: fig.add_subplot().plot([0, step]), [1, 2])
+    html = view.data
+    assert "font-awesome" not in html and "http" not in html.split("<script")[0], "a CDN stylesheet"
+    assert 'class="fa ' not in html, "icons that need Font Awesome"
+    assert "\u25b6" in html, "the play button"
+    plt.close("all")

@@ -227,3 +227,11 @@ def test_cold_and_cached_runs_leave_torch_in_the_same_state():
     assert warm.from_cache and not cold.from_cache
     assert torch.equal(torch.get_rng_state(), after_cold[0])
     assert torch.are_deterministic_algorithms_enabled() and after_cold[1]
+
+
+def test_the_device_is_chosen_by_the_caller_and_the_model_comes_back_on_the_cpu():
+    r = run(device="cpu", use_cache=False)
+    assert r.spec["device"] == "cpu"
+    assert {p.device.type for p in r.model.parameters()} == {"cpu"}
+    with pytest.raises(RuntimeError, match="device"):
+        run(device="no-such-device", use_cache=False)
