@@ -2,29 +2,10 @@
 
 import pytest
 import torch
+from tiny import model, tokens
 
 from toylab import hooks as H
 from toylab.heads import previous_token_scores
-from toylab.models import build_transformer
-
-CFG = dict(
-    n_layers=2,
-    d_model=16,
-    d_head=4,
-    n_heads=3,
-    d_vocab=11,
-    n_ctx=8,
-    attn_only=True,
-    normalization_type=None,
-)
-
-
-def model(**kw):
-    return build_transformer({**CFG, **kw}, seed=0)
-
-
-def tokens(batch=4):
-    return torch.randint(11, (batch, 8), generator=torch.Generator().manual_seed(1))
 
 
 def test_previous_token_pattern_is_perfect():

@@ -4,32 +4,12 @@ import copy
 
 import pytest
 import torch
+from tiny import model, tokens
 
 from toylab import induction_heads as I
 from toylab.heads import previous_token_scores
-from toylab.models import build_transformer
 
 N_POS, PERIOD = 12, 5
-CFG = dict(
-    n_layers=2,
-    d_model=16,
-    d_head=4,
-    n_heads=3,
-    d_vocab=11,
-    n_ctx=8,
-    attn_only=True,
-    normalization_type=None,
-)
-
-
-def model(**kw):
-    return build_transformer({**CFG, **kw}, seed=0)
-
-
-def tokens(batch=4):
-    return torch.randint(
-        CFG["d_vocab"], (batch, CFG["n_ctx"]), generator=torch.Generator().manual_seed(1)
-    )
 
 
 def causal_pattern(rows):

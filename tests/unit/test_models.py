@@ -5,40 +5,15 @@ import torch
 
 from toylab.models import build_transformer
 
+OK = dict(n_layers=1, d_model=8, d_head=4, n_heads=2, n_ctx=3, d_vocab=5, d_mlp=8)
+
 
 @pytest.mark.parametrize(
     "config, message",
     [
-        (
-            dict(n_layers=1, d_model=0, d_head=4, n_heads=1, n_ctx=3, d_vocab=5, d_mlp=8),
-            "d_model must be",
-        ),
-        (
-            dict(
-                n_layers=1,
-                d_model=8,
-                d_head=4,
-                n_heads=2,
-                n_ctx=3,
-                d_vocab=5,
-                d_mlp=8,
-                act_fn="nope",
-            ),
-            "cannot build",
-        ),
-        (
-            dict(
-                n_layers=1,
-                d_model=8,
-                d_head=4,
-                n_heads=2,
-                n_ctx=3,
-                d_vocab=5,
-                d_mlp=8,
-                colour="red",
-            ),
-            "cannot build",
-        ),
+        ({**OK, "d_model": 0, "n_heads": 1}, "d_model must be"),
+        ({**OK, "act_fn": "nope"}, "cannot build"),
+        ({**OK, "colour": "red"}, "cannot build"),
     ],
 )
 def test_bad_configs_raise_value_error(config, message):
@@ -47,12 +22,8 @@ def test_bad_configs_raise_value_error(config, message):
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
-    config = dict(n_layers=1, d_model=8, d_head=4, n_heads=2, n_ctx=3, d_vocab=5, d_mlp=8)
-
     def weights(seed):
-        return {
-            k: v for k, v in build_transformer(config, seed=seed).named_parameters() if ".W_" in k
-        }
+        return {k: v for k, v in build_transformer(OK, seed=seed).named_parameters() if ".W_" in k}
 
     a, b, c = weights(1), weights(1), weights(2)
     assert a and all(torch.equal(a[k], b[k]) for k in a)
@@ -60,7 +31,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
 
 
 def test_the_constructor_warning_stays_inside_the_builder(recwarn):
-    build_transformer(dict(n_layers=1, d_model=8, d_head=4, n_heads=2, n_ctx=3, d_vocab=5, d_mlp=8))
+    build_transformer(OK)
     assert not [w for w in recwarn if "deprecated" in str(w.message)]
     process_wide = [
         f for f in warnings.filters if f[1] is not None and "HookedTransformer" in f[1].pattern
