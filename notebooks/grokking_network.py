@@ -577,7 +577,9 @@ plt.show()
 # The stages, found from the curves: the network memorises within a couple of
 # hundred steps (train accuracy 100%, test accuracy at the swap level); sits on
 # the plateau while its neurons keep concentrating on single frequencies; then
-# the test accuracy climbs, in steps, to above 95%. The IPR rises smoothly
+# the test accuracy climbs, in steps. How far it gets in 2,000 steps depends on the
+# seed: past 95% in some, still climbing at the end in others (the step it passes
+# 95%, or None, is printed above). The IPR rises smoothly
 # through all three stages: no threshold of "clean enough" features shows in
 # it. The parameter norm rises steeply through memorisation and into the
 # plateau and keeps growing afterwards (printed below): at this learning rate
@@ -596,17 +598,20 @@ print(
 no_swap = test_rows & ~data.swap_in_train
 at_memorised = min(run_grok.snapshot_steps, key=lambda s: abs(s - memorised))
 acc_no_swap = accuracy(run_grok.model_at(at_memorised), no_swap)
+acc_no_swap_end = accuracy(run_grok.cpu_model(), no_swap)
 print(
     f"at step {at_memorised}: accuracy {acc_no_swap:.3f} on the {int(no_swap.sum())} "
     f"test pairs whose swap is held out too (chance {1 / P:.3f}), "
-    f"{accuracy(run_grok.cpu_model(), no_swap):.3f} at the end"
+    f"{acc_no_swap_end:.3f} at the end"
 )
 # null: a network that had learned addition would score near 1 on these pairs
 assert acc_no_swap < 0.2, "on the plateau, pairs memory cannot answer are at chance"
 # null: chance is 1/23 = 0.04; a plateau at the final value would mean no later jump
 assert 1 / P < plateau < test_acc[-1], "plateau above chance, below the final value"
-# null: a network that generalises as it fits passes 95% about when it memorises
-assert grokked is not None and grokked > 2 * memorised, "generalisation comes later"
+# null: a network that generalises as it fits leaves the plateau as it memorises (ratio ~1)
+assert leaves > 2 * memorised, "generalisation comes later"
+# null: memorisation answers these pairs at chance (1/23; the plateau value printed above)
+assert acc_no_swap_end > 0.5, "and then reaches the pairs memory cannot answer"
 ipr = run_grok.metric("ipr")
 # null: an IPR that stalled on the plateau would be equal at both ends of it
 assert ipr[steps == leaves][0] > ipr[steps == memorised][0], (
