@@ -793,8 +793,9 @@ plt.show()
 # above). Seeds that found the pair have heads of opposite signs (right: dots,
 # one head at positive $\omega$ and $\mu$, its partner at minus both), their
 # predictions match the debiased GD step's ($R^2$ printed above), and their error
-# is close to its error (the residual gap is the second-order part of the
-# softmax, which the first-order formula drops). The other seeds put both heads
+# is close to its error: less than a tenth of the way back to one head's error
+# (asserted below). The residual gap is, we think, the second-order part of the
+# softmax, which the first-order formula drops. The other seeds put both heads
 # on the same side and are no better than one head: two heads of one sign are
 # one head twice. He et al. describe the pair. Within this chapter's budget
 # (1,500 steps, a small fraction of the paper's training) a two-head run ends in
@@ -884,8 +885,12 @@ for r in paired2:
     assert r["mse"] < 0.7 * min(one_head), "the pair should beat a single head"
     assert abs(r["mu"].sum()) < 0.1 * r["mu"].abs().sum(), "sum of mu should be ~0"
     assert r["mu"][0] * r["mu"][1] < 0, "opposite mu (omega: opposite by 'paired')"
-    # null: one head's error, kernel regression's
-    assert r["mse"] < 1.05 * refs["debiased GD step"], "close to the debiased step"
+    # null: one head's error, kernel regression's; closeness is measured on the gap from
+    # there to the debiased step (a pair that closed none of it would score 1)
+    gap_left = (r["mse"] - refs["debiased GD step"]) / (
+        refs["kernel regression"] - refs["debiased GD step"]
+    )
+    assert gap_left < 0.1, "close to the debiased step"
 for r in unpaired2:  # ... or same-sign heads that act as one head
     # null: the pair's error, far lower
     assert abs(r["mse"] / np.mean(one_head) - 1) < 0.05
