@@ -1074,9 +1074,14 @@ print({k: round(v, 2) for k, v in moved.items()})
 print(f"median error of the clean prediction vs M_A y_T: {err_a:.1e}")
 
 # %%
-single = [ablated["mean"][name] for name in names]
+factors = np.array([ablated["mean"][name] for name in names]) / m_late  # (8,)
+print(
+    "late error with one head mean-ablated / intact:",
+    dict(zip(names, factors.round(2))),
+)
 # null: a head the model did not need would leave the error at m_late (1x)
-assert min(single) > 1.5 * m_late, "every head matters, even mean-ablated"
+assert factors.min() > 1.1, "every head matters, even mean-ablated"
+assert np.median(factors) > 1.5, "most heads matter a lot"
 copy_late = late(base_curves["copy last state"])
 # null: if the MLPs could do without the heads, the error would stay near m_late
 assert ablated["mean"]["all heads"] > copy_late, "no heads: worse than copy-last"
@@ -1088,8 +1093,9 @@ assert moved["layer 0"] > 0.2, "layer 0's heads alone move it part of the way"
 # (layer 1's alone: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
-# Both predictions hold. Mean-ablating any single head multiplies the late error
-# by more than 1.5; mean-ablating all eight makes the model worse than copying the
+# Both predictions hold. Mean-ablating any single head raises the late error, most
+# heads' by more than half (the factors are printed above; how much the least
+# important head matters varies between seeds); mean-ablating all eight makes the model worse than copying the
 # last state (all these errors are printed under the ablation plot): with only the
 # heads' average outputs the MLPs apply some average law, which fits no particular
 # trajectory. Zero-ablation tells the same story (all eight zeroed is worse than
@@ -1374,7 +1380,7 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 # | a stencil like Euler/AB2 | $J_0$, a shrunken $e^{hA}$, plus small taps on every earlier state that together weigh more than half as much: the shape least squares in context has too; and unlike least squares', the taps do not add up to the prediction |
 # | one-step map eigenvalues $\approx e^{h\lambda}$ | the 32-tap stencil's companion has a root near each $e^{h\lambda}$ (a consistency check), plus parasitic roots (how many sequences have one outside the unit circle is printed in section 5); $J_0$ alone damps |
 # | an order of convergence | none: the error hardly falls with $h$ below the training range |
-# | ablating the difference heads → copy-last error | every head matters (mean-ablating any one multiplies the error by more than 1.5); all heads mean-ablated → worse than copy-last |
+# | ablating the difference heads → copy-last error | every head matters (mean-ablating any one raises the late error, most by more than 1.5x); all heads mean-ablated → worse than copy-last |
 # | patching a head moves the prediction as predicted | patching both layers' head outputs at the last position moves it more than half of the way to the donor's law; layer 0 alone more than a fifth; layer 1 alone varies between seeds |
 # | error falls with context, like least squares | yes; better than least squares early, side by side with it late; both far above the Kalman filter with the true law |
 # | energy drift | bounded rollouts whose energy drifts inwards, outwards or hardly, depending on the seed (Euler's explode, RK4's lose 2% in 100) |
