@@ -608,9 +608,11 @@ print(
 assert acc_no_swap < 0.2, "on the plateau, pairs memory cannot answer are at chance"
 # null: chance is 1/23 = 0.04; a plateau at the final value would mean no later jump
 assert 1 / P < plateau < test_acc[-1], "plateau above chance, below the final value"
-# null: a network that generalises as it fits leaves the plateau as it memorises (ratio ~1)
+# null: a network that generalises as it fits leaves the plateau as it memorises (ratio ~1);
+# measured 4.1-4.4x (seeds 6708, 9784)
 assert leaves > 2 * memorised, "generalisation comes later"
-# null: memorisation answers these pairs at chance (1/23; the plateau value printed above)
+# null: memorisation answers these pairs at chance (1/23; the plateau value printed above);
+# measured 0.83-0.89 at the end (seeds 6708, 9784)
 assert acc_no_swap_end > 0.5, "and then reaches the pairs memory cannot answer"
 ipr = run_grok.metric("ipr")
 # null: an IPR that stalled on the plateau would be equal at both ends of it

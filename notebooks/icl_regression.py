@@ -886,7 +886,8 @@ for r in paired2:
     assert abs(r["mu"].sum()) < 0.1 * r["mu"].abs().sum(), "sum of mu should be ~0"
     assert r["mu"][0] * r["mu"][1] < 0, "opposite mu (omega: opposite by 'paired')"
     # null: one head's error, kernel regression's; closeness is measured on the gap from
-    # there to the debiased step (a pair that closed none of it would score 1)
+    # there to the debiased step (a pair that closed none of it would score 1);
+    # measured 0.03-0.05 (seed 9784)
     gap_left = (r["mse"] - refs["debiased GD step"]) / (
         refs["kernel regression"] - refs["debiased GD step"]
     )

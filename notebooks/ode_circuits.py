@@ -1079,7 +1079,8 @@ print(
     "late error with one head mean-ablated / intact:",
     dict(zip(names, factors.round(2))),
 )
-# null: a head the model did not need would leave the error at m_late (1x)
+# null: a head the model did not need would leave the error at m_late (1x); measured at
+# seed 9784: least important head 1.46x, median 2.9x (printed above for this run)
 assert factors.min() > 1.1, "every head matters, even mean-ablated"
 assert np.median(factors) > 1.5, "most heads matter a lot"
 copy_late = late(base_curves["copy last state"])
