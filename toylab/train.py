@@ -47,6 +47,9 @@ class TrainConfig:
         lr, weight_decay, betas: AdamW settings. ``weight_decay`` may be a tuple
             with one (decoupled, AdamW-style) decay per member of an
             :class:`toylab.ensemble.Ensemble` (which applies them), for sweeps.
+        weight_decay_until: ``None`` applies the weight decay throughout; a step
+            number turns it off from that step on (an intervention: what happens
+            without decay after, say, memorisation). Single models only.
         warmup_steps: the learning rate rises linearly over this many steps.
         lr_decay: ``"none"`` keeps the learning rate constant after warm-up;
             ``"cosine"`` lowers it along a half cosine to ~0 at the last step.
@@ -65,6 +68,7 @@ class TrainConfig:
     steps: int
     lr: float = 1e-3
     weight_decay: float | tuple[float, ...] = 0.0
+    weight_decay_until: int | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
     lr_decay: str = "none"
@@ -79,6 +83,14 @@ class TrainConfig:
             (self.steps >= 1, "steps must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (all(w >= 0 for w in self._decays()), "weight_decay must be >= 0"),
+            (
+                self.weight_decay_until is None
+                or (
+                    self.weight_decay_until >= 0
+                    and not isinstance(self.weight_decay, (list, tuple))
+                ),
+                "weight_decay_until must be None or a step >= 0, for a single weight decay",
+            ),
             (all(0 <= b < 1 for b in self.betas), "betas must lie in [0, 1)"),
             (self.warmup_steps >= 0, "warmup_steps must be >= 0"),
             (self.lr_decay in ("none", "cosine"), "lr_decay must be 'none' or 'cosine'"),
@@ -366,6 +378,9 @@ def _fit(
     t0, seconds = time.perf_counter(), state.seconds  # seconds: spent before a resume
     model.train()
     for step in range(state.step, cfg.steps + 1):
+        if cfg.weight_decay_until is not None and step >= cfg.weight_decay_until:
+            for group in opt.param_groups:  # the intervention: no decay from here on
+                group["weight_decay"] = 0.0
         if step in cfg.snapshot_steps:
             state.snapshots[step] = {
                 k: v.detach().cpu().clone() for k, v in model.state_dict().items()

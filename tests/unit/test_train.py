@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -127,6 +128,30 @@ def test_interrupted_run_resumes_to_identical_result(capsys):
     assert_same_run(reference, resumed)
 
 
+def test_weight_decay_stops_at_weight_decay_until():
+    # zero gradients: AdamW's only change is the decoupled decay w <- w (1 - lr wd)
+    model = nn.Linear(1, 1, bias=False)
+    w0 = float(model.weight.detach())
+    cfg = TrainConfig(
+        steps=10, lr=0.1, weight_decay=0.5, weight_decay_until=4, snapshot_steps=(4, 10)
+    )
+    r = train(model, (torch.ones(2, 1),), lambda m, X: 0 * m(X).sum(), cfg, use_cache=False)
+    for step in (4, 10):
+        assert float(r.state_at(step)["weight"]) == pytest.approx(w0 * 0.95**4, rel=1e-6)
+
+
+def test_run_that_stops_its_weight_decay_resumes_to_identical_result():
+    cfg = dataclasses.replace(CFG, weight_decay_until=25)
+    reference = run(cfg, use_cache=False)
+    with pytest.raises(Interrupt, match="interrupted"):
+        run(cfg, loss=dies_after(45))
+    assert_same_run(reference, run(cfg))
+    assert not torch.equal(
+        run(CFG, use_cache=False).model.state_dict()["0.weight"],
+        reference.model.state_dict()["0.weight"],
+    ), "stopping the decay changes the run"
+
+
 def test_corrupt_entry_is_detected_and_retrained():
     first = run()
     path = first.path / "run.pt"
@@ -166,6 +191,8 @@ def test_missing_snapshot_is_a_clear_key_error():
         dict(steps=10, snapshot_steps=(11,)),
         dict(steps=10, betas=(0.9, 1.0)),
         dict(steps=10, lr_decay="linear"),
+        dict(steps=10, weight_decay_until=-1),
+        dict(steps=10, weight_decay=(0.1, 0.2), weight_decay_until=5),
     ],
 )
 def test_bad_train_config(bad):
