@@ -5,101 +5,24 @@ Input one_hot(x) + one_hot(y); hidden h_m = σ(θ_m[x] + θ_m[y]); logits
 single wave: θ_m[j] ≈ α_m cos(ω_k j + φ_m) and ξ_m[j] ≈ β_m cos(ω_k j + ψ_m), with
 ω_k = 2πk/p and the phases aligned, ψ_m = 2φ_m.
 
-The toolbox of the chapter ``notebooks/grokking_network.py``: the model, the wave
-read-out of its weights, the masked ensemble loss of the phase diagram, the exercise check.
+The toolbox of the chapter ``notebooks/grokking_network.py``: the wave read-out of
+the weights, the lottery, the measures over training, the exercise check. The network
+itself, shared with ``notebooks/grokking_phase_diagram.py``, is
+:class:`toylab.models.ModularMLP`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
-
-ACTIVATIONS = {"relu": torch.relu, "square": torch.square}
-
-
-def train_masks(p: int, fracs: list[float], seeds: list[int]) -> Tensor:
-    """One random training set per (fraction, seed): a (p², M) bool mask, True = training pair.
-
-    Column m is the training split of ``modular_addition_data(p, fracs[m], seeds[m])``;
-    the same seed gives nested sets (a larger fraction adds pairs to a smaller one).
-
-    Taught in: grokking_network §5.
-    """
-    if len(fracs) != len(seeds) or not fracs:
-        raise ValueError("fracs and seeds must be non-empty and of equal length")
-    return torch.stack(
-        [modular_addition_data(p, f, s).train_mask for f, s in zip(fracs, seeds)], dim=1
-    )
-
-
-class ModularMLP(nn.Module):
-    """h_m = σ(θ_m[x] + θ_m[y]), logits_j = Σ_m ξ_m[j] h_m: He et al.'s network, M neurons wide.
-
-    Weights start at ``init_scale``·N(0, 1)/sqrt(p) (the paper: 0.1).
-
-    Taught in: grokking_network §1.
-    """
-
-    def __init__(
-        self,
-        p: int,
-        width: int = 512,
-        activation: str = "relu",
-        init_scale: float = 0.1,
-        seed: int = 0,
-    ):
-        super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if p < 3 or width < 1 or init_scale <= 0:
-            raise ValueError(
-                f"need p >= 3, width >= 1 and init_scale > 0 (got {p}, {width}, {init_scale})"
-            )
-        gen = torch.Generator().manual_seed(seed)
-        self.p, self.activation = p, activation
-        self.theta = nn.Parameter(
-            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
-        )  # (M, p)
-        self.xi = nn.Parameter(
-            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
-        )  # (M, p)
-
-    def hidden(self, x: Tensor, y: Tensor) -> Tensor:
-        """Neuron activations (B, M) for inputs x, y (B,)."""
-        # one_hot(x) + one_hot(y) times θᵀ, as in the paper: a dense product is much
-        # faster than gathering θ[:, x] once deterministic kernels are on
-        x, y = x.to(self.theta.device), y.to(self.theta.device)  # inputs follow the weights
-        inputs = nn.functional.one_hot(x, self.p) + nn.functional.one_hot(y, self.p)  # (B, p)
-        return ACTIVATIONS[self.activation](inputs.to(self.theta.dtype) @ self.theta.T)
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        return self.hidden(x, y) @ self.xi  # (B, p) logits
-
-
-def ensemble_loss(
-    ensemble: nn.Module, x: Tensor, y: Tensor, labels: Tensor, masks: Tensor
-) -> Tensor:
-    """Σ over members of each member's mean cross-entropy on its own training pairs.
-
-    ``ensemble(x, y)`` gives (M, B, p) logits for all B pairs; ``masks`` (B, M)
-    says which pairs each member trains on. Each member's gradient depends on
-    its own loss only, so the members train as if alone.
-
-    Taught in: grokking_network §5.
-    """
-    logits = ensemble(x, y)  # (M, B, p)
-    labels, masks = labels.to(logits.device), masks.to(logits.device)
-    ce = nn.functional.cross_entropy(
-        logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
-    )  # (M, B)
-    weights = masks.T.to(ce.dtype)
-    return ((ce * weights).sum(1) / weights.sum(1)).sum()
+from toylab.models import ModularMLP
 
 
 @dataclass(frozen=True)
@@ -263,3 +186,88 @@ def check_wave_decoding(fn, p: int = 13) -> bool:
             return False
     print("Correct: you read amplitude and phase off the weights.")
     return True
+
+
+def keep_frequency(W: Tensor, freq: Tensor) -> Tensor:
+    """Each row of W (M, p) reduced to its wave at frequency ``freq[m]`` (M,): the rest set to 0.
+
+    The wave keeps the row's own amplitude and phase there; the constant and every
+    other frequency go. Applied to the initial weights at each neuron's predicted
+    frequency it cuts the lottery ticket out of the initialisation.
+
+    Taught in: grokking_network §4.5.
+    """
+    p = W.shape[-1]
+    if freq.shape != W.shape[:1] or not ((freq >= 1) & (freq <= (p - 1) // 2)).all():
+        raise ValueError(f"need one frequency in 1..{(p - 1) // 2} per row of W, got {freq}")
+    basis, _ = fourier_basis(p)  # (p, p): const, cos 1, sin 1, cos 2, ...
+    basis = basis.to(W.device, W.dtype)
+    coefs = W @ basis.T  # (M, p)
+    keep = torch.zeros_like(coefs, dtype=torch.bool)
+    rows = torch.arange(len(freq), device=W.device)
+    keep[rows, 2 * freq - 1] = keep[rows, 2 * freq] = True
+    return (coefs * keep) @ basis
+
+
+def answer_votes(model: ModularMLP, x: Tensor, y: Tensor, labels: Tensor) -> tuple[float, float]:
+    """How much the dominant waves and the rest of the spectrum each add to the right answer.
+
+    The logits split exactly into those of ``dominant_waves(model)`` and the rest
+    (the model's minus those). Each part's logits are centred per pair (mean over
+    the p outputs removed); returned are the mean centred logit at the correct
+    answer of the dominant part and of the rest, over the pairs given. A positive
+    vote pushes the answer up, a negative one down.
+
+    Taught in: grokking_network §4.3.
+    """
+    with torch.no_grad():
+        full = model(x, y)
+        dominant = dominant_waves(model)(x, y)
+    votes = []
+    for part in (dominant, full - dominant):  # (B, p) each
+        centred = part - part.mean(-1, keepdim=True)
+        votes.append(float(centred.gather(1, labels[:, None]).mean()))
+    return votes[0], votes[1]
+
+
+def over_training(
+    model: ModularMLP, states: list[dict[str, Tensor]], x: Tensor, y: Tensor, labels: Tensor
+) -> dict[str, np.ndarray]:
+    """The chapter's measures at every snapshot of a run, as arrays aligned with ``states``.
+
+    Per state: ``same_freq``, the fraction of neurons whose dominant input frequency
+    is already the one they have in the last state; ``cos_d``, the mean cos D at
+    each neuron's own frequency; ``ipr_in`` and ``ipr_out``, the mean IPR of θ and
+    ξ; ``norm``, the squared parameter norm; on the pairs (x, y) given:
+    ``acc`` of the network, ``dominant_acc`` of its dominant waves alone, and
+    the two ``answer_votes`` (``dominant_vote``, ``rest_vote``).
+
+    Taught in: grokking_network §4.
+    """
+    if not states:
+        raise ValueError("need at least one state")
+    final_freq = neuron_waves(states[-1]["theta"]).freq
+    out: dict[str, list[float]] = {}
+    net = copy.deepcopy(model).cpu()
+    x, y, labels = x.cpu(), y.cpu(), labels.cpu()
+    for state in states:
+        net.load_state_dict(state)
+        w_in, w_out = neuron_waves(state["theta"]), neuron_waves(state["xi"])
+        with torch.no_grad():
+            acc = (net(x, y).argmax(-1) == labels).float().mean()
+            dom_acc = (dominant_waves(net)(x, y).argmax(-1) == labels).float().mean()
+        votes = answer_votes(net, x, y, labels)
+        row = {
+            "same_freq": (w_in.freq == final_freq).float().mean(),
+            "cos_d": phase_misalignment(state["theta"], state["xi"]).cos().mean(),
+            "ipr_in": w_in.ipr.mean(),
+            "ipr_out": w_out.ipr.mean(),
+            "norm": sum(v.pow(2).sum() for v in state.values()),
+            "acc": acc,
+            "dominant_acc": dom_acc,
+            "dominant_vote": votes[0],
+            "rest_vote": votes[1],
+        }
+        for k, v in row.items():
+            out.setdefault(k, []).append(float(v))
+    return {k: np.asarray(v) for k, v in out.items()}

@@ -1,4 +1,5 @@
-"""The generic model builder: a TransformerLens ``HookedTransformer`` from a plain config.
+"""The book's shared models: a TransformerLens ``HookedTransformer`` from a plain config, and
+He et al.'s two-layer network for modular addition (:class:`ModularMLP`).
 
 Every activation of a ``HookedTransformer`` has a stable hook name
 (``blocks.0.mlp.hook_post``), which is what the analyses read. Models are built
@@ -9,10 +10,12 @@ chapter's module and starts from :func:`build_transformer` or its config.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 
@@ -46,3 +49,50 @@ def build_transformer(config: dict[str, Any], seed: int = 0) -> HookedTransforme
             return HookedTransformer(cfg)
     except (TypeError, ValueError, AssertionError, KeyError) as err:
         raise ValueError(f"cannot build a HookedTransformer from {config}: {err}") from None
+
+
+ACTIVATIONS = {"relu": torch.relu, "square": torch.square}
+
+
+class ModularMLP(nn.Module):
+    """h_m = σ(θ_m[x] + θ_m[y]), logits_j = Σ_m ξ_m[j] h_m: He et al.'s network, M neurons wide.
+
+    Weights start at ``init_scale``·N(0, 1)/sqrt(p) (the paper: 0.1).
+
+    Taught in: grokking_network §1; trained in grokking_phase_diagram too.
+    """
+
+    def __init__(
+        self,
+        p: int,
+        width: int = 512,
+        activation: str = "relu",
+        init_scale: float = 0.1,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if p < 3 or width < 1 or init_scale <= 0:
+            raise ValueError(
+                f"need p >= 3, width >= 1 and init_scale > 0 (got {p}, {width}, {init_scale})"
+            )
+        gen = torch.Generator().manual_seed(seed)
+        self.p, self.activation = p, activation
+        self.theta = nn.Parameter(
+            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
+        )  # (M, p)
+        self.xi = nn.Parameter(
+            init_scale * torch.randn(width, p, generator=gen) / math.sqrt(p)
+        )  # (M, p)
+
+    def hidden(self, x: Tensor, y: Tensor) -> Tensor:
+        """Neuron activations (B, M) for inputs x, y (B,)."""
+        # one_hot(x) + one_hot(y) times θᵀ, as in the paper: a dense product is much
+        # faster than gathering θ[:, x] once deterministic kernels are on
+        x, y = x.to(self.theta.device), y.to(self.theta.device)  # inputs follow the weights
+        inputs = nn.functional.one_hot(x, self.p) + nn.functional.one_hot(y, self.p)  # (B, p)
+        return ACTIVATIONS[self.activation](inputs.to(self.theta.dtype) @ self.theta.T)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.hidden(x, y) @ self.xi  # (B, p) logits

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/grokking.html": 9,
-    "notebooks/grokking_network.html": 6,
+    "notebooks/grokking_network.html": 7,
+    "notebooks/grokking_phase_diagram.html": 1,
     "notebooks/induction_heads.html": 7,
     "notebooks/icl_regression.html": 7,
     "notebooks/ode_circuits.html": 9,

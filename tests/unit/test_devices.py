@@ -23,12 +23,13 @@ from torch._subclasses.fake_tensor import (
 
 from toylab import grokking, hooks
 from toylab import grokking_network as gn
+from toylab import grokking_phase_diagram as pd
 from toylab import icl_regression as icl
 from toylab import induction_heads as ind
 from toylab import ode_circuits as ode
 from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
-from toylab.models import build_transformer
+from toylab.models import ModularMLP, build_transformer
 
 FAKE = torch.device("meta", 0)  # indexed, as TransformerLens names a GPU ("cuda:0")
 
@@ -90,13 +91,15 @@ def test_grokking_helpers():
 
 def test_grokking_network_helpers():
     d = modular_addition_data(P, 0.5)
-    masks = gn.train_masks(P, [0.5, 0.6], [0, 1])
-    model = gn.ModularMLP(P, 8)
+    masks = pd.train_masks(P, [0.5, 0.6], [0, 1])
+    model = ModularMLP(P, 8)
     follows_device(lambda: model(d.a, d.b), model)
-    model = gn.ModularMLP(P, 8)
+    model = ModularMLP(P, 8)
     follows_device(lambda: gn.neuron_waves(model.theta), model)
-    ens = Ensemble([gn.ModularMLP(P, 8, seed=s) for s in range(2)])
-    follows_device(lambda: gn.ensemble_loss(ens, d.a, d.b, d.labels, masks), ens)
+    model = ModularMLP(P, 8)
+    follows_device(lambda: gn.keep_frequency(model.theta, torch.ones(8, dtype=torch.long)), model)
+    ens = Ensemble([ModularMLP(P, 8, seed=s) for s in range(2)])
+    follows_device(lambda: pd.ensemble_loss(ens, d.a, d.b, d.labels, masks), ens)
 
 
 CFG = dict(n_layers=2, d_model=16, d_head=4, n_heads=2, d_vocab=11, n_ctx=8, attn_only=True)

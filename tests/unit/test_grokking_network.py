@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from toylab import grokking_network as GN
-from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
+from toylab.models import ModularMLP
 
 P = 23
 
@@ -21,12 +21,12 @@ def planted(freqs, amps, phases, p=P):
 
 
 def test_forward_is_the_papers_network():
-    m = GN.ModularMLP(P, width=16, activation="square", seed=0)
+    m = ModularMLP(P, width=16, activation="square", seed=0)
     x, y = torch.tensor([0, 5, 22]), torch.tensor([3, 5, 1])
     want = torch.square(m.theta[:, x] + m.theta[:, y]).T @ m.xi
     assert torch.allclose(m(x, y), want) and m(x, y).shape == (3, P)
     with pytest.raises(ValueError, match="activation must be one of"):
-        GN.ModularMLP(P, activation="tanh")
+        ModularMLP(P, activation="tanh")
 
 
 def test_waves_are_read_back_exactly():
@@ -77,38 +77,18 @@ def test_flawed_indicator_profile():
 
 
 def test_the_network_runs_as_an_ensemble():
-    models = [GN.ModularMLP(P, width=8, seed=s) for s in range(3)]
+    models = [ModularMLP(P, width=8, seed=s) for s in range(3)]
     x, y = torch.arange(P), torch.arange(P).flip(0)
     out = Ensemble(models)(x, y)
     assert out.shape == (3, P, P)
     assert all(torch.allclose(out[i], m(x, y), atol=1e-6) for i, m in enumerate(models))
 
 
-def test_masked_ensemble_loss_is_the_sum_of_member_losses():
-    d = modular_addition_data(5, 0.5, seed=0)
-    x, y, labels = d.a, d.b, d.labels
-    masks = GN.train_masks(5, [0.3, 0.6, 0.6], [0, 0, 1])
-    assert masks.shape == (25, 3) and masks.sum(0).tolist() == [8, 15, 15]
-    assert (masks[:, 0] <= masks[:, 1]).all(), "same seed: nested training sets"
-    models = [GN.ModularMLP(5, width=4, seed=s) for s in range(3)]
-    got = GN.ensemble_loss(Ensemble(models), x, y, labels, masks)
-    want = sum(
-        torch.nn.functional.cross_entropy(m(x[masks[:, i]], y[masks[:, i]]), labels[masks[:, i]])
-        for i, m in enumerate(models)
-    )
-    assert torch.allclose(got, want, atol=1e-5)
-    assert torch.equal(masks[:, 2], modular_addition_data(5, 0.6, seed=1).train_mask)
-    with pytest.raises(ValueError, match="frac_train"):
-        GN.train_masks(5, [1.0], [0])
-    with pytest.raises(ValueError, match="equal length"):
-        GN.train_masks(5, [0.5], [0, 1])
-
-
 def test_dominant_waves_keep_pure_neurons_and_give_the_papers_indicator():
     phi = torch.linspace(-3, 3, 40)  # phases spread evenly within every frequency
     freqs = [1 + i % 11 for i in range(40 * 11)]
     phases = phi.repeat(11)
-    m = GN.ModularMLP(P, width=len(freqs), activation="square")
+    m = ModularMLP(P, width=len(freqs), activation="square")
     with torch.no_grad():
         m.theta.copy_(planted(freqs, [1.0] * len(freqs), phases.tolist()))
         m.xi.copy_(planted(freqs, [1.0] * len(freqs), (2 * phases).tolist()))
@@ -132,3 +112,67 @@ def test_wave_check_accepts_the_reading_and_refuses_a_constant():
 
     assert GN.check_wave_decoding(solution)
     assert not GN.check_wave_decoding(lambda w, k: (1.0, 0.0))
+
+
+def test_keep_frequency_keeps_one_wave_per_row():
+    mixed = planted([2, 5], [1.0, 0.7], [0.3, -1.0]) + planted([5, 9], [0.4, 2.0], [2.0, 0.5]) + 0.3
+    kept = GN.keep_frequency(mixed, torch.tensor([5, 9]))
+    assert torch.allclose(kept, planted([5, 9], [0.4, 2.0], [2.0, 0.5]), atol=1e-5)
+    w = GN.neuron_waves(kept)
+    assert w.freq.tolist() == [5, 9] and torch.allclose(w.ipr, torch.ones(2), atol=1e-5)
+    with pytest.raises(ValueError, match="one frequency in 1..11"):
+        GN.keep_frequency(mixed, torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="per row"):
+        GN.keep_frequency(mixed, torch.tensor([3]))
+
+
+def pure_network(extra: float = 0.0):
+    """A square network of aligned waves (phases spread in every frequency), plus `extra` noise."""
+    phi = torch.linspace(-3, 3, 12)
+    freqs = [1 + i % 11 for i in range(12 * 11)]
+    phases = phi.repeat(11)
+    m = ModularMLP(P, width=len(freqs), activation="square")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        m.theta.copy_(planted(freqs, [1.0] * len(freqs), phases.tolist()))
+        m.xi.copy_(planted(freqs, [1.0] * len(freqs), (2 * phases).tolist()))
+        m.xi.add_(extra * torch.randn(m.xi.shape, generator=gen))
+    return m
+
+
+def test_answer_votes_split_the_logits_into_waves_and_the_rest():
+    x, y = torch.arange(P), torch.arange(P).roll(3)
+    labels = (x + y) % P
+    dom, rest = GN.answer_votes(pure_network(), x, y, labels)
+    assert dom > 1 and abs(rest) < 1e-3 * dom, "a pure network has no rest"
+    # with noise off the dominant waves, the two votes add up to the network's own
+    # (pairs that share one answer, so that the noise's column does not average out)
+    noisy = pure_network(extra=3.0)
+    x, y = torch.arange(P), (5 - torch.arange(P)) % P
+    labels = (x + y) % P
+    dom_n, rest_n = GN.answer_votes(noisy, x, y, labels)
+    with torch.no_grad():
+        logits = noisy(x, y)
+    centred = logits - logits.mean(-1, keepdim=True)
+    whole = float(centred[torch.arange(P), labels].mean())
+    assert dom_n + rest_n == pytest.approx(whole, rel=1e-4) and abs(rest_n) > 1e-3
+
+
+def test_over_training_measures_every_state():
+    pure, noisy = pure_network(), pure_network(extra=3.0)
+    x, y = torch.arange(P), torch.arange(P).roll(5)
+    labels = (x + y) % P
+    out = GN.over_training(pure, [noisy.state_dict(), pure.state_dict()], x, y, labels)
+    assert set(out) == {
+        "same_freq", "cos_d", "ipr_in", "ipr_out", "norm", "acc", "dominant_acc",
+        "dominant_vote", "rest_vote",
+    }  # fmt: skip
+    assert all(v.shape == (2,) for v in out.values())
+    assert out["same_freq"][1] == 1.0 and out["cos_d"][1] == pytest.approx(1.0, abs=1e-4)
+    assert out["acc"][1] == 1.0 and out["dominant_acc"][1] == 1.0
+    assert out["ipr_out"][0] < out["ipr_out"][1] == pytest.approx(1.0, abs=1e-4)
+    assert out["rest_vote"][1] == pytest.approx(0.0, abs=1e-3)
+    norm = pure.theta.detach().pow(2).sum() + pure.xi.detach().pow(2).sum()
+    assert out["norm"][1] == pytest.approx(float(norm))
+    with pytest.raises(ValueError, match="at least one state"):
+        GN.over_training(pure, [], x, y, labels)
