@@ -63,8 +63,8 @@ import numpy as np
 import torch
 from torch.nn.functional import cross_entropy
 
+from toylab import exercises, plotting
 from toylab import grokking_network as gn
-from toylab import plotting
 from toylab.data import modular_addition_data
 from toylab.models import ModularMLP
 from toylab.train import TrainConfig, snapshot_schedule, train
@@ -139,6 +139,48 @@ print(
 # $\omega_k = 2\pi k/p$, has all its power at one $k$. The **inverse participation
 # ratio** $\text{IPR} = \sum_k A_k^4 / (\sum_k A_k^2)^2$ is 1 for a single frequency
 # and $1/11$ for power spread evenly.
+#
+# Every coded exercise in this book works the same way: a stub for you to fill
+# in, a hint, a check that runs your function beside the book's on random and
+# edge-case inputs and says what differs, and the solution, collapsed. The
+# check returns the function the chapter then uses: yours once it is right, the
+# book's until then, so the chapter runs either way.
+#
+# ```{admonition} Exercise 1: the inverse participation ratio (easy, 5 minutes)
+# :class: note
+# Write `my_ipr(power)`: given the power $A_k^2$ of $M$ neurons at the 11
+# frequencies, a tensor of shape (M, 11), return each neuron's IPR, shape (M,).
+# The chapter uses your function for every IPR it prints.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `power.pow(2).sum(-1)` is $\sum_k A_k^4$ for every neuron at once.
+# ```
+
+
+# %%
+def my_ipr(power: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+ipr = exercises.check(my_ipr, gn.inverse_participation, gn.exercise_cases("ipr"))
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def ipr_solution(power: torch.Tensor) -> torch.Tensor:
+    return power.pow(2).sum(-1) / power.sum(-1).pow(2)  # (M,)
+
+
+assert exercises.passes(
+    ipr_solution, gn.inverse_participation, gn.exercise_cases("ipr")
+)[0]
+
+# %% [markdown]
+# Now decode the trained network's weights and look at each neuron's spectrum.
 
 # %%
 theta, xi = net.theta.detach(), net.xi.detach()
@@ -162,9 +204,9 @@ axes[2].set_xlabel("frequency $k$")
 axes[2].set_title("neurons per frequency", fontsize=9)
 fig.tight_layout()
 plt.show()
-ipr_init = gn.neuron_waves(run_full.state_at(0)["theta"]).ipr
+ipr_init = ipr(gn.neuron_waves(run_full.state_at(0)["theta"]).power)
 print(
-    f"IPR of the input weights: median {w_in.ipr.median():.3f}, at init "
+    f"IPR of the input weights: median {ipr(w_in.power).median():.3f}, at init "
     f"{ipr_init.median():.3f} (one frequency: 1; power spread evenly: {1 / 11:.3f})"
 )
 print(f"neurons per frequency: {counts.tolist()}")
@@ -193,7 +235,7 @@ print(
 
 # %%
 # null: at initialisation the median IPR is the value printed above (~0.2)
-assert w_in.ipr.median() > 0.6, "neurons should be (nearly) single-frequency"
+assert ipr(w_in.power).median() > 0.6, "neurons should be (nearly) single-frequency"
 # null: at initialisation input and output agree for about 1/11 of the neurons
 assert (w_in.freq == w_out.freq).float().mean() > 0.95
 # null: all neurons on one frequency would give a count of 512 and ten zeros
@@ -214,10 +256,106 @@ assert counts.min() > 0.5 * WIDTH / 11 and counts.max() < 1.5 * WIDTH / 11, (
 # $2\phi$. With an output wave $\xi[j] = \beta\cos(\omega_k j + \psi)$ the neuron's
 # contribution to the correct logit $j = x + y$, averaged over inputs, is
 # $\tfrac12\alpha^2\beta\cos(\psi - 2\phi)$: largest when $\psi = 2\phi$. So we measure each neuron's
-# misalignment $D_m = \psi_m - 2\phi_m$ (wrapped into $[-\pi, \pi)$).
+# misalignment $D_m = \psi_m - 2\phi_m$ (wrapped into $[-\pi, \pi)$). Two exercises
+# build it: reading a wave's amplitude and phase off a weight row, then the
+# misalignment of every neuron.
+#
+# ```{admonition} Exercise 2: read a wave off the weights (medium, 10 minutes)
+# :class: note
+# Write `my_wave(w, k)` that returns $(\alpha, \phi)$ for a weight row
+# $w[j] = \alpha\cos(2\pi k j/p + \phi)$ plus possibly a constant, using only the
+# dot products of $w$ with $\cos(2\pi k j/p)$ and $\sin(2\pi k j/p)$.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# Expand $\cos(2\pi k j/p + \phi) = \cos\phi\cos(2\pi kj/p) - \sin\phi\sin(2\pi kj/p)$.
+# Over $j = 0, \dots, p-1$ the cosine and sine waves of frequency $k$ are
+# orthogonal to each other and to a constant, and each has squared norm $p/2$.
+# ```
+
 
 # %%
-D = gn.phase_misalignment(theta, xi)
+def my_wave(w: torch.Tensor, k: int) -> tuple[float, float]:
+    raise NotImplementedError("your code here")
+
+
+read_wave = exercises.check(
+    my_wave, gn.read_wave, gn.exercise_cases("wave"), gn.compare_wave
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def wave_solution(w: torch.Tensor, k: int) -> tuple[float, float]:
+    p = len(w)
+    j = torch.arange(p, dtype=w.dtype)
+    c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p  # = alpha cos(phi)
+    s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p  # = -alpha sin(phi)
+    return float(torch.sqrt(c**2 + s**2)), float(torch.atan2(-s, c))
+
+
+cases = gn.exercise_cases("wave")
+assert exercises.passes(wave_solution, gn.read_wave, cases, gn.compare_wave)[0]
+
+# %%
+m0 = int(
+    torch.argmax(w_in.magnitude)
+)  # the neuron with the largest wave, decoded by hand
+alpha0, phi0 = read_wave(theta[m0], int(w_in.freq[m0]))
+print(
+    f"neuron {m0}: alpha {alpha0:.3f}, phi {phi0:.3f} by hand; "
+    f"{float(w_in.magnitude[m0]):.3f}, {float(w_in.phase[m0]):.3f} from gn.neuron_waves"
+)
+
+# %% [markdown]
+# ```{admonition} Exercise 3: the phase misalignment (easy, 5 minutes)
+# :class: note
+# Write `my_misalignment(theta, xi)` that returns $D_m$ for every neuron, shape
+# (M,): take each neuron's dominant input frequency and input phase $\phi_m$
+# from `gn.neuron_waves(theta)`, its output phase $\psi_m$ *at that same
+# frequency*, and wrap $\psi_m - 2\phi_m$ into $[-\pi, \pi)$ with `gn.wrap`.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `gn.neuron_waves(xi, freq=waves_in.freq)` decodes the output weights at the
+# frequencies you pass instead of at their own dominant ones.
+# ```
+
+
+# %%
+def my_misalignment(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+misalignment = exercises.check(
+    my_misalignment,
+    gn.phase_misalignment,
+    gn.exercise_cases("misalignment"),
+    exercises.compare_angles,
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def misalignment_solution(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    waves_in = gn.neuron_waves(theta)
+    waves_out = gn.neuron_waves(xi, freq=waves_in.freq)
+    return gn.wrap(waves_out.phase - 2 * waves_in.phase)  # (M,)
+
+
+cases = gn.exercise_cases("misalignment")
+assert exercises.passes(
+    misalignment_solution, gn.phase_misalignment, cases, exercises.compare_angles
+)[0]
+
+# %%
+D = misalignment(theta, xi)
 fig = plt.figure(figsize=(10, 3.6))
 ax1 = fig.add_subplot(1, 2, 1)
 ax2 = fig.add_subplot(1, 2, 2, projection="polar")
@@ -365,37 +503,7 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 # frequency; the median IPR printed in section 1 is below 1) is not noise. It subtracts from the ghost logits and leaves the answer alone. The
 # cross-entropy loss penalises every wrong logit, ghosts included, and the
 # network uses its spare frequencies to repair part of the flaw.
-#
-# ```{admonition} Exercise: read a wave off the weights
-# :class: note
-# Write `my_wave(w, k)` that returns $(\alpha, \phi)$ for a weight row
-# $w[j] = \alpha\cos(2\pi k j/p + \phi)$ (plus possibly a constant), using only
-# the dot products of $w$ with $\cos(2\pi k j/p)$ and $\sin(2\pi k j/p)$. Then run
-# `gn.check_wave_decoding(my_wave)`.
-# ```
 
-
-# %%
-def my_wave(w: torch.Tensor, k: int) -> tuple[float, float]:
-    raise NotImplementedError("your code here")
-
-
-gn.check_wave_decoding(my_wave)
-
-# %% [markdown]
-# The solution (collapsed; click to open):
-
-
-# %% tags=["hide-input"] jupyter={"source_hidden": true}
-def wave_solution(w: torch.Tensor, k: int) -> tuple[float, float]:
-    p = len(w)
-    j = torch.arange(p, dtype=w.dtype)
-    c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p  # = alpha cos(phi)
-    s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p  # = -alpha sin(phi)
-    return float(torch.sqrt(c**2 + s**2)), float(torch.atan2(-s, c))
-
-
-assert gn.check_wave_decoding(wave_solution)
 
 # %% [markdown]
 # ## 3. The lottery ticket
@@ -409,12 +517,54 @@ assert gn.check_wave_decoding(wave_solution)
 # the lead compounds. (We train with Adam, which rescales the steps; the
 # argument is a heuristic, and the data below test it.) So we score each
 # frequency of each neuron at step 0 by its contribution $\alpha_k^2 \beta_k \cos D_k$
-# (`gn.lottery_scores`) and predict the winner: a lottery decided at
+# (exercise 4 below) and predict the winner: a lottery decided at
 # initialisation.
+#
+# ```{admonition} Exercise 4: the lottery score (medium, 10 minutes)
+# :class: note
+# Write `my_lottery_scores(theta, xi)` that returns, for every neuron $m$ and
+# frequency $k$, the score $\alpha_k^2 \beta_k \cos(\psi_k - 2\phi_k)$: shape (M, 11).
+# Take the coefficients from `gn.wave_coefficients(W)`, which gives the cosine
+# and sine coefficients $(c_k, s_k)$ of every row, two (M, 11) tensors; then
+# $\alpha_k = \sqrt{c_k^2 + s_k^2}$ and $\phi_k = \operatorname{atan2}(-s_k, c_k)$ for
+# $\theta$, and likewise $\beta_k, \psi_k$ for $\xi$.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# Everything is elementwise on (M, 11) tensors: no loop over neurons or
+# frequencies is needed.
+# ```
+
+
+# %%
+def my_lottery_scores(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+lottery_scores = exercises.check(
+    my_lottery_scores, gn.lottery_scores, gn.exercise_cases("lottery")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def lottery_solution(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    c_in, s_in = gn.wave_coefficients(theta)
+    c_out, s_out = gn.wave_coefficients(xi)
+    alpha, phi = torch.sqrt(c_in**2 + s_in**2), torch.atan2(-s_in, c_in)
+    beta, psi = torch.sqrt(c_out**2 + s_out**2), torch.atan2(-s_out, c_out)
+    return alpha**2 * beta * torch.cos(psi - 2 * phi)  # (M, 11)
+
+
+cases = gn.exercise_cases("lottery")
+assert exercises.passes(lottery_solution, gn.lottery_scores, cases)[0]
 
 # %%
 init = run_full.state_at(0)
-scores0 = gn.lottery_scores(init["theta"], init["xi"])  # (M, 11)
+scores0 = lottery_scores(init["theta"], init["xi"])  # (M, 11)
 predicted = scores0.argmax(-1) + 1
 alpha0 = gn.neuron_waves(init["theta"]).power.sqrt()  # (M, 11) input magnitudes
 beta0 = gn.neuron_waves(init["xi"]).power.sqrt()  # (M, 11) output magnitudes
@@ -1052,7 +1202,7 @@ hits = {
 }
 for r in runs.values():
     init, won = r.state_at(0), gn.neuron_waves(r.cpu_model().theta).freq
-    sc = gn.lottery_scores(init["theta"], init["xi"])
+    sc = lottery_scores(init["theta"], init["xi"])
     a0 = gn.neuron_waves(init["theta"]).power.sqrt()
     b0 = gn.neuron_waves(init["xi"]).power.sqrt()
     for name, score in zip(hits, [sc, a0**2 * b0, sc / (a0**2 * b0), a0]):
@@ -1201,7 +1351,7 @@ for s, r in runs.items():
     theta_g, xi_g = r.cpu_model().theta.detach(), r.cpu_model().xi.detach()
     w_in_g, w_out_g = gn.neuron_waves(theta_g), gn.neuron_waves(xi_g)
     same_g = float((w_in_g.freq == w_out_g.freq).float().mean())
-    cos_g = float(gn.phase_misalignment(theta_g, xi_g).cos().mean())
+    cos_g = float(misalignment(theta_g, xi_g).cos().mean())
     ipr0 = float(gn.neuron_waves(r.state_at(0)["theta"]).ipr.median())
     print(
         f"seed {s}: median IPR {w_in_g.ipr.median():.3f} (init {ipr0:.3f}), same frequency "

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from toylab import exercises
 from toylab.fourier import fourier_basis
 from toylab.models import ModularMLP
 
@@ -67,10 +68,20 @@ def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
     idx = (freq - 1)[:, None]
     c_k, s_k = c.gather(1, idx)[:, 0], s.gather(1, idx)[:, 0]
     p = W.shape[-1]
-    ipr = power.pow(2).sum(-1) / power.sum(-1).pow(2).clamp_min(1e-30)
+    ipr = inverse_participation(power)
     return NeuronWaves(
         freq, torch.sqrt(c_k**2 + s_k**2) * math.sqrt(2 / p), torch.atan2(-s_k, c_k), ipr, power
     )
+
+
+def inverse_participation(power: Tensor) -> Tensor:
+    """IPR of each row of ``power`` (M, K), the squared amplitudes A_k²: Σ A⁴ / (Σ A²)², (M,).
+
+    1 when a row's power is all at one frequency, 1/K when spread evenly.
+
+    Taught in: grokking_network §1 (an exercise).
+    """
+    return power.pow(2).sum(-1) / power.sum(-1).pow(2).clamp_min(1e-30)
 
 
 def wrap(angle: Tensor) -> Tensor:
@@ -158,34 +169,78 @@ def dominant_waves(model: ModularMLP) -> ModularMLP:
     return ideal
 
 
-def check_wave_decoding(fn, p: int = 13) -> bool:
-    """Check a reader's ``fn(w, k) -> (alpha, phi)`` that reads w[j] = α cos(2πkj/p + φ) off a weight row.
+def read_wave(w: Tensor, k: int) -> tuple[float, float]:
+    """(α, φ) of the wave α cos(2πkj/p + φ) in a weight row ``w`` (p,), by two dot products.
 
-    Prints what is wrong, if anything, and returns whether ``fn`` passed.
-
-    Taught in: grokking_network §2.
+    Taught in: grokking_network §2 (an exercise).
     """
+    p = len(w)
     j = torch.arange(p, dtype=torch.float64)
-    cases = [(3, 1.5, 0.4), (1, 0.2, -2.9), (6, 3.0, 2.0)]
-    for k, alpha, phi in cases:
-        w = (
-            alpha * torch.cos(2 * math.pi * k * j / p + phi) + 0.3
-        )  # plus a constant, which must not matter
-        try:
-            got = fn(w.float(), k)
-        except NotImplementedError:
-            print("Not implemented yet: fill in the function, then run this cell again.")
-            return False
-        try:
-            a, ph = (float(v) for v in got)
-        except (TypeError, ValueError):
-            print(f"return a pair (alpha, phi), got {got!r}")
-            return False
-        if abs(a - alpha) > 1e-3 or abs(float(wrap(torch.tensor(ph - phi)))) > 1e-3:
-            print(f"for alpha={alpha}, phi={phi}, k={k} you returned ({a:.4f}, {ph:.4f})")
-            return False
-    print("Correct: you read amplitude and phase off the weights.")
-    return True
+    w = w.detach().double().cpu()
+    c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p  # α cos φ
+    s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p  # -α sin φ
+    return float(torch.sqrt(c**2 + s**2)), float(torch.atan2(-s, c))
+
+
+def compare_wave(got, want) -> str | None:
+    """An exercise comparison for ``read_wave``: amplitudes as numbers, phases as angles.
+
+    Taught in: grokking_network §2 (an exercise).
+    """
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return f"return a pair (alpha, phi), got {got!r}"[:100]
+    return exercises.compare(got[0], want[0], atol=1e-3) or exercises.compare_angles(
+        got[1], want[1], atol=1e-3
+    )
+
+
+def _planted(freqs, amps, phases, p: int, const: float = 0.0) -> Tensor:
+    """Rows amp·cos(2πkj/p + phase) (+ const), one per (k, amp, phase): (len, p)."""
+    j = torch.arange(p, dtype=torch.float64)
+    rows = [a * torch.cos(2 * math.pi * k * j / p + ph) for k, a, ph in zip(freqs, amps, phases)]
+    return (torch.stack(rows) + const).float()
+
+
+def exercise_cases(name: str, p: int = 23, seed: int = 0) -> list[exercises.Case]:
+    """The cases the chapter's exercises are checked on: random weights and edge cases.
+
+    ``name`` is one of ``"wave"``, ``"ipr"``, ``"misalignment"``, ``"lottery"``.
+
+    Taught in: grokking_network §1-§3 (the exercises).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    K = (p - 1) // 2
+    Case = exercises.Case
+    if name == "wave":
+        cases = [(3, 1.5, 0.4), (1, 0.2, -2.9), (K, 3.0, 2.0), (5, 0.7, math.pi - 1e-3)]
+        return [
+            Case(
+                f"k={k}, alpha={a}, phi={ph}, plus a constant",
+                (_planted([k], [a], [ph], p, 0.3)[0], k),
+            )
+            for k, a, ph in cases
+        ]
+    if name == "ipr":
+        one_hot = torch.zeros(3, K)
+        one_hot[torch.arange(3), torch.tensor([0, 4, K - 1])] = 2.0
+        return [
+            Case("all power at one frequency (IPR 1)", (one_hot,)),
+            Case("power spread evenly (IPR 1/K)", (torch.ones(2, K),)),
+            Case("random power", (torch.rand(5, K, generator=gen),)),
+        ]
+    if name in ("misalignment", "lottery"):
+        phi = torch.rand(6, generator=gen) * 6 - 3
+        freqs = [1, 2, 5, K, 7, 7]
+        theta = _planted(freqs, [1.0] * 6, phi.tolist(), p)
+        aligned = _planted(
+            freqs, [0.5] * 6, (2 * phi + torch.tensor([0, 0.3, -1, 3, 0, 2])).tolist(), p
+        )
+        return [
+            Case("single waves, psi = 2 phi + (0, 0.3, -1, 3, 0, 2)", (theta, aligned)),
+            Case("random weights", tuple(0.1 * torch.randn(2, 8, p, generator=gen))),
+            Case("random weights, wider", tuple(torch.randn(2, 30, p, generator=gen))),
+        ]
+    raise ValueError(f"no exercise named {name!r}")
 
 
 def keep_frequency(W: Tensor, freq: Tensor) -> Tensor:

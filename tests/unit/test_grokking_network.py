@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from toylab import exercises
 from toylab import grokking_network as GN
 from toylab.ensemble import Ensemble
 from toylab.models import ModularMLP
@@ -102,16 +103,73 @@ def test_dominant_waves_keep_pure_neurons_and_give_the_papers_indicator():
     assert ratio == pytest.approx(0.5, abs=0.03), "ghosts at half the answer's height"
 
 
-def test_wave_check_accepts_the_reading_and_refuses_a_constant():
-    def solution(w, k):
-        p = len(w)
-        j = torch.arange(p, dtype=torch.float32)
-        c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p
-        s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p
-        return torch.sqrt(c**2 + s**2), torch.atan2(-s, c)
+def wave_solution(w, k):
+    p = len(w)
+    j = torch.arange(p, dtype=torch.float32)
+    c = (w * torch.cos(2 * math.pi * k * j / p)).sum() * 2 / p
+    s = (w * torch.sin(2 * math.pi * k * j / p)).sum() * 2 / p
+    return torch.sqrt(c**2 + s**2), torch.atan2(-s, c)
 
-    assert GN.check_wave_decoding(solution)
-    assert not GN.check_wave_decoding(lambda w, k: (1.0, 0.0))
+
+def misalignment(theta, xi, factor=2):
+    w_in = GN.neuron_waves(theta)
+    return GN.wrap(GN.neuron_waves(xi, freq=w_in.freq).phase - factor * w_in.phase)
+
+
+def lottery(theta, xi, factor=2):
+    c_in, s_in = GN.wave_coefficients(theta)
+    c_out, s_out = GN.wave_coefficients(xi)
+    alpha, phi = torch.sqrt(c_in**2 + s_in**2), torch.atan2(-s_in, c_in)
+    beta, psi = torch.sqrt(c_out**2 + s_out**2), torch.atan2(-s_out, c_out)
+    return alpha**2 * beta * torch.cos(psi - factor * phi)
+
+
+EXERCISES = {  # name -> (reference, a right answer, a plausible wrong one, comparison)
+    "ipr": (
+        GN.inverse_participation,
+        lambda pw: pw.pow(2).sum(-1) / pw.sum(-1).pow(2),
+        lambda pw: pw.pow(2).sum(-1) / pw.sum(-1),  # forgot to square the total
+        exercises.compare,
+    ),
+    "wave": (
+        GN.read_wave,
+        wave_solution,
+        lambda w, k: (wave_solution(w, k)[0] / 2, wave_solution(w, k)[1]),  # norm p, not p/2
+        GN.compare_wave,
+    ),
+    "misalignment": (
+        GN.phase_misalignment,
+        misalignment,
+        lambda t, x: misalignment(t, x, factor=1),  # psi - phi
+        exercises.compare_angles,
+    ),
+    "lottery": (
+        GN.lottery_scores,
+        lottery,
+        lambda t, x: lottery(t, x, factor=1),  # cos(psi - phi)
+        exercises.compare,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(name, capsys):
+    reference, right, wrong, compare = EXERCISES[name]
+    cases = GN.exercise_cases(name)
+    assert exercises.passes(right, reference, cases, compare)[0]
+    ok, message = exercises.passes(wrong, reference, cases, compare)
+    assert not ok and message.startswith("On the case"), message
+    assert exercises.check(wrong, reference, cases, compare) is reference
+    assert "goes on with the book's version" in capsys.readouterr().out
+
+
+def test_the_wave_check_refuses_a_constant_answer():
+    ok, message = exercises.passes(
+        lambda w, k: (1.0, 0.0), GN.read_wave, GN.exercise_cases("wave"), GN.compare_wave
+    )
+    assert not ok and "expected" in message
+    with pytest.raises(ValueError, match="no exercise named"):
+        GN.exercise_cases("nope")
 
 
 def test_keep_frequency_keeps_one_wave_per_row():
