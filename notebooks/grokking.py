@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toylab import grokking, plotting
+from toylab import exercises, grokking, plotting
 from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
 from toylab.grokking import grokking_transformer
@@ -531,16 +531,24 @@ assert r2 > 0.7 and r2 > 10 * r2_control, (
 )
 
 # %% [markdown]
-# ```{admonition} Exercise: run the clock yourself
+# ```{admonition} Exercise: run the clock yourself (medium, 15 minutes)
 # :class: note
 # Write `my_clock_logits(a, b, freqs, p)` that returns the logits of the clock
 # algorithm for a batch of inputs, **using only** $\cos(w_k a), \sin(w_k a),
 # \cos(w_k b), \sin(w_k b)$ (as the network does) and the answers' waves
 # $\cos(w_k c), \sin(w_k c)$: first form $\cos(w_k(a+b))$ and $\sin(w_k(a+b))$ with
 # the angle-addition formulas, then combine them with the waves of $c$. Inputs:
-# `a`, `b` long tensors of shape `(n,)`; output shape `(n, p)`. Then call
-# `grokking.check_clock_logits(my_clock_logits)`: it compares your function with
-# $\sum_k \cos(w_k(a+b-c))$ on random inputs and checks it adds correctly.
+# `a`, `b` long tensors of shape `(n,)`; output shape `(n, p)`. The check
+# compares your function with $\sum_k \cos(w_k(a+b-c))$ on random inputs and edge
+# cases; the cell after the solution builds clocks with whichever passed.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# $\cos(w(a+b)) = \cos wa \cos wb - \sin wa \sin wb$ and
+# $\sin(w(a+b)) = \sin wa \cos wb + \cos wa \sin wb$; then
+# $\cos(w(a+b-c)) = \cos(w(a+b))\cos wc + \sin(w(a+b))\sin wc$. Broadcast the
+# (n,) terms against the (p,) waves of $c$ with `[:, None]`.
 # ```
 
 
@@ -551,7 +559,9 @@ def my_clock_logits(
     raise NotImplementedError("your code here")
 
 
-grokking.check_clock_logits(my_clock_logits)
+clock_logits = exercises.check(
+    my_clock_logits, grokking.clock_logits, grokking.exercise_cases("clock")
+)
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -580,7 +590,8 @@ def clock_logits_solution(
     return out
 
 
-assert grokking.check_clock_logits(clock_logits_solution)
+cases = grokking.exercise_cases("clock")
+assert exercises.passes(clock_logits_solution, grokking.clock_logits, cases)[0]
 
 # %% [markdown]
 # With this run's key frequencies and equal weights, the hand-written clock
@@ -595,7 +606,7 @@ assert grokking.check_clock_logits(clock_logits_solution)
 a_all, b_all = data.inputs[:, 0], data.inputs[:, 1]
 for freqs in (key_freqs, control_freqs):
     clock_acc = (
-        (clock_logits_solution(a_all, b_all, freqs, P).argmax(-1) == data.labels)
+        (clock_logits(a_all, b_all, freqs, P).argmax(-1) == data.labels)
         .double()
         .mean()
     )

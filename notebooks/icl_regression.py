@@ -62,8 +62,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from toylab import exercises, plotting
 from toylab import icl_regression as icl
-from toylab import plotting
 from toylab.ensemble import Ensemble
 from toylab.train import TrainConfig, snapshot_schedule, train
 
@@ -435,14 +435,22 @@ assert ratio_tuned[0] > 1.1 and ratio_tuned[-1] > 1.1, "not the GD step tuned fo
 assert max(by_alpha["least squares"]) < 1e-4, "least squares is scale-free"
 
 # %% [markdown]
-# ```{admonition} Exercise: read the step size off the weights
+# ```{admonition} Exercise: read the step size off the weights (medium, 15 minutes)
 # :class: note
 # Write `my_step_size(kq, pv)` that returns the GD step size $\eta$ a one-layer LSA
 # implements, given its products `kq` $= W_K^\top W_Q$ and `pv` $= P W_V$, both of
 # shape `(d+1, d+1)`. Mind the scale the two products can trade (it may be
-# negative) and ignore the entries that cannot reach the prediction. Then run
-# `icl.check_step_size(my_step_size)`: it tests your function on constructions
-# with known step sizes, rescaled and with junk in the unused entries.
+# negative) and ignore the entries that cannot reach the prediction. The check
+# tests your function on constructions with known step sizes, rescaled and with
+# junk in the unused entries; the trained layer's step size below is read with
+# whichever passed.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# Write the prediction as the query's $y$ entry after the layer: which entries
+# of `kq` multiply $x_i^\top x_q$ in the scores, and which entry of `pv` carries
+# $y_i$ into the query's $y$ entry? Their product is what the scale cannot change.
 # ```
 
 
@@ -451,7 +459,7 @@ def my_step_size(kq: torch.Tensor, pv: torch.Tensor) -> float:
     raise NotImplementedError("your code here")
 
 
-icl.check_step_size(my_step_size)
+read_step_size = exercises.check(my_step_size, icl.step_size, icl.exercise_cases())
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -465,9 +473,9 @@ def step_size_solution(kq: torch.Tensor, pv: torch.Tensor) -> float:
     return float(-a * pv[d, d])
 
 
-assert icl.check_step_size(step_size_solution)
+assert exercises.passes(step_size_solution, icl.step_size, icl.exercise_cases())[0]
 print(
-    f"the trained layer's step size: {step_size_solution(*(m[0] for m in icl.attention_products(lsa))):.3f}"
+    f"the trained layer's step size: {read_step_size(*(m[0].detach() for m in icl.attention_products(lsa))):.3f}"
 )
 
 # %% [markdown]

@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from toylab import heads, hooks, plotting
+from toylab import exercises, heads, hooks, plotting
 from toylab import induction_heads as ind
 from toylab.models import build_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
@@ -606,15 +606,23 @@ assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
 # (one head at a time: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
-# ```{admonition} Exercise: the prefix-matching score
+# ```{admonition} Exercise: the prefix-matching score (easy, 10 minutes)
 # :class: note
 # Write `my_prefix_matching(pattern, period)`: for attention patterns of shape
 # `(batch, head, query, key)` on sequences that repeat every `period` tokens,
 # return each head's mean attention from a query $i$ (from the second copy on) to
 # the key $i - \text{period} + 1$, as a tensor of shape `(head,)`. Assume two
 # copies (with more, `ind.prefix_matching_scores` also adds the stripes of the
-# earlier copies). Hint: `Tensor.diagonal` with an offset. Then run
-# `ind.check_prefix_matching(...)`.
+# earlier copies). The check compares your function with
+# `ind.prefix_matching_scores` on a perfect induction head, a random one and a
+# previous-token head.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `pattern.diagonal(offset=-(period - 1), dim1=-2, dim2=-1)` collects the entries
+# (query $q$, key $q - \text{period} + 1$) for every $q$; keep the queries in the
+# second copy and average over batch and queries.
 # ```
 
 
@@ -623,7 +631,9 @@ def my_prefix_matching(pattern: torch.Tensor, period: int) -> torch.Tensor:
     raise NotImplementedError("your code here")
 
 
-ind.check_prefix_matching(my_prefix_matching)
+prefix_matching = exercises.check(
+    my_prefix_matching, ind.prefix_matching_scores, ind.exercise_cases()
+)
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -636,7 +646,10 @@ def prefix_matching_solution(pattern: torch.Tensor, period: int) -> torch.Tensor
     return stripe[..., 1:].mean(dim=(0, -1))
 
 
-assert ind.check_prefix_matching(prefix_matching_solution)
+cases = ind.exercise_cases()
+assert exercises.passes(
+    prefix_matching_solution, ind.prefix_matching_scores, cases
+)[0]
 
 # %% [markdown]
 # ## 6. Controls: one layer, and one layer with smeared keys

@@ -67,7 +67,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toylab import hooks, plotting
+from toylab import exercises, hooks, plotting
 from toylab import ode_circuits as ode
 from toylab.heads import previous_token_scores
 from toylab.train import TrainConfig, snapshot_schedule, train
@@ -698,15 +698,22 @@ assert reading["transformer"] > 3 * reading["least squares"], (
 # how it *responds* to each state, not the recipe it applies. Section 5 reads the
 # taps as a multistep rule anyway, as a consistency check, with that caveat.
 #
-# ```{admonition} Exercise: the two-step stencil that solves every 2-D linear system
+# ```{admonition} Exercise: the two-step stencil that solves every 2-D linear system (hard, 20 minutes)
 # :class: note
 # By the Cayley–Hamilton theorem, $M^2 = \operatorname{tr}(M)\, M - \det(M)\, I$ for
 # any $2 \times 2$ matrix $M$. Use it to show that every trajectory of $\dot x = Ax$
 # sampled at step $h$ satisfies $x_{t+1} = c_0 x_t + c_1 x_{t-1}$ with two *numbers*
 # $c_0, c_1$, and write `my_stencil(A, h)` returning them, one row per system
-# (`A` is `(B, 2, 2)`, `h` is `(B,)`). Then run `ode.check_stencil(my_stencil)`.
+# (`A` is `(B, 2, 2)`, `h` is `(B,)`). The check compares your stencil with the
+# book's on random systems, a rotation, a repeated eigenvalue and a tiny step.
 # (This is why three noise-free states determine the next one, and why we add
 # noise: a model could learn to solve for $c_0, c_1$ locally.)
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# One step is $x_{t+1} = M x_t$ with $M = e^{hA}$ (`ode.flow_map(A, h)`), so
+# $x_{t+1} = M^2 x_{t-1}$; apply Cayley–Hamilton to $M$, not to $A$.
 # ```
 
 
@@ -715,7 +722,7 @@ def my_stencil(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("your code here")
 
 
-ode.check_stencil(my_stencil)
+stencil = exercises.check(my_stencil, ode.two_step_stencil, ode.exercise_cases())
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -728,7 +735,9 @@ def stencil_solution(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.stack([trace, -torch.linalg.det(M)], dim=-1)  # det M = e^{h tr A}
 
 
-assert ode.check_stencil(stencil_solution)
+assert exercises.passes(
+    stencil_solution, ode.two_step_stencil, ode.exercise_cases()
+)[0]
 
 # %% [markdown]
 # ## 5. Which integrator is it?

@@ -18,6 +18,7 @@ Taught in: grokking_network §1 (the first exercise that uses it); used by every
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,9 +95,11 @@ def passes(
     if not cases:
         raise ValueError("an exercise needs at least one case")
     for case in cases:
-        want = reference(*case.args)
+        want = reference(*copy.deepcopy(case.args))
         try:
-            got = fn(*case.args)
+            got = fn(
+                *copy.deepcopy(case.args)
+            )  # a function that edits its inputs can't spoil a case
         except NotImplementedError:
             return False, "Not implemented yet."
         except Exception as e:  # the reader's code: report any error, don't stop the chapter

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformer_lens import HookedTransformer
 
+from toylab import exercises
 from toylab.data import ModularAdditionData
 from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
 from toylab.models import build_transformer
@@ -435,31 +436,28 @@ def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0
 # --- exercise -------------------------------------------------------------------------------
 
 
-def check_clock_logits(fn, p: int = 31, freqs: tuple[int, ...] = (3, 8, 14), n: int = 200) -> bool:
-    """Check a reader's ``fn(a, b, freqs, p) -> (n, p)`` against Σ_k cos(w_k(a + b − c)).
+def clock_logits(a: Tensor, b: Tensor, freqs: list[int], p: int) -> Tensor:
+    """The clock algorithm's logits Σ_k cos(w_k(a + b − c)) for every answer c: (n, p).
 
-    Prints what is wrong, if anything, and returns whether ``fn`` passed.
-
-    Taught in: grokking §4.5.
+    Taught in: grokking §4.5 (an exercise).
     """
-    gen = torch.Generator().manual_seed(0)
-    a, b = torch.randint(p, (n,), generator=gen), torch.randint(p, (n,), generator=gen)
     c = torch.arange(p, dtype=torch.float64)
-    expected = sum(torch.cos(2 * math.pi * k / p * (a[:, None] + b[:, None] - c)) for k in freqs)
-    try:
-        got = fn(a, b, list(freqs), p)
-    except NotImplementedError:
-        print("Not implemented yet: fill in the function, then run this cell again.")
-        return False
-    if not isinstance(got, Tensor) or got.shape != (n, p):
-        print(f"expected a tensor of shape {(n, p)}, got {getattr(got, 'shape', type(got))}")
-        return False
-    if not torch.allclose(got.double(), expected, atol=1e-4):
-        worst = (got.double() - expected).abs().max().item()
-        print(f"values differ from sum_k cos(w_k (a + b - c)) by up to {worst:.3g}")
-        return False
-    if not torch.equal(got.argmax(-1), (a + b) % p):
-        print("the largest logit is not always at c = (a + b) mod p")
-        return False
-    print("Correct: your clock adds mod p.")
-    return True
+    a, b = a.double()[:, None], b.double()[:, None]
+    return sum(torch.cos(2 * math.pi * k / p * (a + b - c)) for k in freqs)
+
+
+def exercise_cases(name: str = "clock", seed: int = 0) -> list[exercises.Case]:
+    """The cases the chapter's exercise is checked on: random inputs and edge cases.
+
+    Taught in: grokking §4.5 (the exercise).
+    """
+    if name != "clock":
+        raise ValueError(f"no exercise named {name!r}")
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randint(31, (200,), generator=gen), torch.randint(31, (200,), generator=gen)
+    edge = torch.tensor([0, 0, 30, 30, 15])
+    return [
+        exercises.Case("200 random pairs, p = 31, frequencies 3, 8, 14", (a, b, [3, 8, 14], 31)),
+        exercises.Case("0 and p - 1, one frequency", (edge, edge.flip(0), [1], 31)),
+        exercises.Case("p = 59, four frequencies", (a + b, a, [1, 19, 24, 27], 59)),
+    ]

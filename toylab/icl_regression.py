@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from toylab import exercises
+
 Predictor = Callable[[Tensor, Tensor, Tensor], Tensor]  # (X, y, x_q) -> y_hat
 
 
@@ -504,28 +506,34 @@ def best_scale(pred: Tensor, target: Tensor) -> float:
     return float((pred * target).sum() / pred.pow(2).sum().clamp_min(1e-12))
 
 
-def check_step_size(fn: Callable[[Tensor, Tensor], float], d: int = 4) -> bool:
-    """Check a reader's ``fn(kq, pv) -> η`` on one-layer products with a known step size.
+def step_size(kq: Tensor, pv: Tensor) -> float:
+    """The GD step size η a one-layer LSA implements, from its products kq = W_KᵀW_Q, pv = P W_V.
 
-    ``kq`` = W_KᵀW_Q and ``pv`` = P W_V, each (d+1, d+1). The test products are
-    rescaled (kq·c, pv/c, c possibly negative) and carry junk in the blocks
-    that cannot reach the prediction. Prints what is wrong, if anything.
+    Scores are a·x_iᵀx_q (a = the mean diagonal of kq's x block) and the query's y
+    entry gets pv[d, d]·a·Σ y_i x_iᵀx_q / N, so η = −a·pv[d, d], whatever scale the
+    two products trade.
 
-    Taught in: icl_regression §3.
+    Taught in: icl_regression §3 (an exercise).
     """
-    gen = torch.Generator().manual_seed(0)
+    d = kq.shape[-1] - 1
+    return float(-kq[:d, :d].diagonal().mean() * pv[d, d])
+
+
+def exercise_cases(name: str = "step_size", d: int = 4, seed: int = 0) -> list[exercises.Case]:
+    """The cases the chapter's exercise is checked on: one-layer GD constructions with a known
+    step size, their products rescaled (kq·c, pv/c, c possibly negative) and with junk in
+    the blocks that cannot reach the prediction.
+
+    Taught in: icl_regression §3 (the exercise).
+    """
+    if name != "step_size":
+        raise ValueError(f"no exercise named {name!r}")
+    gen = torch.Generator().manual_seed(seed)
+    cases = []
     for eta, c in ((0.6, 1.0), (1.3, -2.5), (0.25, 0.4)):
         kq, pv = (m[0] for m in attention_products(gd_construction(d, eta)))
-        kq, pv = c * kq, pv / c
+        kq, pv = c * kq.detach(), pv.detach() / c
         kq[:, d] = torch.randn(d + 1, generator=gen)  # reads the query's y entry, which is 0
         pv[:d] = torch.randn(d, d + 1, generator=gen)  # writes into x entries, never read out
-        try:
-            got = fn(kq.clone(), pv.clone())
-        except NotImplementedError:
-            print("Not implemented yet: fill in the function, then run this cell again.")
-            return False
-        if not isinstance(got, (float, int, Tensor)) or abs(float(got) - eta) > 1e-4:
-            print(f"for products with step size {eta} (scale {c}) you returned {got!r}")
-            return False
-    print("Correct: you read the step size off the weights, whatever their scale.")
-    return True
+        cases.append(exercises.Case(f"step size {eta}, products scaled by {c}, junk", (kq, pv)))
+    return cases

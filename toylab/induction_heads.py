@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from transformer_lens import HookedTransformer
 
+from toylab import exercises
 from toylab.heads import check_pattern
 
 
@@ -225,7 +226,7 @@ def induction_pattern(n_pos: int, period: int) -> Tensor:
     From the second copy on, query i attends to key i − period + 1 (the token
     after the previous copy of token i); earlier queries attend to themselves.
 
-    Taught in: induction_heads §5, through ``check_prefix_matching``.
+    Taught in: induction_heads §5, through ``exercise_cases``.
     """
     if not 1 <= period < n_pos:
         raise ValueError(f"period must lie in [1, {n_pos - 1}], got {period}")
@@ -236,43 +237,33 @@ def induction_pattern(n_pos: int, period: int) -> Tensor:
     return pattern
 
 
-def check_prefix_matching(fn, period: int = 7) -> bool:
-    """Check a reader's ``fn(pattern, period) -> (n_heads,)`` on sequences of two copies.
+def exercise_cases(name: str = "prefix_matching", period: int = 7, seed: int = 0) -> list:
+    """The cases the chapter's exercise is checked on: patterns over two copies of a sequence.
 
-    Compares with :func:`prefix_matching_scores` on a perfect induction head, a
-    previous-token head and random causal patterns. Prints what is wrong, if anything, and returns whether ``fn`` passed.
+    Heads: a perfect induction head, random causal patterns, a previous-token head;
+    and the edge case of the shortest period.
 
-    Taught in: induction_heads §5.
+    Taught in: induction_heads §5 (the exercise).
     """
-    gen = torch.Generator().manual_seed(0)
-    n_pos = 2 * period
-    scores = torch.randn(3, 2, n_pos, n_pos, generator=gen).masked_fill(
-        torch.ones(n_pos, n_pos).triu(1).bool(), float("-inf")
-    )
-    pattern = scores.softmax(-1)
-    pattern[:, 0] = induction_pattern(n_pos, period)
-    prev = torch.zeros(n_pos, n_pos)
-    prev[0, 0] = 1.0
-    prev[torch.arange(1, n_pos), torch.arange(n_pos - 1)] = 1.0
-    pattern = torch.cat(
-        [pattern, prev.expand(3, 1, n_pos, n_pos)], dim=1
-    )  # heads: induction, random, previous
-    want = prefix_matching_scores(pattern, period)
-    try:
-        got = fn(pattern.clone(), period)
-    except NotImplementedError:
-        print("Not implemented yet: fill in the function, then run this cell again.")
-        return False
-    if not isinstance(got, Tensor) or got.shape != want.shape:
-        print(
-            f"expected a tensor of shape {tuple(want.shape)} (one score per head), got {getattr(got, 'shape', type(got))}"
+    if name != "prefix_matching":
+        raise ValueError(f"no exercise named {name!r}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def patterns(period: int) -> Tensor:
+        n_pos = 2 * period
+        scores = torch.randn(3, 2, n_pos, n_pos, generator=gen).masked_fill(
+            torch.ones(n_pos, n_pos).triu(1).bool(), float("-inf")
         )
-        return False
-    if not torch.allclose(got.float(), want, atol=1e-5):
-        print(
-            f"scores {got.tolist()} differ from the expected {want.tolist()} "
-            "(heads: perfect induction, random, previous-token)"
+        pattern = scores.softmax(-1)
+        pattern[:, 0] = induction_pattern(n_pos, period)
+        prev = torch.zeros(n_pos, n_pos)
+        prev[0, 0] = 1.0
+        prev[torch.arange(1, n_pos), torch.arange(n_pos - 1)] = 1.0
+        return torch.cat([pattern, prev.expand(3, 1, n_pos, n_pos)], dim=1)
+
+    return [
+        exercises.Case(
+            f"period {k}; heads: perfect induction, random, previous-token", (patterns(k), k)
         )
-        return False
-    print("Correct: a perfect induction head scores 1, a previous-token head 0.")
-    return True
+        for k in (period, 2)
+    ]

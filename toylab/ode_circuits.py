@@ -31,6 +31,8 @@ import torch
 from torch import Tensor, nn
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from toylab import exercises
+
 # --- systems ----------------------------------------------------------------------------------
 
 
@@ -604,32 +606,33 @@ def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
     return states[:, prefix.shape[1] :]
 
 
-def check_stencil(fn: Callable[[Tensor, Tensor], Tensor]) -> bool:
-    """Exercise check: ``fn(A, h)`` should return the two-step stencil (c_0, c_1) (a (B, 2) tensor) with
-    x_{t+1} = c_0 x_t + c_1 x_{t−1} exactly on every trajectory of dx/dt = A x sampled at step h.
+def two_step_stencil(A: Tensor, h: Tensor) -> Tensor:
+    """(c_0, c_1) with x_{t+1} = c_0 x_t + c_1 x_{t−1} on every trajectory of dx/dt = A x at step h.
 
-    Taught in: ode_circuits §4.
+    With M = exp(hA), Cayley–Hamilton gives M² = tr(M) M − det(M) I, so c_0 = tr M
+    and c_1 = −det M. ``A`` is (B, 2, 2), ``h`` (B,); returns (B, 2).
+
+    Taught in: ode_circuits §4 (an exercise).
     """
-    gen = torch.Generator().manual_seed(7)
-    A = sample_systems(64, generator=gen)
-    h = 0.1 + 0.5 * torch.rand(64, generator=gen)
-    traj = linear_trajectories(A.double(), h.double(), 6, generator=gen)
-    try:
-        c = fn(A.double(), h.double())
-    except NotImplementedError:
-        print("Not implemented yet: fill in the function, then run this cell again.")
-        return False
-    if not isinstance(c, Tensor) or c.shape != (64, 2):
-        raise ValueError(
-            f"return one (c_0, c_1) per system: a (64, 2) tensor, got {getattr(c, 'shape', type(c))}"
-        )
-    x = traj.x.double()
-    pred = c[:, None, 0:1] * x[:, 1:-1] + c[:, None, 1:2] * x[:, :-2]
-    err = (pred - x[:, 2:]).abs().max().item()
-    if err < 1e-4:
-        print(
-            f"Correct: two numbers per system predict every state exactly (largest error {err:.1e})."
-        )
-        return True
-    print(f"Not yet: on 64 trajectories your stencil misses a state by up to {err:.2e}.")
-    return False
+    M = flow_map(A, h)
+    return torch.stack([M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)], dim=-1)
+
+
+def exercise_cases(name: str = "stencil", seed: int = 7) -> list[exercises.Case]:
+    """The cases the chapter's exercise is checked on: random systems and steps, and edge cases.
+
+    Taught in: ode_circuits §4 (the exercise).
+    """
+    if name != "stencil":
+        raise ValueError(f"no exercise named {name!r}")
+    gen = torch.Generator().manual_seed(seed)
+    A = sample_systems(64, generator=gen).double()
+    h = (0.1 + 0.5 * torch.rand(64, generator=gen)).double()
+    rotation = torch.tensor([[[0.0, -2.0], [2.0, 0.0]]], dtype=torch.float64)
+    repeated = torch.tensor([[[-0.5, 1.0], [0.0, -0.5]]], dtype=torch.float64)
+    return [
+        exercises.Case("64 random systems, steps 0.1-0.6", (A, h)),
+        exercises.Case("a rotation (eigenvalues ±2i)", (rotation, torch.tensor([0.3]).double())),
+        exercises.Case("a repeated eigenvalue -0.5", (repeated, torch.tensor([0.2]).double())),
+        exercises.Case("a tiny step", (A[:4], torch.full((4,), 1e-3).double())),
+    ]

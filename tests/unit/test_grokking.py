@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from toylab import exercises
 from toylab import grokking as G
 from toylab.data import modular_addition_data
 from toylab.fourier import fourier_basis
@@ -152,11 +153,14 @@ def test_clock_check_accepts_the_clock_and_refuses_a_wrong_sum():
     def difference(a, b, freqs, p):  # a - b instead of a + b
         return clock(a, -b, freqs, p)
 
-    assert G.check_clock_logits(clock)
-    assert not G.check_clock_logits(difference)
-    assert not G.check_clock_logits(
-        lambda a, b, freqs, p: clock(a, b, freqs, p)[:, :-1]
-    )  # wrong shape
+    cases = G.exercise_cases("clock")
+    assert exercises.passes(clock, G.clock_logits, cases)[0]
+    ok, message = exercises.passes(difference, G.clock_logits, cases)
+    assert not ok and "expected" in message
+    ok, message = exercises.passes(lambda *args: clock(*args)[:, :-1], G.clock_logits, cases)
+    assert not ok and "shape" in message
+    with pytest.raises(ValueError, match="no exercise named"):
+        G.exercise_cases("nope")
 
 
 def test_grokking_transformer_shapes_init_and_frozen_biases():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from toylab import exercises
 from toylab import icl_regression as R
 from toylab.train import TrainConfig, train
 
@@ -200,5 +201,9 @@ def test_step_size_check_accepts_the_scale_free_reading_and_refuses_one_product_
     def value_only(kq, pv):  # ignores the scale the two products trade
         return float(-pv[-1, -1])
 
-    assert R.check_step_size(solution)
-    assert not R.check_step_size(value_only)
+    cases = R.exercise_cases()
+    assert exercises.passes(solution, R.step_size, cases)[0]
+    ok, message = exercises.passes(value_only, R.step_size, cases)
+    assert not ok and "expected" in message
+    with pytest.raises(ValueError, match="no exercise named"):
+        R.exercise_cases("nope")

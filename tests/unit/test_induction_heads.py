@@ -6,6 +6,7 @@ import pytest
 import torch
 from tiny import model, tokens
 
+from toylab import exercises
 from toylab import induction_heads as I
 from toylab.heads import previous_token_scores
 
@@ -109,9 +110,15 @@ def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_tok
     def previous_token(pattern, period):
         return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
 
-    assert I.check_prefix_matching(solution)
-    assert not I.check_prefix_matching(previous_token)
-    assert not I.check_prefix_matching(lambda pattern, period: solution(pattern, period)[None])
+    cases = I.exercise_cases()
+    assert exercises.passes(solution, I.prefix_matching_scores, cases)[0]
+    assert not exercises.passes(previous_token, I.prefix_matching_scores, cases)[0]
+    ok, message = exercises.passes(
+        lambda pattern, period: solution(pattern, period)[None], I.prefix_matching_scores, cases
+    )
+    assert not ok and "shape" in message
+    with pytest.raises(ValueError, match="no exercise named"):
+        I.exercise_cases("nope")
 
 
 def test_smeared_keys_mix_each_key_with_the_previous_one():

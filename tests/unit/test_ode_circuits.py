@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from toylab import exercises
 from toylab import ode_circuits as ode
 
 
@@ -161,8 +162,13 @@ def test_cayley_hamilton_stencil_passes_the_exercise_check():
         M = ode.flow_map(A, h)
         return torch.stack([M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)], dim=-1)
 
-    assert ode.check_stencil(stencil)
-    assert not ode.check_stencil(lambda A, h: torch.tensor([2.0, -1.0]).expand(64, 2))
+    cases = ode.exercise_cases()
+    assert exercises.passes(stencil, ode.two_step_stencil, cases)[0]
+    euler = lambda A, h: torch.tensor([2.0, -1.0]).expand(len(h), 2)  # noqa: E731
+    ok, message = exercises.passes(euler, ode.two_step_stencil, cases)
+    assert not ok and "expected" in message
+    with pytest.raises(ValueError, match="no exercise named"):
+        ode.exercise_cases("nope")
 
 
 def test_rk4_integrate_matches_the_exact_rotation_and_pendulum_near_zero():
