@@ -215,7 +215,7 @@ plotting.plot_curves(
     ax=ax_acc,
 )
 ax_acc.axhline(1 / P, color="grey", ls=":", lw=1)
-ax_acc.text(1.2, 1 / P + 0.02, "chance", color="grey", fontsize=8)
+ax_acc.text(1.2, 1 / P + 0.02, "chance", color="grey", fontsize=9)
 fig.suptitle(
     f"Training accuracy is perfect by step {phases.memorised}; "
     + (
@@ -272,7 +272,7 @@ fig, ax = plt.subplots(figsize=(8, 2.6))
 for row in (0, 1, 2, 13, 14):
     ax.plot(x, basis[row], marker=".", lw=1, label=names[row])
 ax.set_xlabel("token $x$")
-ax.legend(fontsize=8, ncol=5)
+ax.legend(fontsize=9, ncol=5)
 ax.set_title(
     "A few Fourier basis vectors: the constant, and waves of frequency 1 and 7",
     fontsize=10,
@@ -328,7 +328,7 @@ ax.bar(
 )
 ax.set_xlabel("frequency $k$ (0 = constant)")
 ax.set_ylabel("share of $\\|W_E\\|^2$")
-ax.legend(fontsize=8)
+ax.legend(fontsize=9)
 ax.set_title(
     f"After training, {len(key_freqs)} frequencies hold {share[key_freqs].sum():.0%} "
     "of the embedding",
@@ -361,8 +361,8 @@ for col, kf in enumerate(key_freqs):
         ax.imshow(grid, cmap="viridis", origin="lower")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_xlabel("b" if row == 0 else f"{kf}b mod p", fontsize=8)
-        ax.set_ylabel("a" if row == 0 else f"{kf}a mod p", fontsize=8)
+        ax.set_xlabel("b" if row == 0 else f"{kf}b mod p", fontsize=9)
+        ax.set_ylabel("a" if row == 0 else f"{kf}a mod p", fontsize=9)
     axes[0, col].set_title(
         f"neuron {n}, k = {kf}\n{neuron_frac[n]:.0%} explained by k", fontsize=9
     )
@@ -445,7 +445,7 @@ fig, (ax1, ax2) = plt.subplots(
 )
 ax1.imshow(W_L_fourier[order][alive[order]].abs(), aspect="auto", cmap="Blues")
 ax1.set_xticks(
-    range(0, P, 6), [names[i] for i in range(0, P, 6)], rotation=45, fontsize=7
+    range(0, P, 6), [names[i] for i in range(0, P, 6)], rotation=45, fontsize=9
 )
 ax1.set_ylabel("neurons, grouped by cluster")
 ax1.set_title(
@@ -497,7 +497,7 @@ ax.plot(c, centred, "o", ms=3, label="model logits")
 ax.plot(c, fit, label="$\\sum_k \\alpha_k \\cos(w_k(a+b-c))$")
 ax.axvline((a0 + b0) % P, color="k", ls=":", lw=1)
 ax.set_xlabel("answer $c$")
-ax.legend(fontsize=8)
+ax.legend(fontsize=9)
 ax.set_title(
     f"Logits for {a0} + {b0} (mod {P}): the clocks agree only at c = {(a0 + b0) % P}",
     fontsize=10,
@@ -839,7 +839,7 @@ def draw(fig, step):
     ax2.set_xscale("log")
     ax2.set_xlabel("step")
     ax2.set_ylabel("accuracy")
-    ax2.legend(fontsize=8, loc="center left")
+    ax2.legend(fontsize=9, loc="center left")
     fig.tight_layout()
 
 

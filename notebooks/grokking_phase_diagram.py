@@ -172,7 +172,7 @@ for a in range(len(FRACS)):
             text,
             ha="center",
             va="center",
-            fontsize=7,
+            fontsize=9,
             color="k" if never[a, b] or n_ok < len(SEEDS) else "w",
         )
 ax1.set_xticks(range(len(DECAYS)), DECAYS)

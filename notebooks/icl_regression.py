@@ -121,7 +121,7 @@ ax.axvline(eta_star, color="k", lw=1, ls="--")
 ax.set_xlabel(r"step size $\eta$")
 ax.set_ylabel("query MSE")
 ax.set_title(r"one GD step: best at $\eta^* = N/(N+d+1)$", fontsize=10)
-ax.legend(fontsize=8)
+ax.legend(fontsize=9)
 plt.show()
 print(f"eta* = {eta_star:.3f}, line search: {eta_search:.3f}")
 print(
@@ -266,7 +266,7 @@ axes[0].plot(run1.metric("step"), run1.metric("test_mse"), label="trained LSA")
 axes[0].axhline(mse_gd, color="k", ls="--", lw=1, label="one GD step")
 axes[0].set_yscale("log")
 axes[0].set_title("query MSE", fontsize=10)
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=9)
 for ax, (field, title) in zip(
     axes[1:],
     [
@@ -396,14 +396,14 @@ for (name, vals), style in zip(by_n.items(), ["o-", "s--", "^:", "x-"]):
     ax1.plot(ns, np.maximum(vals, 1e-6), style, label=name)
 ax1.set(xscale="log", yscale="log", xlabel="context length $N$", ylabel="query MSE")
 ax1.set_title("trained at N = 20", fontsize=10)
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 for (name, vals), style in zip(by_alpha.items(), ["o-", "s--", "x-"]):
     ax2.plot(alphas, np.maximum(vals, 1e-6), style, label=name)
 ax2.set(
     xscale="log", yscale="log", xlabel=r"input scale $\alpha$", ylabel="query MSE"
 )
 ax2.set_title(r"inputs $\alpha x$: out of distribution", fontsize=10)
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 
@@ -570,14 +570,14 @@ ax1.bar(
 ax1.set_xticks(
     range(len(depth)),
     [k.replace(", ", "\n").replace("trained ", "trained\n") for k in depth],
-    fontsize=8,
+    fontsize=9,
 )
 ax1.set_ylabel("query MSE")
 ax2.bar(np.arange(2) - 0.2, etas2, width=0.4, label=r"GD step $\eta_l$")
 ax2.bar(np.arange(2) + 0.2, gammas, width=0.4, label=r"correction $\gamma_l$")
 ax2.set_xticks([0, 1], ["layer 1", "layer 2"])
 ax2.set_title("read off the trained weights", fontsize=10)
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 
@@ -780,7 +780,7 @@ for name, style in [
 ax1.set_xticks(range(len(SEEDS)), [f"H = {h}" for h in SEEDS])
 ax1.set_ylabel("query MSE")
 ax1.set_title("each seed (o: heads of both signs, x: one sign)", fontsize=9)
-ax1.legend(fontsize=7)
+ax1.legend(fontsize=9)
 for h, c in colors.items():
     ax2.scatter([], [], color=c, label=f"H = {h}")
 ax2.axhline(0, color="k", lw=0.5)
@@ -788,7 +788,7 @@ ax2.axvline(0, color="k", lw=0.5)
 ax2.set_xlabel(r"$\omega_h$ (key-query scale)")
 ax2.set_ylabel(r"$\mu_h$ (value weight on $y$)")
 ax2.set_title("every head of every seed", fontsize=9)
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 

@@ -252,7 +252,7 @@ for ax, x, y, title in [
     ax.axvspan(start, end, color="tab:orange", alpha=0.2, label="phase change")
     ax.set_xlabel("step")
     ax.set_title(title, fontsize=10)
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 
@@ -288,7 +288,7 @@ for c in range(1, N_CTX // PERIOD):
 ax.axhline(np.log(N_VOCAB), color="k", ls=":", lw=1, label="ln 64")
 ax.set_xlabel("position of the predicted token (copies start at the lines)")
 ax.set_ylabel("loss (nats)")
-ax.legend(fontsize=8)
+ax.legend(fontsize=9)
 plt.show()
 
 # %%
@@ -350,7 +350,7 @@ for ax, title in zip(
     ax.axvspan(start, end, color="tab:orange", alpha=0.15)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("step")
-axes[2].legend(fontsize=7, ncol=2)
+axes[2].legend(fontsize=9, ncol=2)
 fig.tight_layout()
 plt.show()
 
@@ -685,7 +685,7 @@ ax1.set_title("ICL score (nats)", fontsize=10)
 ax2.set_title("best prefix-matching score, last layer", fontsize=10)
 for ax in (ax1, ax2):
     ax.set_xlabel("step")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
 icl1, icl_smear = run1.metric("icl"), run_smear.metric("icl")
@@ -765,7 +765,7 @@ ax.plot(steps, icl2, label="free")
 ax.plot(steps, icl_clamp, label="L0H0 clamped to previous-token")
 ax.set_xlabel("step")
 ax.set_ylabel("ICL score (nats)")
-ax.legend(fontsize=8)
+ax.legend(fontsize=9)
 plt.show()
 print(
     f"clamped model's ICL score with the clamp {icl_clamp[-1]:.2f}, without {unclamped:.2f}"

@@ -144,10 +144,10 @@ for ax, i in zip(axes, examples):
         complex(round(e.real, 2) + 0.0, round(e.imag, 2) + 0.0) for e in ev.tolist()
     ]
     ax.set_title(
-        rf"$\lambda$ = {ev[0]:.2f}, {ev[1]:.2f}; $h$ = {test.h[i]:.2f}", fontsize=8
+        rf"$\lambda$ = {ev[0]:.2f}, {ev[1]:.2f}; $h$ = {test.h[i]:.2f}", fontsize=9
     )
     ax.set_aspect("equal")
-axes[0].legend(fontsize=7, loc="lower left")
+axes[0].legend(fontsize=9, loc="lower left")
 fig.suptitle("three test sequences: a new linear law each time", fontsize=10)
 plt.tight_layout()
 plt.show()
@@ -319,7 +319,7 @@ for ax, key, pick in [(axes[0], "test_early", early), (axes[1], "test_late", lat
 axes[0].set_title("early: predicting states 2-4 (2-4 states seen)", fontsize=9)
 axes[1].set_title("late: predicting states 17-31 (a long context)", fontsize=9)
 axes[0].set_ylabel("squared error vs the true next state")
-axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+axes[1].legend(fontsize=9, loc="center left", bbox_to_anchor=(1.02, 0.5))
 plt.tight_layout()
 plt.show()
 
@@ -337,7 +337,7 @@ ax.set(
     yscale="log", xlabel="position t (t + 1 states seen)", ylabel="squared error"
 )
 ax.set_title("error against context length", fontsize=10)
-ax.legend(fontsize=7, ncol=2)
+ax.legend(fontsize=9, ncol=2)
 plt.show()
 summary = {"transformer": model_curve, **base_curves}
 for name, curve in summary.items():
@@ -461,7 +461,7 @@ names = [f"L{layer}H{head}" for layer in LAYERS for head in HEADS]
 ax1.bar(names, prev_scores.flatten())
 ax1.axhline(uniform_prev, color="k", ls="--", lw=1, label="even attention")
 ax1.set(ylim=(0, 1), ylabel="previous-state score")
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 for layer in LAYERS:
     for head in HEADS:
         ax2.plot(
@@ -593,7 +593,7 @@ ax.set(xlabel="k (state $T-1-k$)", ylabel="mean Frobenius norm")
 ax.set_title(
     "the stencil: how much each past state moves the prediction", fontsize=10
 )
-ax.legend(fontsize=7)
+ax.legend(fontsize=9)
 plt.show()
 
 
@@ -819,7 +819,7 @@ for ax, i in zip(axes, torch.nonzero(is_spiral[:500])[:3, 0].tolist()):
     ax.set_aspect("equal")
     ax.set_xticks([-1, 0, 1])
     ax.set_yticks([-1, 0, 1])
-axes[0].legend(fontsize=7, loc="center")
+axes[0].legend(fontsize=9, loc="center")
 fig.suptitle("growth factors per step: three test spirals", fontsize=10)
 plt.tight_layout()
 plt.show()
@@ -912,7 +912,7 @@ for name, v in rms.items():
         lw=2.5 if name == "transformer" else 1.2,
         label=f"{name}: order {orders[name] + 0:.1f}".replace("-0.0", "0.0"),
     )
-ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1, 0.5))
 ax.axvspan(*H_RANGE, color="0.9", zorder=0)
 ax.set(xlabel="step h", ylabel="RMS one-step error (no noise)")
 ax.set_xticks(hs, [f"{h:g}" for h in hs])
@@ -1017,7 +1017,7 @@ ax.axhline(
 )
 ax.set(yscale="log", ylabel="late squared error")
 ax.set_title(f"remove one head (top previous-state score: {top})", fontsize=10)
-ax.legend(fontsize=7, ncol=2)
+ax.legend(fontsize=9, ncol=2)
 plt.show()
 for kind in ablations:
     print(kind, {k: f"{v:.1e}" for k, v in ablated[kind].items()})
@@ -1174,7 +1174,7 @@ for name, e in energy.items():
         label=name,
     )
 ax1.set(yscale="log", xlabel="rollout step", ylabel="mean energy", ylim=(1e-3, 1e2))
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 ax1.set_title("energy along 100-step rollouts (true: 0.5)", fontsize=10)
 ax2.plot(*prefix.y[0].T, "k.", ms=5, label="16 observed")
 ax2.plot(
@@ -1192,7 +1192,7 @@ ax2.plot(
     label="Euler (20 steps)",
 )
 ax2.set_aspect("equal")
-ax2.legend(fontsize=7)
+ax2.legend(fontsize=9)
 ax2.set_title("one rollout", fontsize=10)
 plt.tight_layout()
 plt.show()
@@ -1340,12 +1340,12 @@ def draw(fig, step):
         ax1.plot(pos, base_curves[name][1:], color=color, ls=ls, lw=1, label=name)
     ax1.set(yscale="log", ylim=(2e-3, 0.5), xlabel="position t")
     ax1.set_title(f"error vs context, step {step}", fontsize=9)
-    ax1.legend(fontsize=6)
+    ax1.legend(fontsize=9)
     ax2.plot(steps_logged, run.metric("test_early"), label="early")
     ax2.plot(steps_logged, run.metric("test_late"), label="late")
     ax2.axvline(max(step, 1), color="tab:red")
     ax2.set(xscale="log", yscale="log", xlabel="training step")
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=9)
     fig.tight_layout()
 
 

@@ -1,6 +1,6 @@
 """Coded exercises: check a reader's function against the book's, then go on with the right one.
 
-Every coded exercise in the book has the same parts (``book/making_a_chapter.md``):
+Every coded exercise in the book has the same parts (``CONTRIBUTING.md``):
 a statement with its difficulty and minutes, a stub that raises
 ``NotImplementedError``, a hint in a dropdown, then
 

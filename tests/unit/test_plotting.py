@@ -4,6 +4,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -62,12 +65,52 @@ def test_attention_view_live_and_static(monkeypatch):
         plotting.attention_heads_view(pattern, ["a", "b", "c"], ["only one"])
 
 
-def test_book_style_sets_the_books_rc_params():
+def test_book_style_renders_sharp_and_readable():
     import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
 
+    assert plotting.FIGURE_DPI >= 120 and plotting.MIN_FONT_PT >= 9  # issue 15's figure rules
     with plt.rc_context():
         plotting.use_book_style()
-        assert plt.rcParams["figure.dpi"] == 90 and not plt.rcParams["axes.spines.top"]
+        assert plt.rcParams["figure.dpi"] >= 120 and plt.rcParams["savefig.dpi"] >= 120
+        assert not plt.rcParams["axes.spines.top"]
+        for key in ["font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize",
+                    "xtick.labelsize", "ytick.labelsize"]:  # fmt: skip
+            size = FontProperties(size=plt.rcParams[key]).get_size_in_points()
+            assert size >= plotting.MIN_FONT_PT, (key, size)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_TEXT = re.compile(
+    r"(?<!\w)(fontsize|labelsize|size)\s*=\s*([0-8](\.\d*)?\b|[\"'](xx?-)?small[\"'])"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "notebooks").glob("*.py")) + sorted((ROOT / "toylab").glob("*.py")),
+    ids=lambda p: p.name,
+)
+def test_no_figure_text_below_the_minimum(path):
+    small = [
+        f"{path.name}:{i}: {line.strip()}"
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if SMALL_TEXT.search(line)
+    ]
+    assert not small, f"text below {plotting.MIN_FONT_PT} pt: {small}"
+
+
+def test_animation_frames_render_at_the_book_dpi(monkeypatch):
+    captured = {}
+    original = plotting.plt.figure
+
+    def figure(*args, **kwargs):
+        captured["dpi"] = kwargs.get("dpi")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(plotting.plt, "figure", figure)
+    plotting.snapshot_animation(draw, STEPS[:2])
+    assert captured["dpi"] >= plotting.FIGURE_DPI
 
 
 def test_the_animation_player_needs_no_network():
