@@ -286,10 +286,61 @@ fig.tight_layout()
 # $p \times 128$ matrix), in this basis along the token axis and add up the
 # squared norm per frequency. At initialisation the norm is spread evenly, about
 # $1/29$ per frequency. After training it is not.
+#
+# Every coded exercise in the book works the same way: a stub to fill in, a
+# hint, a check that runs your function beside the book's on random inputs and
+# edge cases and says what differs, and the solution, collapsed. The check
+# returns the function the chapter then uses: yours once it is right, the
+# book's until then, so the chapter runs either way.
+#
+# ```{admonition} Exercise 1: the frequency share of an embedding (easy, 10 minutes)
+# :class: note
+# Write `my_frequency_share(W)`: for a $(p, d)$ matrix, return the share of its
+# squared norm in each frequency along the token axis, a tensor of shape
+# $(p // 2 + 1,)$ that sums to 1: index 0 the constant, index $k$ the cosine and
+# sine of frequency $k$ together. Use `fourier_basis(p)`, whose rows are the
+# orthonormal constant, $\cos_1, \sin_1, \cos_2, \dots$
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `basis @ W` has one row per basis vector; square and sum each row, then add
+# rows $2k - 1$ and $2k$ for frequency $k$. An orthonormal basis keeps the total
+# squared norm, so the shares sum to 1.
+# ```
+
 
 # %%
-share = grokking.frequency_share(run.model.embed.W_E[:P])  # (p//2 + 1,) sums to 1
-share_init = grokking.frequency_share(run.model_at(0).embed.W_E[:P])
+def my_frequency_share(W: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+frequency_share = exercises.check(
+    my_frequency_share,
+    grokking.frequency_share,
+    grokking.exercise_cases("frequency_share"),
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def frequency_share_solution(W: torch.Tensor) -> torch.Tensor:
+    basis, _ = fourier_basis(W.shape[0])
+    per_row = (basis.double() @ W.detach().double()).pow(2).sum(-1)  # (p,)
+    share = torch.cat([per_row[:1], per_row[1::2] + per_row[2::2]])  # (p // 2 + 1,)
+    return share / share.sum()
+
+
+cases = grokking.exercise_cases("frequency_share")
+assert exercises.passes(frequency_share_solution, grokking.frequency_share, cases)[
+    0
+]
+
+# %%
+share = frequency_share(run.model.embed.W_E[:P])  # (p//2 + 1,) sums to 1
+share_init = frequency_share(run.model_at(0).embed.W_E[:P])
 
 # %% [markdown]
 # Which frequencies are "key" is best decided by the neurons, which we compute
@@ -531,7 +582,7 @@ assert r2 > 0.7 and r2 > 10 * r2_control, (
 )
 
 # %% [markdown]
-# ```{admonition} Exercise: run the clock yourself (medium, 15 minutes)
+# ```{admonition} Exercise 2: run the clock yourself (medium, 15 minutes)
 # :class: note
 # Write `my_clock_logits(a, b, freqs, p)` that returns the logits of the clock
 # algorithm for a batch of inputs, **using only** $\cos(w_k a), \sin(w_k a),
@@ -630,6 +681,48 @@ for freqs in (key_freqs, control_freqs):
 #   If every clock matters, the loss should go up many-fold (Nanda et al. saw
 #   orders of magnitude), while removing a frequency the model does not use, our
 #   control, should change nothing.
+#
+# ```{admonition} Exercise 3: remove a frequency from the logits (medium, 10 minutes)
+# :class: note
+# Write `my_excluded_logits(logits, freqs)`: for a $(p, p, p)$ logit grid over
+# $(a, b, c)$, remove the directions $\cos(w_k(a+b))$ and $\sin(w_k(a+b))$ of every
+# $k$ in `freqs` from each answer's $p \times p$ grid and keep everything else.
+# `grokking.sum_directions(p, freqs)` gives those directions as orthonormal
+# columns of a $(p^2, 2K)$ matrix $D$. The ablations below use your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# Flatten the grid to $(p^2, p)$, one column per answer; the projection onto the
+# columns of $D$ is $D D^\top$, so subtract $D (D^\top \text{logits})$.
+# ```
+
+
+# %%
+def my_excluded_logits(logits: torch.Tensor, freqs: list[int]) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+excluded_logits = exercises.check(
+    my_excluded_logits,
+    grokking.excluded_logits,
+    grokking.exercise_cases("excluded"),
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def excluded_solution(logits: torch.Tensor, freqs: list[int]) -> torch.Tensor:
+    p = logits.shape[0]
+    flat = logits.reshape(p * p, p)  # one column per answer c
+    D = grokking.sum_directions(p, freqs).to(flat.dtype)  # (p^2, 2K) orthonormal
+    return (flat - D @ (D.T @ flat)).reshape(p, p, p)
+
+
+cases = grokking.exercise_cases("excluded")
+assert exercises.passes(excluded_solution, grokking.excluded_logits, cases)[0]
 
 # %%
 full_loss = grokking.grid_loss(logits, data)
@@ -650,7 +743,7 @@ print(
 
 
 def ablate(k):
-    return grokking.grid_loss(grokking.excluded_logits(logits, [k]), data)
+    return grokking.grid_loss(excluded_logits(logits, [k]), data)
 
 
 ablated = {k: ablate(k) for k in key_freqs}
@@ -814,8 +907,7 @@ assert measures.weight_norm[-1] < 0.5 * at(phases.memorised, measures.weight_nor
 
 # %%
 snapshot_share = {
-    s: grokking.frequency_share(run.state_at(s)["embed.W_E"][:P])
-    for s in run.snapshot_steps
+    s: frequency_share(run.state_at(s)["embed.W_E"][:P]) for s in run.snapshot_steps
 }
 
 

@@ -447,13 +447,35 @@ def clock_logits(a: Tensor, b: Tensor, freqs: list[int], p: int) -> Tensor:
 
 
 def exercise_cases(name: str = "clock", seed: int = 0) -> list[exercises.Case]:
-    """The cases the chapter's exercise is checked on: random inputs and edge cases.
+    """The cases an exercise of the chapter is checked on: random inputs and edge cases.
 
-    Taught in: grokking §4.5 (the exercise).
+    ``name`` is one of ``"frequency_share"``, ``"clock"``, ``"excluded"``.
+
+    Taught in: grokking §4.1, §4.5 and §5 (the exercises).
     """
+    gen = torch.Generator().manual_seed(seed)
+    Case = exercises.Case
+    if name == "frequency_share":
+        p, j = 59, torch.arange(59, dtype=torch.float64)
+        wave = torch.stack([torch.cos(2 * math.pi * 7 * j / p + ph) for ph in (0.0, 1.0, 2.0)], 1)
+        constant = torch.ones(p, 2) + 0.1 * torch.randn(p, 2, generator=gen)
+        return [
+            Case("a random (59, 8) embedding", (torch.randn(p, 8, generator=gen),)),
+            Case("columns that are all waves of frequency 7", (wave.float(),)),
+            Case("nearly constant columns (frequency 0)", (constant,)),
+            Case("p = 7", (torch.randn(7, 3, generator=gen),)),
+        ]
+    if name == "excluded":
+        grid = torch.randn(7, 7, 7, generator=gen, dtype=torch.float64)
+        a = torch.arange(7)
+        clocks = clock_logits(a.repeat_interleave(7), a.repeat(7), [1, 3], 7).reshape(7, 7, 7)
+        return [
+            Case("random logits, p = 7, frequencies [1, 3]", (grid, [1, 3])),
+            Case("the clock's own logits (nothing should be left)", (clocks, [1, 3])),
+            Case("no frequency to remove", (grid, [])),
+        ]
     if name != "clock":
         raise ValueError(f"no exercise named {name!r}")
-    gen = torch.Generator().manual_seed(seed)
     a, b = torch.randint(31, (200,), generator=gen), torch.randint(31, (200,), generator=gen)
     edge = torch.tensor([0, 0, 30, 30, 15])
     return [

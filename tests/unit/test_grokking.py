@@ -188,3 +188,45 @@ def test_same_seed_same_weights_other_seed_other_weights():
     a, b, c = weights(3), weights(3), weights(4)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not any(torch.equal(a[k], c[k]) for k in a)
+
+
+def share_solution(W):
+    basis, _ = fourier_basis(W.shape[0])
+    per_row = (basis.double() @ W.double()).pow(2).sum(-1)
+    share = torch.cat([per_row[:1], per_row[1::2] + per_row[2::2]])
+    return share / share.sum()
+
+
+def excluded_solution(logits, freqs, keep_sines=False):
+    p = logits.shape[0]
+    flat = logits.reshape(p * p, p)
+    D = G.sum_directions(p, freqs).to(flat.dtype)
+    if keep_sines:  # a plausible slip: remove only the cosine directions
+        D = D[:, ::2]
+    return (flat - D @ (D.T @ flat)).reshape(p, p, p)
+
+
+@pytest.mark.parametrize(
+    "name, reference, right, wrong",
+    [
+        (
+            "frequency_share",
+            G.frequency_share,
+            share_solution,
+            lambda W: share_solution(W) * 2,  # not normalised
+        ),
+        (
+            "excluded",
+            G.excluded_logits,
+            excluded_solution,
+            lambda logits, freqs: excluded_solution(logits, freqs, keep_sines=True),
+        ),
+    ],
+)
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
+    name, reference, right, wrong
+):
+    cases = G.exercise_cases(name)
+    assert exercises.passes(right, reference, cases)[0]
+    ok, message = exercises.passes(wrong, reference, cases)
+    assert not ok and message.startswith("On the case"), message
