@@ -317,6 +317,53 @@ assert final[PERIOD:].mean() < 1.0, "the later copies are predicted"
 # (vocabulary to vocabulary) should map each token to itself. Elhage et al.
 # measure that by the sign of its eigenvalues: $\sum \lambda / \sum |\lambda|$,
 # +1 for a perfect copier. We compute it on the saved snapshots.
+#
+# Every coded exercise in the book works the same way: a stub to fill in, a
+# hint, a check that runs your function beside the book's on random inputs and
+# edge cases and says what differs, and the solution, collapsed. The check
+# returns the function the chapter then uses: yours once it is right, the
+# book's until then, so the chapter runs either way.
+#
+# ```{admonition} Exercise 1: the OV copying score (easy, 10 minutes)
+# :class: note
+# Write `my_ov_copying_score(W_E, W_OV, W_U)`: form the full OV circuit
+# $W_E W_{OV} W_U$ (vocabulary × vocabulary; `W_E` is (vocab, d_model), `W_OV`
+# (d_model, d_model), `W_U` (d_model, vocab)) and return $\sum\lambda / \sum|\lambda|$
+# over its eigenvalues, a float. The scores over training below use your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `torch.linalg.eigvals` returns complex eigenvalues; their sum is real (up to
+# rounding: take `.real`), and `.abs()` gives their moduli. Compute in float64.
+# ```
+
+
+# %%
+def my_ov_copying_score(
+    W_E: torch.Tensor, W_OV: torch.Tensor, W_U: torch.Tensor
+) -> float:
+    raise NotImplementedError("your code here")
+
+
+ov_copying_score = exercises.check(
+    my_ov_copying_score, ind.ov_copying_score, ind.exercise_cases("ov_copying")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def ov_copying_solution(
+    W_E: torch.Tensor, W_OV: torch.Tensor, W_U: torch.Tensor
+) -> float:
+    eig = torch.linalg.eigvals((W_E @ W_OV @ W_U).double())  # (vocab,) complex
+    return float(eig.sum().real / eig.abs().sum())
+
+
+cases = ind.exercise_cases("ov_copying")
+assert exercises.passes(ov_copying_solution, ind.ov_copying_score, cases)[0]
 
 # %%
 snap_steps = run2.snapshot_steps
@@ -328,7 +375,7 @@ def copying_scores(model):
     heads = range(model.cfg.n_heads)
     return np.array(
         [
-            [ind.ov_copying_score(model.W_E, W_OV[l, h], model.W_U) for h in heads]
+            [ov_copying_score(model.W_E, W_OV[l, h], model.W_U) for h in heads]
             for l in range(model.cfg.n_layers)
         ]
     )
@@ -454,6 +501,44 @@ display(
 #
 # minus the same score for random matrices of the same shapes (random
 # low-rank matrices compose a little by chance).
+#
+# ```{admonition} Exercise 2: K-composition (easy, 5 minutes)
+# :class: note
+# Write `my_k_composition(W_OV_early, W_QK_late)`, both (d_model, d_model), that
+# returns the score above as a float (without the baseline). The scores below
+# use your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `torch.linalg.matrix_norm` (or `.norm()`) of a matrix is its Frobenius norm;
+# mind the transpose on $W_{QK}$.
+# ```
+
+
+# %%
+def my_k_composition(W_OV_early: torch.Tensor, W_QK_late: torch.Tensor) -> float:
+    raise NotImplementedError("your code here")
+
+
+k_composition = exercises.check(
+    my_k_composition, ind.k_composition, ind.exercise_cases("k_composition")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def k_composition_solution(
+    W_OV_early: torch.Tensor, W_QK_late: torch.Tensor
+) -> float:
+    both = W_OV_early @ W_QK_late.T
+    return float(both.norm() / (W_OV_early.norm() * W_QK_late.norm()))
+
+
+cases = ind.exercise_cases("k_composition")
+assert exercises.passes(k_composition_solution, ind.k_composition, cases)[0]
 
 # %%
 W_OV = (model2.W_V @ model2.W_O).detach()  # (layer, head, d_model, d_model)
@@ -462,7 +547,7 @@ baseline = ind.random_composition_baseline(D_MODEL, D_HEAD, seed=SEED)
 k_comp = (
     np.array(
         [
-            [ind.k_composition(W_OV[0, a], W_QK[1, b]) for b in range(N_HEADS)]
+            [k_composition(W_OV[0, a], W_QK[1, b]) for b in range(N_HEADS)]
             for a in range(N_HEADS)
         ]
     )
@@ -606,7 +691,7 @@ assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
 # (one head at a time: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
-# ```{admonition} Exercise: the prefix-matching score (easy, 10 minutes)
+# ```{admonition} Exercise 3: the prefix-matching score (easy, 10 minutes)
 # :class: note
 # Write `my_prefix_matching(pattern, period)`: for attention patterns of shape
 # `(batch, head, query, key)` on sequences that repeat every `period` tokens,
@@ -632,7 +717,9 @@ def my_prefix_matching(pattern: torch.Tensor, period: int) -> torch.Tensor:
 
 
 prefix_matching = exercises.check(
-    my_prefix_matching, ind.prefix_matching_scores, ind.exercise_cases()
+    my_prefix_matching,
+    ind.prefix_matching_scores,
+    ind.exercise_cases("prefix_matching"),
 )
 
 # %% [markdown]

@@ -237,17 +237,44 @@ def induction_pattern(n_pos: int, period: int) -> Tensor:
     return pattern
 
 
-def exercise_cases(name: str = "prefix_matching", period: int = 7, seed: int = 0) -> list:
-    """The cases the chapter's exercise is checked on: patterns over two copies of a sequence.
+def exercise_cases(
+    name: str = "prefix_matching", period: int = 7, seed: int = 0
+) -> list[exercises.Case]:
+    """The cases an exercise of the chapter is checked on: random inputs and edge cases.
 
-    Heads: a perfect induction head, random causal patterns, a previous-token head;
-    and the edge case of the shortest period.
+    ``name`` is ``"ov_copying"``, ``"k_composition"`` or ``"prefix_matching"`` (patterns
+    over two copies of a sequence: a perfect induction head, a random one, a
+    previous-token head, and the shortest period).
 
-    Taught in: induction_heads §5 (the exercise).
+    Taught in: induction_heads §3 and §5 (the exercises).
     """
+    gen = torch.Generator().manual_seed(seed)
+    Case = exercises.Case
+    if name == "ov_copying":
+        W_E, W_U = torch.randn(11, 8, generator=gen), torch.randn(8, 11, generator=gen)
+        copier = torch.linalg.pinv(W_E) @ torch.linalg.pinv(W_U)  # W_E W_OV W_U = I
+        return [
+            Case("a head whose circuit is the identity (copies: +1)", (W_E, copier, W_U)),
+            Case("its negative (suppresses: -1)", (W_E, -copier, W_U)),
+            Case("random matrices", (W_E, torch.randn(8, 8, generator=gen), W_U)),
+            Case(
+                "a low-rank OV",
+                (W_E, torch.randn(8, 2, generator=gen) @ torch.randn(2, 8, generator=gen), W_U),
+            ),
+        ]
+    if name == "k_composition":
+        A = torch.randn(16, 16, generator=gen)
+        low = torch.zeros(16, 16)
+        low[:8, :8] = torch.randn(8, 8, generator=gen)
+        high = torch.zeros(16, 16)
+        high[8:, 8:] = torch.randn(8, 8, generator=gen)
+        return [
+            Case("random matrices", (A, torch.randn(16, 16, generator=gen))),
+            Case("the keys read nothing the head writes (0)", (low.T, high)),
+            Case("the same matrix on both sides", (A, A)),
+        ]
     if name != "prefix_matching":
         raise ValueError(f"no exercise named {name!r}")
-    gen = torch.Generator().manual_seed(seed)
 
     def patterns(period: int) -> Tensor:
         n_pos = 2 * period

@@ -176,3 +176,39 @@ def test_per_token_loss_and_icl_score():
     assert I.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="do not hold two copies"):
         I.icl_score(loss, period=11)
+
+
+def ov_solution(W_E, W_OV, W_U):
+    eig = torch.linalg.eigvals((W_E @ W_OV @ W_U).double())
+    return float(eig.sum().real / eig.abs().sum())
+
+
+def k_comp_solution(W_OV, W_QK, transpose=True):
+    both = W_OV @ (W_QK.T if transpose else W_QK)
+    return float(both.norm() / (W_OV.norm() * W_QK.norm()))
+
+
+@pytest.mark.parametrize(
+    "name, reference, right, wrong",
+    [
+        (
+            "ov_copying",
+            I.ov_copying_score,
+            ov_solution,
+            lambda W_E, W_OV, W_U: ov_solution(torch.eye(8), W_OV, torch.eye(8)),  # OV alone
+        ),
+        (
+            "k_composition",
+            I.k_composition,
+            k_comp_solution,
+            lambda W_OV, W_QK: k_comp_solution(W_OV, W_QK, transpose=False),  # Q-composition
+        ),
+    ],
+)
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
+    name, reference, right, wrong
+):
+    cases = I.exercise_cases(name)
+    assert exercises.passes(right, reference, cases)[0]
+    ok, message = exercises.passes(wrong, reference, cases)
+    assert not ok and message.startswith("On the case"), message
