@@ -93,6 +93,46 @@ plotting.use_book_style()
 # $\mathbb E(\hat y_q - y_q)^2 = \eta^2 \frac{(N + d + 1) d}{N} - 2 \eta d + d$
 # (fourth moments of Gaussians), minimised at $\eta^* = N / (N + d + 1)$.
 # We check the formula against a Monte-Carlo estimate and a line search.
+#
+# Every coded exercise in the book works the same way: a stub to fill in, a
+# hint, a check that runs your function beside the book's on random inputs and
+# edge cases and says what differs, and the solution, collapsed. The check
+# returns the function the chapter then uses: yours once it is right, the
+# book's until then, so the chapter runs either way.
+#
+# ```{admonition} Exercise 1: one step of gradient descent (easy, 5 minutes)
+# :class: note
+# Write `my_gd_step(X, y, x_q, eta)` that returns $\hat y_q$ above for a batch of
+# tasks: `X` is (B, N, d), `y` (B, N), `x_q` (B, d); return shape (B,). Every
+# GD prediction of this section uses your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `torch.einsum("bn,bnd,bd->b", y, X, x_q)` is $\sum_i y_i x_i^\top x_q$ for every task.
+# ```
+
+
+# %%
+def my_gd_step(X: torch.Tensor, y: torch.Tensor, x_q: torch.Tensor, eta: float):
+    raise NotImplementedError("your code here")
+
+
+gd_step = exercises.check(my_gd_step, icl.gd_predict, icl.exercise_cases("gd_step"))
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def gd_step_solution(
+    X: torch.Tensor, y: torch.Tensor, x_q: torch.Tensor, eta: float
+):
+    return eta * torch.einsum("bn,bnd,bd->b", y, X, x_q) / X.shape[1]  # (B,)
+
+
+cases = icl.exercise_cases("gd_step")
+assert exercises.passes(gd_step_solution, icl.gd_predict, cases)[0]
 
 # %%
 D, N_CTX, BATCH = 10, 20, 512
@@ -106,11 +146,11 @@ eta_search = icl.line_search_eta(test)
 
 def gd(X, y, x_q):
     """One GD step with the optimal step size: the algorithm to compare with."""
-    return icl.gd_predict(X, y, x_q, eta_star)
+    return gd_step(X, y, x_q, eta_star)
 
 
 etas = np.linspace(0, 1.4, 29)
-risk_mc = [icl.mse(partial(icl.gd_predict, eta=e), test) for e in etas]
+risk_mc = [icl.mse(partial(gd_step, eta=e), test) for e in etas]
 risk_formula = [icl.expected_gd_risk(N_CTX, D, e) for e in etas]
 mse_gd, mse_ls = icl.mse(gd, test), icl.mse(icl.least_squares_predict, test)
 
@@ -435,7 +475,7 @@ assert ratio_tuned[0] > 1.1 and ratio_tuned[-1] > 1.1, "not the GD step tuned fo
 assert max(by_alpha["least squares"]) < 1e-4, "least squares is scale-free"
 
 # %% [markdown]
-# ```{admonition} Exercise: read the step size off the weights (medium, 15 minutes)
+# ```{admonition} Exercise 2: read the step size off the weights (medium, 15 minutes)
 # :class: note
 # Write `my_step_size(kq, pv)` that returns the GD step size $\eta$ a one-layer LSA
 # implements, given its products `kq` $= W_K^\top W_Q$ and `pv` $= P W_V$, both of
@@ -459,7 +499,9 @@ def my_step_size(kq: torch.Tensor, pv: torch.Tensor) -> float:
     raise NotImplementedError("your code here")
 
 
-read_step_size = exercises.check(my_step_size, icl.step_size, icl.exercise_cases())
+read_step_size = exercises.check(
+    my_step_size, icl.step_size, icl.exercise_cases("step_size")
+)
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -473,7 +515,8 @@ def step_size_solution(kq: torch.Tensor, pv: torch.Tensor) -> float:
     return float(-a * pv[d, d])
 
 
-assert exercises.passes(step_size_solution, icl.step_size, icl.exercise_cases())[0]
+cases = icl.exercise_cases("step_size")
+assert exercises.passes(step_size_solution, icl.step_size, cases)[0]
 print(
     f"the trained layer's step size: {read_step_size(*(m[0].detach() for m in icl.attention_products(lsa))):.3f}"
 )
@@ -700,6 +743,46 @@ for h, n_seeds in SEEDS.items():
 # The reference points: the debiased GD step and the plain GD step (each with its
 # best step size, fitted on the test tasks), least squares (the noise sets its
 # floor near $\sigma^2$), and predicting 0.
+#
+# ```{admonition} Exercise 3: the debiased GD step (easy, 5 minutes)
+# :class: note
+# Write `my_debiased_step(X, y, x_q, eta)`: one GD step computed on centred
+# inputs, $\frac{\eta}{N}\sum_i y_i (x_i - \bar x)^\top x_q$ with $\bar x$ the mean of
+# the task's context inputs; shapes as in exercise 1. The reference point below
+# uses your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `X.mean(dim=1, keepdim=True)` is each task's $\bar x$, shape (B, 1, d).
+# ```
+
+
+# %%
+def my_debiased_step(
+    X: torch.Tensor, y: torch.Tensor, x_q: torch.Tensor, eta: float
+):
+    raise NotImplementedError("your code here")
+
+
+debiased_step = exercises.check(
+    my_debiased_step, icl.debiased_gd_predict, icl.exercise_cases("debiased_step")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def debiased_solution(
+    X: torch.Tensor, y: torch.Tensor, x_q: torch.Tensor, eta: float
+):
+    centred = X - X.mean(dim=1, keepdim=True)  # (B, N, d)
+    return eta * torch.einsum("bn,bnd,bd->b", y, centred, x_q) / X.shape[1]
+
+
+cases = icl.exercise_cases("debiased_step")
+assert exercises.passes(debiased_solution, icl.debiased_gd_predict, cases)[0]
 
 # %%
 Xs, ys, xqs = soft_test.X, soft_test.y, soft_test.x_q
@@ -711,7 +794,7 @@ def best_scaled(unit_pred):
     return icl.best_scale(unit_pred, y_q) * unit_pred
 
 
-debiased = best_scaled(icl.debiased_gd_predict(Xs, ys, xqs, eta=1.0))
+debiased = best_scaled(debiased_step(Xs, ys, xqs, eta=1.0))
 kernel = {  # one head that reads only y: mu * Nadaraya-Watson with weight omega
     w: best_scaled(icl.kernel_regression_predict(Xs, ys, xqs, w))
     for w in np.linspace(0.05, 1.5, 30)

@@ -520,15 +520,27 @@ def step_size(kq: Tensor, pv: Tensor) -> float:
 
 
 def exercise_cases(name: str = "step_size", d: int = 4, seed: int = 0) -> list[exercises.Case]:
-    """The cases the chapter's exercise is checked on: one-layer GD constructions with a known
-    step size, their products rescaled (kq·c, pv/c, c possibly negative) and with junk in
-    the blocks that cannot reach the prediction.
+    """The cases an exercise of the chapter is checked on: random inputs and edge cases.
 
-    Taught in: icl_regression §3 (the exercise).
+    ``"gd_step"`` and ``"debiased_step"``: regression tasks, one example in context, η = 0.
+    ``"step_size"``: one-layer GD constructions with a known step size, their
+    products rescaled (kq·c, pv/c, c possibly negative) and with junk in the
+    blocks that cannot reach the prediction.
+
+    Taught in: icl_regression §1, §3 and §5 (the exercises).
     """
+    gen = torch.Generator().manual_seed(seed)
+    if name in ("gd_step", "debiased_step"):
+        tasks = sample_tasks(6, 8, 3, generator=gen)
+        one = sample_tasks(2, 1, 5, generator=gen)
+        Case = exercises.Case
+        return [
+            Case("6 tasks, 8 examples in 3-D, eta 0.7", (tasks.X, tasks.y, tasks.x_q, 0.7)),
+            Case("a single example in context, eta 1.3", (one.X, one.y, one.x_q, 1.3)),
+            Case("eta 0", (tasks.X, tasks.y, tasks.x_q, 0.0)),
+        ]
     if name != "step_size":
         raise ValueError(f"no exercise named {name!r}")
-    gen = torch.Generator().manual_seed(seed)
     cases = []
     for eta, c in ((0.6, 1.0), (1.3, -2.5), (0.25, 0.4)):
         kq, pv = (m[0] for m in attention_products(gd_construction(d, eta)))

@@ -207,3 +207,35 @@ def test_step_size_check_accepts_the_scale_free_reading_and_refuses_one_product_
     assert not ok and "expected" in message
     with pytest.raises(ValueError, match="no exercise named"):
         R.exercise_cases("nope")
+
+
+def gd_step(X, y, x_q, eta, normalise=True):
+    out = eta * torch.einsum("bn,bnd,bd->b", y, X, x_q)
+    return out / X.shape[1] if normalise else out
+
+
+def debiased_step(X, y, x_q, eta, centre_inputs=True):
+    if centre_inputs:
+        return gd_step(X - X.mean(dim=1, keepdim=True), y, x_q, eta)
+    return gd_step(X, y, x_q, eta)  # the plain step, not debiased
+
+
+@pytest.mark.parametrize(
+    "name, reference, right, wrong",
+    [
+        ("gd_step", R.gd_predict, gd_step, lambda *a: gd_step(*a, normalise=False)),
+        (
+            "debiased_step",
+            R.debiased_gd_predict,
+            debiased_step,
+            lambda *a: debiased_step(*a, centre_inputs=False),
+        ),
+    ],
+)
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
+    name, reference, right, wrong
+):
+    cases = R.exercise_cases(name)
+    assert exercises.passes(right, reference, cases)[0]
+    ok, message = exercises.passes(wrong, reference, cases)
+    assert not ok and message.startswith("On the case"), message
