@@ -521,13 +521,66 @@ assert recent.max() < 0.5, "no head gives the most recent states most of its wei
 #
 # $$J_k = \frac{\partial \hat y_{T}}{\partial y_{T-1-k}}, \qquad k = 0, 1, \dots$$
 #
-# with the rest of the context held fixed (`ode.stencil_jacobian`, by autograd).
+# with the rest of the context held fixed, by autograd (exercise 1 below).
 # Euler's stencil is $J_0 = I + hA$ and nothing else; the exact flow's is
 # $J_0 = e^{hA}$; AB2's is $J_0 = I + \frac32 hA$, $J_1 = -\frac12 hA$; constant
 # velocity's is $[2I, -I]$.
+#
+# Every coded exercise in the book works the same way: a stub to fill in, a
+# hint, a check that runs your function beside the book's on random inputs and
+# edge cases and says what differs, and the solution, collapsed. The check
+# returns the function the chapter then uses: yours once it is right, the
+# book's until then, so the chapter runs either way.
+#
+# ```{admonition} Exercise 1: the learned stencil by autograd (medium, 15 minutes)
+# :class: note
+# Write `my_stencil_jacobian(model, y, n_back)`: `model` maps states `y`
+# (B, T, 2) to predictions (B, T, 2); return $J_k = \partial \hat y_T / \partial
+# y_{T-1-k}$ for $k = 0, \dots$, `n_back` $- 1$, shape (B, n_back, 2, 2), indexed
+# [sequence, k, output coordinate, input coordinate]. All the stencils of this
+# section are measured with your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# The sequences are independent, so the gradient of `pred[:, i].sum()` with
+# respect to `y` (made a leaf with `requires_grad_`) holds every sequence's
+# $\partial \hat y_{T,i} / \partial y_t$ at once: one `torch.autograd.grad` per output
+# coordinate $i$. Then reverse the time axis so that $k = 0$ is the last state.
+# ```
+
 
 # %%
-J = ode.stencil_jacobian(model, test.y[:500], T)  # (500, 32, 2, 2)
+def my_stencil_jacobian(model, y: torch.Tensor, n_back: int) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+stencil_jacobian = exercises.check(
+    my_stencil_jacobian, ode.stencil_jacobian, ode.exercise_cases("jacobian")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def jacobian_solution(model, y: torch.Tensor, n_back: int) -> torch.Tensor:
+    y = y.detach().clone().requires_grad_(True)
+    pred = model(y)[:, -1]  # (B, 2): the prediction after the last state
+    rows = []
+    for i in range(pred.shape[-1]):
+        (grad,) = torch.autograd.grad(pred[:, i].sum(), y, retain_graph=True)
+        rows.append(
+            grad.flip(1)[:, :n_back]
+        )  # (B, n_back, 2): k = 0 is the last state
+    return torch.stack(rows, dim=-2)  # (B, n_back, d_out, d_in)
+
+
+cases = ode.exercise_cases("jacobian")
+assert exercises.passes(jacobian_solution, ode.stencil_jacobian, cases)[0]
+
+# %%
+J = stencil_jacobian(model, test.y[:500], T)  # (500, 32, 2, 2)
 sub = test[:500]
 M = ode.flow_map(sub.A, sub.h)
 eye = torch.eye(2)
@@ -548,9 +601,9 @@ def kalman_predict(y):
     return ode.kalman_filter(y, sub.A, sub.h, noise_std=NOISE)
 
 
-J_kalman = ode.stencil_jacobian(kalman_predict, sub.y, T)  # linear in y: exact taps
+J_kalman = stencil_jacobian(kalman_predict, sub.y, T)  # linear in y: exact taps
 # the control: a known estimator
-J_ls = ode.stencil_jacobian(ode.least_squares, sub.y, T)
+J_ls = stencil_jacobian(ode.least_squares, sub.y, T)
 norms = fro(J).mean(0)
 norms_kalman = fro(J_kalman).mean(0)
 norms_ls = fro(J_ls).mean(0)
@@ -698,7 +751,7 @@ assert reading["transformer"] > 3 * reading["least squares"], (
 # how it *responds* to each state, not the recipe it applies. Section 5 reads the
 # taps as a multistep rule anyway, as a consistency check, with that caveat.
 #
-# ```{admonition} Exercise: the two-step stencil that solves every 2-D linear system (hard, 20 minutes)
+# ```{admonition} Exercise 2: the two-step stencil that solves every 2-D linear system (hard, 20 minutes)
 # :class: note
 # By the Cayley–Hamilton theorem, $M^2 = \operatorname{tr}(M)\, M - \det(M)\, I$ for
 # any $2 \times 2$ matrix $M$. Use it to show that every trajectory of $\dot x = Ax$
@@ -722,7 +775,9 @@ def my_stencil(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError("your code here")
 
 
-stencil = exercises.check(my_stencil, ode.two_step_stencil, ode.exercise_cases())
+stencil = exercises.check(
+    my_stencil, ode.two_step_stencil, ode.exercise_cases("stencil")
+)
 
 # %% [markdown]
 # The solution (collapsed; click to open):
@@ -1033,6 +1088,44 @@ print(f"head with the top previous-state score: {top}")
 # attention outputs at the last position into the run on $A$'s trajectory. We
 # measure how far the prediction moves from $M_A y_T$ towards $M_B y_T$
 # (0: not at all, 1: all the way), as the median over 1,000 pairs.
+#
+# ```{admonition} Exercise 3: the patch (easy, 5 minutes)
+# :class: note
+# Write `my_patch_last(act, donor)`: given an activation `act` of shape
+# (batch, pos, ...) and the donor run's activation of the same shape, return
+# `act` with its last position replaced by the donor's, without changing `act`
+# itself (the hook's input belongs to the running model). The patching hooks
+# below are built on your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `act.clone()`, then assign `[:, -1]`.
+# ```
+
+
+# %%
+def my_patch_last(act: torch.Tensor, donor: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+patch_last_position = exercises.check(
+    my_patch_last, ode.patch_last_position, ode.exercise_cases("patch")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def patch_solution(act: torch.Tensor, donor: torch.Tensor) -> torch.Tensor:
+    patched = act.clone()  # (batch, pos, ...)
+    patched[:, -1] = donor[:, -1]
+    return patched
+
+
+cases = ode.exercise_cases("patch")
+assert exercises.passes(patch_solution, ode.patch_last_position, cases)[0]
 
 # %%
 gen = torch.Generator().manual_seed(99)
@@ -1053,10 +1146,10 @@ target_b = (ode.flow_map(B_sys, h_pair) @ y_last[..., None])[..., 0]
 
 
 def patch_last(donor):
+    """A hook that patches the donor run's activation in at the last position."""
+
     def hook(act, hook):
-        act = act.clone()
-        act[:, -1] = donor[hook.name][:, -1]
-        return act
+        return patch_last_position(act, donor[hook.name])
 
     return hook
 

@@ -618,14 +618,61 @@ def two_step_stencil(A: Tensor, h: Tensor) -> Tensor:
     return torch.stack([M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)], dim=-1)
 
 
-def exercise_cases(name: str = "stencil", seed: int = 7) -> list[exercises.Case]:
-    """The cases the chapter's exercise is checked on: random systems and steps, and edge cases.
+def patch_last_position(act: Tensor, donor: Tensor) -> Tensor:
+    """``act`` (batch, pos, ...) with its last position replaced by ``donor``'s; ``act`` itself unchanged.
 
-    Taught in: ode_circuits §4 (the exercise).
+    Taught in: ode_circuits §6 (an exercise).
     """
+    patched = act.clone()
+    patched[:, -1] = donor[:, -1]
+    return patched
+
+
+def _squares(y: Tensor) -> Tensor:
+    """A nonlinear causal predictor for the exercise: ŷ_{t+1} = y_t ⊙ |y_t| + 0.5 y_{t−1}."""
+    prev = torch.cat([y[:, :1], y[:, :-1]], dim=1)
+    return y * y.abs() + 0.5 * prev
+
+
+def exercise_cases(name: str = "stencil", seed: int = 7) -> list[exercises.Case]:
+    """The cases an exercise of the chapter is checked on: random inputs and edge cases.
+
+    ``"stencil"``: random systems and steps, a rotation, a repeated eigenvalue, a
+    tiny step. ``"jacobian"``: constant velocity (stencil [2I, −I]), a nonlinear
+    predictor, an untrained state transformer. ``"patch"``: activations of a few shapes.
+
+    Taught in: ode_circuits §4 and §6 (the exercises).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    Case = exercises.Case
+    if name == "jacobian":
+        y = torch.randn(3, 6, 2, generator=gen)
+        net = state_transformer(n_layers=1, d_model=16, n_heads=2, n_ctx=8, seed=seed).eval()
+        return [
+            Case("constant velocity, 4 taps", (constant_velocity, y, 4)),
+            Case("a nonlinear predictor, all 6 taps", (_squares, y, 6)),
+            Case(
+                "an untrained state transformer, 1 tap",
+                (net, torch.randn(2, 8, 2, generator=gen), 1),
+            ),
+        ]
+    if name == "patch":
+        return [
+            Case(
+                "(batch, pos, d_model)",
+                (torch.randn(4, 5, 8, generator=gen), torch.randn(4, 5, 8, generator=gen)),
+            ),
+            Case(
+                "(batch, pos, head, d_head)",
+                (torch.randn(2, 3, 4, 2, generator=gen), torch.randn(2, 3, 4, 2, generator=gen)),
+            ),
+            Case(
+                "one position",
+                (torch.randn(2, 1, 3, generator=gen), torch.randn(2, 1, 3, generator=gen)),
+            ),
+        ]
     if name != "stencil":
         raise ValueError(f"no exercise named {name!r}")
-    gen = torch.Generator().manual_seed(seed)
     A = sample_systems(64, generator=gen).double()
     h = (0.1 + 0.5 * torch.rand(64, generator=gen)).double()
     rotation = torch.tensor([[[0.0, -2.0], [2.0, 0.0]]], dtype=torch.float64)

@@ -205,3 +205,40 @@ def test_bad_systems_and_trajectories_are_refused():
     with pytest.raises(ValueError, match="A must be"):
         ode.linear_trajectories(torch.eye(2), 0.1, 5)
     assert math.isclose(float(ode.energy(torch.tensor([3.0, 4.0]))), 12.5)
+
+
+def jacobian(model, y, n_back, flip=True):
+    y = y.detach().clone().requires_grad_(True)
+    pred = model(y)[:, -1]
+    rows = []
+    for i in range(pred.shape[-1]):
+        (grad,) = torch.autograd.grad(pred[:, i].sum(), y, retain_graph=True)
+        rows.append((grad.flip(1) if flip else grad)[:, :n_back])
+    return torch.stack(rows, dim=-2)
+
+
+def patch(act, donor, position=-1):
+    patched = act.clone()
+    patched[:, position] = donor[:, position]
+    return patched
+
+
+@pytest.mark.parametrize(
+    "name, reference, right, wrong",
+    [
+        (
+            "jacobian",
+            ode.stencil_jacobian,
+            jacobian,
+            lambda m, y, n: jacobian(m, y, n, flip=False),  # k = 0 at the first state
+        ),
+        ("patch", ode.patch_last_position, patch, lambda a, d: patch(a, d, position=0)),
+    ],
+)
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
+    name, reference, right, wrong
+):
+    cases = ode.exercise_cases(name)
+    assert exercises.passes(right, reference, cases)[0]
+    ok, message = exercises.passes(wrong, reference, cases)
+    assert not ok and message.startswith("On the case"), message
