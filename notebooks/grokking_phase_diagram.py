@@ -51,8 +51,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from toylab import exercises, plotting
 from toylab import grokking_phase_diagram as pd
-from toylab import plotting
 from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
 from toylab.models import ModularMLP
@@ -108,6 +108,61 @@ cells = [(f, w, s) for f in FRACS for w in DECAYS for s in SEEDS]
 masks = pd.train_masks(P, [f for f, _, _ in cells], [s for _, _, s in cells])
 DIAGRAM_STEPS = 3000
 
+# %% [markdown]
+# The loss is the one piece of the ensemble you write yourself. Every coded
+# exercise in the book works the same way: a stub to fill in, a hint, a check
+# that runs your function beside the book's on random inputs and edge cases and
+# says what differs, and the solution, collapsed. The check returns the function
+# the chapter then uses: yours once it is right, the book's until then, so the
+# chapter runs either way.
+#
+# ```{admonition} Exercise 1: the ensemble's loss (medium, 15 minutes)
+# :class: note
+# Write `my_ensemble_loss(ensemble, x, y, labels, masks)`: `ensemble(x, y)` gives
+# the logits of every member for every pair, shape (M, B, p); `masks` (B, M) says
+# which pairs each member trains on. Return the sum over members of each
+# member's mean cross-entropy on its own training pairs, a scalar. The diagram
+# below is trained with your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `cross_entropy(logits.transpose(1, 2), labels.expand(M, -1), reduction="none")`
+# gives an (M, B) loss per member and pair; weight it by `masks.T` and divide by
+# each member's number of training pairs. (Why a sum of per-member means? Each
+# member's gradient then depends on its own loss only, as if it trained alone.)
+# ```
+
+
+# %%
+def my_ensemble_loss(ensemble, x, y, labels, masks) -> torch.Tensor:
+    raise NotImplementedError("your code here")
+
+
+ensemble_loss = exercises.check(
+    my_ensemble_loss, pd.ensemble_loss, pd.exercise_cases("ensemble_loss")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def ensemble_loss_solution(ensemble, x, y, labels, masks) -> torch.Tensor:
+    logits = ensemble(x, y)  # (M, B, p)
+    ce = torch.nn.functional.cross_entropy(
+        logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
+    )  # (M, B)
+    weights = masks.T.to(ce.dtype)
+    return ((ce * weights).sum(1) / weights.sum(1)).sum()
+
+
+cases = pd.exercise_cases("ensemble_loss")
+assert exercises.passes(ensemble_loss_solution, pd.ensemble_loss, cases)[0]
+
+
+# %%
+
 
 def diagram_metrics(ensemble):
     with torch.no_grad():
@@ -124,7 +179,7 @@ def diagram_metrics(ensemble):
 run_diagram = train(
     Ensemble([ModularMLP(P, 128, activation="relu", seed=s) for _, _, s in cells]),
     [x_all, y_all, labels, masks],
-    pd.ensemble_loss,
+    ensemble_loss,
     TrainConfig(
         steps=DIAGRAM_STEPS,
         lr=3e-3,
@@ -138,6 +193,51 @@ run_diagram = train(
 )
 print(f"{len(cells)} networks trained together in {run_diagram.seconds:.0f} s")
 
+# %% [markdown]
+# Each cell is dated by the first logged step at which its test accuracy passes 90%.
+#
+# ```{admonition} Exercise 2: the first step above a threshold (easy, 5 minutes)
+# :class: note
+# Write `my_first_above(steps, values, threshold)`: the first entry of `steps`
+# at which `values` is strictly above `threshold`, as a float, or `nan` if it
+# never is. The diagram's dates use your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# `np.argmax` of a boolean array is the index of its first `True`, and 0 when
+# there is none: check `.any()` first.
+# ```
+
+
+# %%
+def my_first_above(
+    steps: np.ndarray, values: np.ndarray, threshold: float
+) -> float:
+    raise NotImplementedError("your code here")
+
+
+first_above = exercises.check(
+    my_first_above, pd.first_above, pd.exercise_cases("first_above")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def first_above_solution(
+    steps: np.ndarray, values: np.ndarray, threshold: float
+) -> float:
+    above = np.asarray(values) > threshold
+    return (
+        float(np.asarray(steps)[np.argmax(above)]) if above.any() else float("nan")
+    )
+
+
+cases = pd.exercise_cases("first_above")
+assert exercises.passes(first_above_solution, pd.first_above, cases)[0]
+
 # %%
 d_steps = run_diagram.metric("step")
 to_90 = np.full((len(FRACS), len(DECAYS), len(SEEDS)), np.nan)
@@ -150,8 +250,7 @@ for i, (f, w, s) in enumerate(cells):
         acc[-1],
         run_diagram.metric(f"train {i}")[-1],
     )
-    if (acc > 0.9).any():
-        to_90[idx] = d_steps[np.argmax(acc > 0.9)]
+    to_90[idx] = first_above(d_steps, acc, 0.9)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 reached = ~np.isnan(to_90)
@@ -200,11 +299,52 @@ print("final test accuracy (mean over seeds):")
 print(final_test.mean(-1).round(2))
 print("final train accuracy (mean over seeds):")
 print(final_train.mean(-1).round(2))
+
+# %% [markdown]
+# Last, the pairs memory cannot answer: each network's held-out pairs whose swap
+# it holds out too.
+#
+# ```{admonition} Exercise 3: the unseen pairs (easy, 5 minutes)
+# :class: note
+# Write `my_unseen(masks, x, y, p)`: `masks` (p², M) marks each network's
+# training pairs, row $r = x p + y$ holding the pair $(x[r], y[r])$. Return a
+# (p², M) bool tensor, True where a network holds out the pair *and* its swap
+# $(y, x)$. The last table below uses your function.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# The swap of row $r$ sits at row `y[r] * p + x[r]`: index `masks` with that.
+# ```
+
+
+# %%
+def my_unseen(masks: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: int):
+    raise NotImplementedError("your code here")
+
+
+unseen_pairs = exercises.check(
+    my_unseen, pd.unseen_pairs, pd.exercise_cases("unseen")
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def unseen_solution(masks: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: int):
+    return ~masks & ~masks[y * p + x]  # (p^2, M)
+
+
+cases = pd.exercise_cases("unseen")
+assert exercises.passes(unseen_solution, pd.unseen_pairs, cases)[0]
+
+# %%
 # test pairs memory cannot answer: held out, and their swap held out too
 with torch.no_grad():
     # (529, 75)
     correct_end = (run_diagram.model(x_all, y_all).argmax(-1) == labels).T
-unseen = ~masks & ~masks[y_all * P + x_all]  # (529, 75)
+unseen = unseen_pairs(masks, x_all, y_all, P)  # (529, 75)
 final_unseen = np.zeros_like(to_90)
 for i, (f, w, s) in enumerate(cells):
     idx = (FRACS.index(f), DECAYS.index(w), SEEDS.index(s))

@@ -65,8 +65,13 @@ def compare(got: Any, want: Any, atol: float = 1e-4, rtol: float = 1e-4) -> str 
     if g.shape != w.shape:
         return f"expected shape {tuple(w.shape)}, got shape {tuple(g.shape)}"
     g, w = g.double(), w.double()
+    missing = torch.isnan(g) != torch.isnan(w)  # NaN where a number is expected, or the reverse
+    if missing.any():
+        i = int(missing.flatten().float().argmax())
+        return f"expected {w.flatten()[i].item():.6g} at flat index {i}, got {g.flatten()[i].item():.6g}"
     if not torch.isfinite(g).all() and torch.isfinite(w).all():
         return "the result has NaN or infinite entries"
+    g, w = torch.nan_to_num(g, nan=0.0), torch.nan_to_num(w, nan=0.0)  # NaN in both: agree
     err = (g - w).abs() - (atol + rtol * w.abs())
     if (err > 0).any():
         i = int(err.flatten().argmax())

@@ -17,7 +17,7 @@ def test_compare_says_what_differs():
     assert "expected 3" in msg and "(2,)" in msg and "got 5" in msg
     assert "2 values" in exercises.compare((1.0,), (1.0, 2.0))
     assert "value 1" in exercises.compare((1.0, 3.0), (1.0, 2.0))
-    assert "NaN" in exercises.compare(torch.tensor([math.nan]), torch.tensor([0.0]))
+    assert "got nan" in exercises.compare(torch.tensor([math.nan]), torch.tensor([0.0]))
     assert "number or tensor" in exercises.compare("abc", 1.0)
 
 
@@ -53,3 +53,11 @@ def test_check_goes_on_with_the_readers_function_only_when_it_is_right(capsys):
     assert "raised AttributeError" in capsys.readouterr().out
     with pytest.raises(ValueError, match="at least one case"):
         exercises.check(right, double, [])
+
+
+def test_nan_must_be_where_it_is_expected():
+    nan = float("nan")
+    assert exercises.compare(torch.tensor([1.0, nan]), torch.tensor([1.0, nan])) is None
+    assert exercises.compare(nan, nan) is None
+    assert "expected nan" in exercises.compare(0.0, nan)
+    assert "got nan" in exercises.compare(torch.tensor([nan, 1.0]), torch.tensor([2.0, 1.0]))

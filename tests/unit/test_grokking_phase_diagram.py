@@ -1,8 +1,10 @@
 """The phase diagram's training sets and masked ensemble loss, checked against member-by-member losses."""
 
+import numpy as np
 import pytest
 import torch
 
+from toylab import exercises
 from toylab import grokking_phase_diagram as PD
 from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
@@ -27,3 +29,36 @@ def test_masked_ensemble_loss_is_the_sum_of_member_losses():
         PD.train_masks(5, [1.0], [0])
     with pytest.raises(ValueError, match="equal length"):
         PD.train_masks(5, [0.5], [0, 1])
+
+
+def loss(ensemble, x, y, labels, masks, use_masks=True):
+    logits = ensemble(x, y)
+    ce = torch.nn.functional.cross_entropy(
+        logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
+    )
+    w = masks.T.to(ce.dtype) if use_masks else torch.ones_like(ce)
+    return ((ce * w).sum(1) / w.sum(1)).sum()
+
+
+def first(steps, values, threshold, strict=True):
+    above = (values > threshold) if strict else (values >= threshold)
+    return float(steps[np.argmax(above)]) if above.any() else float("nan")
+
+
+@pytest.mark.parametrize(
+    "name, reference, right, wrong",
+    [
+        ("ensemble_loss", PD.ensemble_loss, loss, lambda *a: loss(*a, use_masks=False)),
+        ("unseen", PD.unseen_pairs, lambda m, x, y, p: ~m & ~m[y * p + x], lambda m, x, y, p: ~m),
+        ("first_above", PD.first_above, first, lambda *a: first(*a, strict=False)),
+    ],
+)
+def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
+    name, reference, right, wrong
+):
+    cases = PD.exercise_cases(name)
+    assert exercises.passes(right, reference, cases)[0]
+    ok, message = exercises.passes(wrong, reference, cases)
+    assert not ok and message.startswith("On the case"), message
+    with pytest.raises(ValueError, match="no exercise named"):
+        PD.exercise_cases("nope")
