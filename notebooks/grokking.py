@@ -143,6 +143,13 @@ assert torch.allclose(full, fast, atol=1e-5), "the '=' shortcut changed the logi
 # (log-spaced early, evenly spaced later) for the analyses below, and caches the
 # whole run on disk, keyed by a hash of the config, the initial weights and the
 # data: run this cell again and it loads in a second.
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# The training accuracy will reach 100% early. When will the test accuracy
+# rise: at the same time, a little later, or many times later? And what will
+# the test loss do in between? Write your answer down, then run the cell.
+# ```
 
 # %%
 LR = 3e-3  # paper: 1e-3; at p=113, 3e-3 groks ~5x sooner (measured: ~2k vs ~10k steps)

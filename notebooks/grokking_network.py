@@ -647,6 +647,14 @@ assert hit > hit_rates["cos D (alignment alone)"], "magnitude adds to alignment"
 # too. The network is symmetric, $h(x, y) = h(y, x)$: it only sees
 # $\theta[x] + \theta[y]$. So a held-out pair whose swap was trained on is
 # answered by memory, and only the unseen pairs measure an algorithm.
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# Order these events in time: the training accuracy reaches 100%; each neuron
+# settles on its final frequency; the phases align ($\cos D \to 1$); the unseen
+# accuracy rises. Which, if any, happen together? Write your order down, then
+# run the cells of this section.
+# ```
 
 # %%
 SEEDS = [SEED, SEED + 1, SEED + 2]

@@ -74,14 +74,9 @@ plotting.use_book_style()
 # %%
 P = 23
 SEED = 0
-pairs = modular_addition_data(
-    P, 0.5, seed=SEED
-)  # only its list of all pairs is used
-x_all, y_all, labels = (
-    pairs.a,
-    pairs.b,
-    pairs.labels,
-)  # (529,) each, row = x * p + y
+# only the list of all pairs is used; (529,) each, row = x * p + y
+pairs = modular_addition_data(P, 0.5, seed=SEED)
+x_all, y_all, labels = pairs.a, pairs.b, pairs.labels
 
 # %% [markdown]
 # ## 2. The diagram
@@ -98,6 +93,13 @@ x_all, y_all, labels = (
 # program, and each member gets its own training pairs (a mask over all 529) and
 # its own weight decay. Each member still trains exactly as it would alone. (The
 # book's benchmarks measure the gain against running the cells one by one.)
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# Which corner of the (training fraction × weight decay) grid will generalise
+# soonest? What will the networks without weight decay do, and those with the
+# most? Sketch the diagram you expect before training it.
+# ```
 
 # %%
 FRACS = [0.3, 0.4, 0.5, 0.6, 0.75]

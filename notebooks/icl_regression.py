@@ -226,6 +226,13 @@ assert gap.max() < 1e-4
 # at much smaller scales the layer sits for hundreds of steps at the saddle where
 # every weight is 0) and train with Adam on fresh tasks every step, loss on the
 # query only. Cosine learning-rate decay lets the weights settle at the end.
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# Will the trained layer end up as a gradient step, and if so with which step
+# size: the best one, $\eta^*$ (printed in section 1), or another? Will its
+# loss go down smoothly or after a plateau?
+# ```
 
 
 # %%

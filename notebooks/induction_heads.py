@@ -199,6 +199,13 @@ def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS, seed=SEED)
 # ## 2. The phase change
 #
 # Train the two-layer model for 1,500 steps of Adam with batches of 32 sequences.
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# How will the in-context-learning score (the loss on the first copy minus the
+# loss on the second) grow over training: steadily, or flat and then all at
+# once? If at once, will the overall training loss show it too?
+# ```
 
 # %%
 run2 = train_model(

@@ -226,6 +226,13 @@ assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
 #
 # ## 2. A transformer that predicts the next state
 #
+# ```{admonition} Predict before you run
+# :class: tip
+# Which of the baselines of section 1 will the trained transformer beat: copying
+# the last state, constant velocity, Euler, RK4 with the true law? Can it match
+# the exact flow, which knows $A$ and $h$ while the model only sees noisy states?
+# ```
+#
 # The model is a small causal TransformerLens model {cite}`nanda2022transformerlens`
 # (two layers, four heads per layer, $d_{model} = 64$, MLPs, LayerNorm) whose
 # tokens are states: a linear map embeds each $y_t \in \mathbb R^2$, learned
