@@ -484,6 +484,10 @@ plt.tight_layout()
 plt.show()
 print("previous-state scores:\n", prev_scores.numpy().round(2))
 print("entropy of the last state's attention / log 32:\n", entropy.numpy().round(3))
+print(  # exp(entropy): even attention over this many states has the same entropy
+    "effective number of states attended:\n",
+    np.exp(entropy.numpy() * np.log(T)).round(1),
+)
 recent = last_query[..., -4:].sum(-1)  # (layer, head): weight on the last 4 states
 middle = last_query[..., T - 21 : T - 8].sum(-1)  # weight on the states 8-20 back
 print(
@@ -495,8 +499,11 @@ print("weight on the current state itself:\n", last_query[..., -1].numpy().round
 # %%
 # null: a previous-state head scores near 1 (even attention: about 0.10)
 assert prev_scores.max() < 0.3, "no previous-state head"
-# null: a head on one state has entropy 0 (even attention: 1)
-assert entropy.min() > 0.75, "every head spreads the last state's attention widely"
+# null: a head on one state has entropy 0, a head on the 4 most recent states at most
+# log 4 / log 32 = 0.4 (even attention: 1); measured minimum 0.737 (seed 8688), > 0.75 (0-3)
+assert entropy.min() > np.log(8) / np.log(T), (
+    "every head spreads over 8+ states' worth"
+)
 # null: a previous-state head puts nearly all its weight there (even: 0.125)
 assert recent.max() < 0.5, "no head gives the most recent states most of its weight"
 
@@ -506,7 +513,8 @@ assert recent.max() < 0.5, "no head gives the most recent states most of its wei
 # a perfect previous-state head, and no head gives the four most recent states
 # half of the last state's attention (12.5% would be even; the current state's own
 # weights are printed last). Every head spreads its attention over the whole
-# context (normalised entropy above 0.75 for every head; 1 is perfectly even).
+# context: each head's entropy is at least that of even attention over 8 states,
+# a quarter of the context (the effective numbers of states are printed above).
 # Which heads lean a little towards the recent past, and which towards the middle
 # of the trajectory, varies from run to run: compare each head's shares printed
 # above with the 12.5% and 41% of even attention. So each head computes an

@@ -185,7 +185,7 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
     assert not external, f"{page} needs the network: {external}"
 
 
-@pytest.mark.parametrize("page", ["book/intro.html", "book/references.html"])
+@pytest.mark.parametrize("page", ["book/intro.html", "book/glossary.html", "book/references.html"])
 def test_prose_pages_load_without_errors(site, browser, page):
     report = browser.load(f"{site}/{page}", {"title": "document.querySelector('h1').textContent"})
     assert not report.exceptions and not console_errors(report), (
