@@ -767,8 +767,8 @@ for g in stages.values():
         "at memorisation the unseen pairs are not answered"
     )
     # null: one that generalised as it fits would pass 50% when it memorises (ratio ~1);
-    # measured 3.8-4.4x (seeds 0-2)
-    assert g["half"] is not None and g["half"] > 3 * g["memorised"], (
+    # measured 2.9-4.9x (seeds 0-2, 875-877, 5125-5127, 8688-8690)
+    assert g["half"] is not None and g["half"] > 2 * g["memorised"], (
         "generalises later"
     )
     # null: memorisation scores 0 on the unseen pairs; measured 0.92-1.00 off the diagonal
@@ -1144,8 +1144,8 @@ assert np.mean(groups["trained, x = y"], 0)[1] > rest_d, "memory corrected those
 #
 # ### 4.4 Why the plateau ends: switch weight decay off
 #
-# If weight decay is what holds the memory back, the plateau should not end
-# without it. For each seed we rerun the paper's run with the weight decay
+# If weight decay is what holds the memory back, the plateau should end later
+# without it, or not at all. For each seed we rerun the paper's run with the weight decay
 # switched off at the step it memorised (`TrainConfig(weight_decay_until=...)`;
 # everything before that step is identical) and train 6,000 steps more.
 
@@ -1181,12 +1181,10 @@ for s in SEEDS:
 
 # %%
 for on, off, rest_on, rest_off in effect.values():
-    # null: if weight decay did not matter after memorisation, on ~ off;
-    # measured 0.70-0.78 with and 0.09-0.21 without (seeds 0-2, ~6,000 steps on)
-    assert on - off > 0.3, "without weight decay the plateau does not end (in time)"
-    assert off < 0.5, (
-        "the network without weight decay is still on (or near) its plateau"
-    )
+    # null: if weight decay did not matter after memorisation, on ~ off; measured
+    # 0.65-0.78 with and 0.04-0.50 without, a gap of 0.25-0.72 (seeds 0-2, 5125-5127, 8688-8690)
+    assert on - off > 0.1, "without weight decay the plateau ends later"
+
     # null: a decay that did not hold the memory back would leave its vote unchanged;
     # measured -3.4 to -3.6 with and -6.5 to -6.7 without (seeds 0-2)
     assert rest_off < rest_on - 1, (
@@ -1194,13 +1192,14 @@ for on, off, rest_on, rest_off in effect.values():
     )
 
 # %% [markdown]
-# Without weight decay the network stays on (or barely off) its plateau. The
-# algorithm is still there, its vote no smaller than with decay (printed above),
-# but the memory's vote against the answer keeps growing too, well past its size
-# with decay, and the weights grow faster. With weight decay the memory is held back, and the
-# algorithm, which the cross-entropy loss keeps growing, outgrows it. So the
-# plateau ends because weight decay keeps the memorising part of the weights
-# in check while the gradient keeps feeding the algorithm: not because the
+# Without weight decay the network is behind in every seed: still on or barely
+# off its plateau in most, partway up in some (the accuracies printed above). The
+# algorithm is still there, its vote no smaller than with decay, but the
+# memory's vote against the answer keeps growing too, well past its size with
+# decay, and the weights grow faster. With weight decay the memory is held back, and the
+# algorithm, which the cross-entropy loss keeps growing, outgrows it sooner. So
+# weight decay ends the plateau sooner by keeping the memorising part of the
+# weights in check while the gradient keeps feeding the algorithm: not because the
 # weights shrink (they grow in both runs), and not because the phases align
 # (they already are).
 #
@@ -1457,7 +1456,8 @@ plotting.snapshot_view(draw, view_steps, figsize=(10, 3))
 #   network has memorised; then memorisation; then, thousands of steps later,
 #   generalisation. On the plateau the algorithm is already there and is
 #   outvoted by the memory; weight decay holds the memory back until the
-#   algorithm wins. Without weight decay the plateau does not end in time.
+#   algorithm wins. Without weight decay the plateau ends later, if at all
+#   within the run.
 # - The test accuracy stops short of 1 because the held-out pairs $(x, x)$
 #   stay wrong.
 #
