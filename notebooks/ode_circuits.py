@@ -395,8 +395,9 @@ context_free = ["copy last state", "Euler (true A)", "exact flow (true A)"]
 assert all(abs(gains[n] - 1) < 0.1 for n in context_free), "no context, no gain"
 # null: a model that ignored the context would gain ~1, like those three; the
 # untrained network's output depends on the position, which gives it a little
+# (1.64 at seed 7189, where the trained model gained 3.4)
 untrained = max(gains[n] for n in context_free + ["transformer, untrained"])
-assert gains["transformer"] > 1.6 > untrained, "the model learns in context"
+assert gains["transformer"] > 1.5 * untrained, "the model learns in context"
 # null: a model that knew the law from the first state would match the exact flow
 assert m_early > 3 * exact_early, "with 2-4 states, far from the exact flow"
 # null: a model that ran least squares in context would match it early on too
@@ -408,8 +409,9 @@ assert early(model_curve) < early(base_curves["least squares in context"])
 # - The model learns in context. On the undamped rotations the predictors that
 #   ignore the context (copying, Euler and the exact flow with the true law) have a
 #   gain within 0.1 of 1 (the untrained network, whose output depends on the
-#   position, a little more), and the model's error falls from early to late by
-#   a factor of more than 1.6, its gain (printed above). Least squares gains far
+#   position, a little more, sometimes much more), and the model's gain (its
+#   error early over late, printed above) is more than 1.5 times the largest of
+#   theirs. Least squares gains far
 #   more: it starts from almost nothing. In absolute terms, after two to four
 #   states the model is at more than three times the error of the exact flow
 #   applied to the noisy last state; after a long context it comes close to it
