@@ -247,7 +247,7 @@ def neuron_logit_map(model: nn.Module) -> Tensor:
 
 
 def sum_directions(p: int, freqs: list[int]) -> Tensor:
-    """Orthonormal (a, b)-grid vectors cos(w_k(a+b)) and sin(w_k(a+b)) for each k: (p*p, 2K).
+    """Orthonormal (a, b)-grid vectors cos(ω_k(a+b)) and sin(ω_k(a+b)) for each k: (p*p, 2K).
 
     In the 2-D Fourier basis these are (cos⊗cos − sin⊗sin)/√2 and
     (sin⊗cos + cos⊗sin)/√2, the only directions the clock algorithm uses.
@@ -266,7 +266,7 @@ def sum_directions(p: int, freqs: list[int]) -> Tensor:
 
 
 def restricted_logits(logits: Tensor, freqs: list[int]) -> Tensor:
-    """Keep only the constant and the cos/sin(w_k(a+b)) directions of the logits, for each answer.
+    """Keep only the constant and the cos/sin(ω_k(a+b)) directions of the logits, for each answer.
 
     Args:
         logits: (p, p, p) grid over (a, b, c).
@@ -275,20 +275,20 @@ def restricted_logits(logits: Tensor, freqs: list[int]) -> Tensor:
     """
     p = logits.shape[0]
     flat = logits.reshape(p * p, p)
-    D = sum_directions(p, freqs)
-    kept = flat.mean(dim=0, keepdim=True) + D @ (D.T @ flat)
+    Q = sum_directions(p, freqs)
+    kept = flat.mean(dim=0, keepdim=True) + Q @ (Q.T @ flat)
     return kept.reshape(p, p, p)
 
 
 def excluded_logits(logits: Tensor, freqs: list[int]) -> Tensor:
-    """Remove the cos/sin(w_k(a+b)) directions of the logits; keep everything else.
+    """Remove the cos/sin(ω_k(a+b)) directions of the logits; keep everything else.
 
     Taught in: grokking §5.
     """
     p = logits.shape[0]
     flat = logits.reshape(p * p, p)
-    D = sum_directions(p, freqs)
-    return (flat - D @ (D.T @ flat)).reshape(p, p, p)
+    Q = sum_directions(p, freqs)
+    return (flat - Q @ (Q.T @ flat)).reshape(p, p, p)
 
 
 def grid_loss(logits: Tensor, data: ModularAdditionData, idx: Tensor | None = None) -> float:
@@ -302,12 +302,12 @@ def grid_loss(logits: Tensor, data: ModularAdditionData, idx: Tensor | None = No
 
 
 def clock_fit(logits: Tensor, freqs: list[int]) -> tuple[Tensor, float]:
-    """Least-squares fit of the logits by Σ_k α_k cos(w_k(a + b − c)).
+    """Least-squares fit of the logits by Σ_k ρ_k cos(ω_k(a + b − c)).
 
     The logits are centred over c first (softmax ignores a per-input constant).
 
     Returns:
-        alphas: (K,) the fitted amplitudes; r2: the fraction of variance explained.
+        alphas: (K,) the fitted clock weights ρ_k; r2: the fraction of variance explained.
 
     Taught in: grokking §4.5.
     """
@@ -437,7 +437,7 @@ def find_phases(run: Run, plateau_drop: float = 0.1, settle_factor: float = 10.0
 
 
 def clock_logits(a: Tensor, b: Tensor, freqs: list[int], p: int) -> Tensor:
-    """The clock algorithm's logits Σ_k cos(w_k(a + b − c)) for every answer c: (n, p).
+    """The clock algorithm's logits Σ_k cos(ω_k(a + b − c)) for every answer c: (n, p).
 
     Taught in: grokking §4.5 (an exercise).
     """

@@ -49,6 +49,21 @@ def use_book_style() -> None:
     plt.rcParams.update(BOOK_STYLE)
 
 
+def glue_figure(key: str, fig: Figure) -> None:
+    """Store ``fig`` under ``key`` for another page of the book to show (myst-nb's glue).
+
+    The chapter still shows the figure as usual. Outside a book build (Colab, an editor without
+    myst-nb) this does nothing.
+
+    Taught in: grokking §3, whose training curves the front page shows.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    glue(key, fig, display=False)
+
+
 def shade_phases(ax: Axes, phases: dict[str, tuple[float, float]], labels: bool = True) -> None:
     """Shade each named (start, end) span of steps on ``ax``.
 
