@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from exercise_checks import assert_check_tells_right_from_wrong
 
 from toylab import exercises
 from toylab import grokking as G
@@ -226,7 +227,4 @@ def excluded_solution(logits, freqs, keep_sines=False):
 def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
-    cases = G.exercise_cases(name)
-    assert exercises.passes(right, reference, cases)[0]
-    ok, message = exercises.passes(wrong, reference, cases)
-    assert not ok and message.startswith("On the case"), message
+    assert_check_tells_right_from_wrong(reference, right, wrong, G.exercise_cases(name))

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from exercise_checks import assert_check_tells_right_from_wrong
 
 from toylab import exercises
 from toylab import grokking_network as GN
@@ -155,11 +156,7 @@ EXERCISES = {  # name -> (reference, a right answer, a plausible wrong one, comp
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(name, capsys):
     reference, right, wrong, compare = EXERCISES[name]
-    cases = GN.exercise_cases(name)
-    assert exercises.passes(right, reference, cases, compare)[0]
-    ok, message = exercises.passes(wrong, reference, cases, compare)
-    assert not ok and message.startswith("On the case"), message
-    assert exercises.check(wrong, reference, cases, compare) is reference
+    assert_check_tells_right_from_wrong(reference, right, wrong, GN.exercise_cases(name), compare)
     assert "goes on with the book's version" in capsys.readouterr().out
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from exercise_checks import assert_check_tells_right_from_wrong
 
-from toylab import exercises
 from toylab import grokking_phase_diagram as PD
 from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
@@ -56,9 +56,6 @@ def first(steps, values, threshold, strict=True):
 def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
-    cases = PD.exercise_cases(name)
-    assert exercises.passes(right, reference, cases)[0]
-    ok, message = exercises.passes(wrong, reference, cases)
-    assert not ok and message.startswith("On the case"), message
+    assert_check_tells_right_from_wrong(reference, right, wrong, PD.exercise_cases(name))
     with pytest.raises(ValueError, match="no exercise named"):
         PD.exercise_cases("nope")
