@@ -37,9 +37,9 @@ from toylab import exercises
 
 
 def damped_rotation(gamma: Tensor | float, omega: Tensor | float) -> Tensor:
-    """A = [[−γ, ω], [−ω, −γ]]: eigenvalues −γ ± iω; (…, 2, 2).
+    """A = [[−δ, ω], [−ω, −δ]] (δ = ``gamma``): eigenvalues −δ ± iω; (…, 2, 2).
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     gamma, omega = (
         torch.as_tensor(gamma, dtype=torch.float32),
@@ -70,9 +70,9 @@ def sample_systems(
     """``n`` random 2×2 matrices A, (n, 2, 2).
 
     Families:
-        ``"rotation"``: damped rotations [[−γ, ω], [−ω, −γ]], γ ∈ ``decay``,
+        ``"rotation"``: damped rotations [[−δ, ω], [−ω, −δ]], δ ∈ ``decay``,
         |ω| ∈ ``freq`` (random sign): circular spirals.
-        ``"mixed"``: half complex eigenvalues −γ ± iω as above, half two real
+        ``"mixed"``: half complex eigenvalues −δ ± iω as above, half two real
         eigenvalues drawn from ``real``; each in a random basis P (columns of
         unit length at least 30° apart), A = P Λ P⁻¹: elliptic spirals and
         node-like flows.
@@ -132,7 +132,7 @@ def flow_map(A: Tensor, h: Tensor | float) -> Tensor:
 def euler_map(A: Tensor, h: Tensor | float) -> Tensor:
     """Explicit Euler's one-step map I + hA.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     return torch.eye(A.shape[-1], dtype=A.dtype, device=A.device) + _hA(A, h)
 
@@ -140,7 +140,7 @@ def euler_map(A: Tensor, h: Tensor | float) -> Tensor:
 def rk4_map(A: Tensor, h: Tensor | float) -> Tensor:
     """Classical RK4's one-step map on a linear system: I + hA + (hA)²/2 + (hA)³/6 + (hA)⁴/24.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     Z = _hA(A, h)
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(Z)
@@ -154,7 +154,7 @@ def rk4_map(A: Tensor, h: Tensor | float) -> Tensor:
 def euler_stability(z: Tensor) -> Tensor:
     """Euler's stability function R(z) = 1 + z: one step multiplies an eigen-direction by R(hλ).
 
-    Taught in: ode_circuits §5.
+    Taught in: ode_circuits §8.
     """
     return 1 + z
 
@@ -162,7 +162,7 @@ def euler_stability(z: Tensor) -> Tensor:
 def rk4_stability(z: Tensor) -> Tensor:
     """RK4's stability function R(z) = 1 + z + z²/2 + z³/6 + z⁴/24 (the exact flow has e^z).
 
-    Taught in: ode_circuits §5.
+    Taught in: ode_circuits §8.
     """
     return 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24
 
@@ -174,7 +174,7 @@ def rk4_stability(z: Tensor) -> Tensor:
 class Trajectories:
     """A batch of sampled trajectories of dx/dt = A x.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
 
     x: Tensor  # (B, T, 2) the true states x(t_0 + k h)
@@ -255,7 +255,7 @@ def linear_trajectories(
 def rk4_step(f: Callable[[Tensor], Tensor], x: Tensor, h: float) -> Tensor:
     """One classical Runge–Kutta step of dx/dt = f(x).
 
-    Taught in: ode_circuits §7, through ``integrate``.
+    Taught in: ode_circuits §6, through ``integrate``.
     """
     k1 = f(x)
     k2 = f(x + h / 2 * k1)
@@ -269,7 +269,7 @@ def integrate(
 ) -> Tensor:
     """Solve dx/dt = f(x) with RK4 (``substeps`` steps of h/substeps per sample); (B, n_states, d) in x0's dtype.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     if n_states < 1 or substeps < 1 or h <= 0:
         raise ValueError(f"need n_states, substeps >= 1 and h > 0, got {n_states}, {substeps}, {h}")
@@ -285,7 +285,7 @@ def integrate(
 def pendulum(x: Tensor) -> Tensor:
     """The pendulum θ'' = −sin θ as a first-order system in (θ, θ'); near θ = 0 it is the rotation with ω = 1.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     return torch.stack([x[..., 1], -torch.sin(x[..., 0])], dim=-1)
 
@@ -293,7 +293,7 @@ def pendulum(x: Tensor) -> Tensor:
 def energy(x: Tensor) -> Tensor:
     """½|x|²: conserved by the undamped rotation dx/dt = [[0, ω], [−ω, 0]] x.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     return 0.5 * (x**2).sum(-1)
 
@@ -551,7 +551,7 @@ def companion(J: Tensor) -> Tensor:
     companion matrix [[J_0 J_1 … J_{K−1}], [I 0 …], …, [… I 0]]; its eigenvalues are the
     rule's growth factors per step (the exact flow's are e^{hλ}, plus parasitic roots).
 
-    Taught in: ode_circuits §5.
+    Taught in: ode_circuits §8.
     """
     *batch, K, d, _ = J.shape
     C = torch.zeros(*batch, K * d, K * d, dtype=J.dtype)
@@ -568,7 +568,7 @@ def nearest_roots(J: Tensor, targets: Tensor) -> Tensor:
     (B, n) complex numbers (e.g. e^{hλ}); returns (B, n) complex roots. A rule that
     is exact on the trajectories of x' = Ax has every e^{hλ} among its roots.
 
-    Taught in: ode_circuits §5.
+    Taught in: ode_circuits §8.
     """
     roots = torch.linalg.eigvals(companion(J.double()))  # (B, 2K)
     targets = targets.to(roots.dtype)
@@ -581,7 +581,7 @@ def empirical_order(hs: np.ndarray, errors: np.ndarray) -> float:
 
     ``errors`` are error norms (not squared), one per step size in ``hs``.
 
-    Taught in: ode_circuits §5.
+    Taught in: ode_circuits §8.
     """
     hs, errors = np.asarray(hs, dtype=float), np.asarray(errors, dtype=float)
     if hs.shape != errors.shape or hs.size < 2 or (hs <= 0).any() or (errors <= 0).any():
@@ -595,7 +595,7 @@ def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
 
     Past the model's context it sees a sliding window of its last ``n_ctx`` states.
 
-    Taught in: ode_circuits §7.
+    Taught in: ode_circuits §6.
     """
     n_ctx = model.cfg.n_ctx
     states = prefix.clone()
@@ -621,7 +621,7 @@ def two_step_stencil(A: Tensor, h: Tensor) -> Tensor:
 def patch_last_position(act: Tensor, donor: Tensor) -> Tensor:
     """``act`` (batch, pos, ...) with its last position replaced by ``donor``'s; ``act`` itself unchanged.
 
-    Taught in: ode_circuits §6 (an exercise).
+    Taught in: ode_circuits §5 (an exercise).
     """
     patched = act.clone()
     patched[:, -1] = donor[:, -1]
@@ -641,7 +641,7 @@ def exercise_cases(name: str = "stencil", seed: int = 7) -> list[exercises.Case]
     tiny step. ``"jacobian"``: constant velocity (stencil [2I, −I]), a nonlinear
     predictor, an untrained state transformer. ``"patch"``: activations of a few shapes.
 
-    Taught in: ode_circuits §4 and §6 (the exercises).
+    Taught in: ode_circuits §4 and §5 (the exercises).
     """
     gen = torch.Generator().manual_seed(seed)
     Case = exercises.Case
