@@ -17,19 +17,19 @@
 # # The network that groks: single-frequency neurons, lottery tickets, and when grokking happens
 #
 # The [grokking chapter](grokking.ipynb) showed *what* algorithm a transformer
-# finds for $x + y \bmod p$: waves of a few frequencies, added like clocks. This
+# finds for $a + b \bmod p$: waves of a few frequencies, added like clocks. This
 # chapter asks *how* and *why then*, on the simplest network that does it, the
 # two-layer network of He, Wang, Chen and Yang {cite}`he2026modular`:
 #
-# $$h_m = \sigma\big(\theta_m[x] + \theta_m[y]\big), \qquad
-#   \text{logit}_j = \sum_{m=1}^{M} \xi_m[j]\, h_m ,$$
+# $$\text{logit}_c = \sum_{m=1}^{M} \xi_m[c]\, f\big(\theta_m[a] + \theta_m[b]\big),$$
 #
-# input one-hot $x$ plus one-hot $y$, $M$ hidden neurons, a linear read-out, no
-# biases, small random initial weights. You will see every neuron become a single
-# wave, the waves lock their phases, the output form a "flawed indicator", and
-# each neuron's frequency be decided by its initial weights. Then you will train
-# it as the paper does until it groks, and test the paper's account of grokking:
-# are the features there before the jump, and what ends the plateau?
+# input one-hot $a$ plus one-hot $b$, $M$ hidden neurons with activation $f$, a
+# linear read-out, no biases, small random initial weights. You will see every
+# neuron become a single wave, the waves lock their phases, the output form a
+# "flawed indicator", and each neuron's frequency be decided by its initial
+# weights. Then you will train it as the paper does until it groks, and test the
+# paper's account of grokking: are the features there before the jump, and what
+# ends the plateau?
 #
 # ```{admonition} Learning objectives
 # :class: tip
@@ -75,7 +75,7 @@ plotting.use_book_style()
 # ## 1. Train the network on every pair
 #
 # We follow the paper's "lottery" run: $p = 23$, $M = 512$ neurons, the square
-# activation $\sigma(z) = z^2$ (its algebra is exact, which makes the theory
+# activation $f(z) = z^2$ (its algebra is exact, which makes the theory
 # checkable), all $p^2 = 529$ pairs, no weight decay, initial weights
 # $0.1 \cdot \mathcal N(0, 1)/\sqrt p$. We train with Adam at learning rate $10^{-3}$
 # for 1,000 full-batch steps (the paper uses $5 \times 10^{-5}$ and thousands).
@@ -85,7 +85,7 @@ P, WIDTH = 23, 512
 SEED = 0
 FRAC = 0.75  # the training fraction of section 4; here every pair is trained on
 data = modular_addition_data(P, FRAC, seed=SEED)
-x_all, y_all, labels = data.a, data.b, data.labels  # (529,) each, row = x * p + y
+x_all, y_all, labels = data.a, data.b, data.labels  # (529,) each, row = a * p + b
 
 
 def ce_loss(model, x, y, target):
@@ -133,12 +133,16 @@ print(
 # ### Every neuron is one wave
 #
 # Write each neuron's input weights $\theta_m \in \mathbb R^p$ and output weights
-# $\xi_m \in \mathbb R^p$ in the Fourier basis of $\mathbb Z_p$. For frequency
-# $k = 1, \dots, 11$ the cosine and sine coefficients $(c_k, s_k)$ give the power
-# $A_k^2 = c_k^2 + s_k^2$; a neuron with $\theta_m[j] = \alpha \cos(\omega_k j + \phi)$,
-# $\omega_k = 2\pi k/p$, has all its power at one $k$. The **inverse participation
-# ratio** $\text{IPR} = \sum_k A_k^4 / (\sum_k A_k^2)^2$ is 1 for a single frequency
-# and $1/11$ for power spread evenly.
+# $\xi_m \in \mathbb R^p$ in the orthonormal Fourier basis of $\mathbb Z_p$, whose
+# vectors at frequency $k = 1, \dots, 11$ are $\cos_k$ and $\sin_k$ (over the
+# residues $j$, proportional to $\cos(\omega_k j)$ and $\sin(\omega_k j)$, with
+# $\omega_k = 2\pi k/p$). The coefficients $\langle\theta_m,\cos_k\rangle$ and
+# $\langle\theta_m,\sin_k\rangle$ give the power $\alpha_k^2$, their sum of
+# squares (for $\xi_m$: $\beta_k^2$); a neuron with
+# $\theta_m[j] = \alpha \cos(\omega_k j + \phi)$ has all its power at one $k$,
+# where $\alpha_k = \alpha\sqrt{p/2}$. The **inverse participation ratio**
+# $\text{IPR} = \sum_k \alpha_k^4 / (\sum_k \alpha_k^2)^2$ is 1 for a single
+# frequency and $1/11$ for power spread evenly.
 #
 # Every coded exercise in this book works the same way: a stub for you to fill
 # in, a hint, a check that runs your function beside the book's on random and
@@ -148,14 +152,14 @@ print(
 #
 # ```{admonition} Exercise 1: the inverse participation ratio (easy, 5 minutes)
 # :class: note
-# Write `my_ipr(power)`: given the power $A_k^2$ of $M$ neurons at the 11
+# Write `my_ipr(power)`: given the power $\alpha_k^2$ of $M$ neurons at the 11
 # frequencies, a tensor of shape (M, 11), return each neuron's IPR, shape (M,).
 # The chapter uses your function for every IPR it prints.
 # ```
 #
 # ```{admonition} Hint
 # :class: dropdown
-# `power.pow(2).sum(-1)` is $\sum_k A_k^4$ for every neuron at once.
+# `power.pow(2).sum(-1)` is $\sum_k \alpha_k^4$ for every neuron at once.
 # ```
 
 
@@ -249,16 +253,17 @@ assert counts.min() > 0.5 * WIDTH / 11 and counts.max() < 1.5 * WIDTH / 11, (
 # Why should the phases be related? Take one neuron of frequency $k$ with
 # $\theta[j] = \alpha\cos(\omega_k j + \phi)$. Squaring its input,
 #
-# $$\big(\theta[x] + \theta[y]\big)^2 = \theta[x]^2 + \theta[y]^2 +
-#   \alpha^2\big[\cos(\omega_k(x+y) + 2\phi) + \cos(\omega_k(x-y))\big],$$
+# $$\big(\theta[a] + \theta[b]\big)^2 = \theta[a]^2 + \theta[b]^2 +
+#   \alpha^2\big[\cos(\omega_k(a+b) + 2\phi) + \cos(\omega_k(a-b))\big],$$
 #
-# contains the wave $\cos(\omega_k(x + y) + 2\phi)$: the answer $x + y$, with phase
+# contains the wave $\cos(\omega_k(a + b) + 2\phi)$: the answer $a + b$, with phase
 # $2\phi$. With an output wave $\xi[j] = \beta\cos(\omega_k j + \psi)$ the neuron's
-# contribution to the correct logit $j = x + y$, averaged over inputs, is
-# $\tfrac12\alpha^2\beta\cos(\psi - 2\phi)$: largest when $\psi = 2\phi$. So we measure each neuron's
-# misalignment $D_m = \psi_m - 2\phi_m$ (wrapped into $[-\pi, \pi)$). Two exercises
-# build it: reading a wave's amplitude and phase off a weight row, then the
-# misalignment of every neuron.
+# contribution to the correct logit, $\text{logit}_c$ at $c = a + b$, averaged
+# over inputs, is $\tfrac12\alpha^2\beta\cos(\psi - 2\phi)$: largest when
+# $\psi = 2\phi$. So we measure each neuron's misalignment
+# $D_m = \psi_m - 2\phi_m$ (wrapped into $[-\pi, \pi)$). Two exercises build it:
+# reading a wave's amplitude and phase off a weight row, then the misalignment
+# of every neuron.
 #
 # ```{admonition} Exercise 2: read a wave off the weights (medium, 10 minutes)
 # :class: note
@@ -383,7 +388,7 @@ print(
 # Every neuron sits on the diagonal (the few points in the corners are on it
 # too: $\pi$ and $-\pi$ are the same angle). Within one frequency the phases
 # $\phi_m$ are spread around the circle: each neuron is the same wave shifted, so
-# that together they can represent any $x$. (Their mean resultant length, 0 for
+# that together they can represent any input $a$. (Their mean resultant length, 0 for
 # a perfectly even spread and 1 for identical phases, is printed below next to
 # what independent uniform phases would give for this many neurons. The
 # paper's sum over neurons in the next section also meets waves of phase $2\phi$
@@ -422,14 +427,14 @@ assert max(max(r) for r in spread.values()) < 0.4, (
 # ## 2. The output is a "flawed indicator"
 #
 # Sum over the neurons of one frequency, with phases spread evenly: the
-# $\theta[x]^2$ term also carries $\cos(2\omega_k x + 2\phi)$, which the aligned
-# output wave turns into a peak at $j = 2x$; likewise $j = 2y$. He et al. work out
+# $\theta[a]^2$ term also carries $\cos(2\omega_k a + 2\phi)$, which the aligned
+# output wave turns into a peak at $c = 2a$; likewise $c = 2b$. He et al. work out
 # the logits (after removing their mean) as
 #
-# $$\text{logit}_j \propto \tfrac p2\, \mathbb 1[j = x + y] + \tfrac p4\big(\mathbb 1[j = 2x] + \mathbb 1[j = 2y]\big):$$
+# $$\text{logit}_c \propto \tfrac p2\, \mathbb 1[c = a + b] + \tfrac p4\big(\mathbb 1[c = 2a] + \mathbb 1[c = 2b]\big):$$
 #
 # the right answer, plus two ghosts at half its height. The ghosts never win,
-# so the network is always right, but it is not a clean indicator of $x + y$.
+# so the network is always right, but it is not a clean indicator of $a + b$.
 
 # %%
 X_FIXED = 4
@@ -437,9 +442,9 @@ ideal = gn.dominant_waves(net)  # every neuron reduced to its dominant wave
 
 
 def ghost_ratios(model):
-    """Logits for x = X_FIXED, and ghost height over answer height (above the rest)."""
+    """Logits for a = X_FIXED, and ghost height over answer height (above the rest)."""
     with torch.no_grad():
-        logits = model(torch.full((P,), X_FIXED), torch.arange(P))  # (y, j)
+        logits = model(torch.full((P,), X_FIXED), torch.arange(P))  # (b, c)
     prof = gn.indicator_profile(logits, X_FIXED, P)
     height = prof["answer"] - prof["rest"]
     return (
@@ -451,32 +456,49 @@ def ghost_ratios(model):
 
 logits_ideal, ideal_x, ideal_y = ghost_ratios(ideal)
 logits_x, ratio_x, ratio_y = ghost_ratios(net)
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for ax, lg, title in [
-    (axes[0], logits_ideal, "dominant waves only"),
-    (axes[1], logits_x, "the trained network"),
+# one pair (a, b) as a profile over the outputs c, scaled so that the mean of
+# the other outputs is 0 and the answer is 1: the paper puts the ghosts at 0.5
+Y_FIXED = 9
+answer, ghosts = (X_FIXED + Y_FIXED) % P, [(2 * X_FIXED) % P, (2 * Y_FIXED) % P]
+others = [j for j in range(P) if j != answer and j not in ghosts]
+fig, ax = plt.subplots(figsize=(9, 3))
+for lg, label, style in [
+    (logits_ideal, "dominant waves only", "o--"),
+    (logits_x, "the trained network", "s-"),
 ]:
-    ax.imshow(lg - lg.mean(-1, keepdim=True), cmap="RdBu_r")
-    ax.set_xlabel("output $j$")
-    ax.set_ylabel("$y$")
-    ax.set_title(f"logits for x = {X_FIXED}: {title}", fontsize=9)
+    row = lg[Y_FIXED]
+    rest = row[others].mean()
+    ax.plot(range(P), (row - rest) / (row[answer] - rest), style, ms=4, label=label)
+ax.axhline(0.5, color="grey", ls=":", lw=1)
+ax.text(P - 0.5, 0.52, "paper: ghosts at 1/2", ha="right", fontsize=9, color="grey")
+for j, name in [(answer, "a + b"), (ghosts[0], "2a"), (ghosts[1], "2b")]:
+    ax.annotate(name, (j, 1.08), ha="center", fontsize=9)
+ax.set_ylim(-0.4, 1.2)
+ax.set_xlabel("output $c$")
+ax.set_ylabel("logit, scaled")
+ax.legend(fontsize=9, loc="upper left")
+ax.set_title(
+    f"a = {X_FIXED}, b = {Y_FIXED}: the answer plus two ghosts; "
+    "training pulls the ghosts below half height",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 print(
-    f"ghost / answer height, dominant waves only: 2x {ideal_x:.2f}, 2y {ideal_y:.2f}"
+    f"ghost / answer height, dominant waves only: 2a {ideal_x:.2f}, 2b {ideal_y:.2f}"
 )
 print(
-    f"ghost / answer height, trained network:     2x {ratio_x:.2f}, 2y {ratio_y:.2f}"
+    f"ghost / answer height, trained network:     2a {ratio_x:.2f}, 2b {ratio_y:.2f}"
 )
 # what the rest of the spectrum adds: the full network minus its dominant waves
-residual = logits_x - logits_ideal  # (y, j)
+residual = logits_x - logits_ideal  # (b, c)
 ys = torch.arange(P)
 res_answer = float(residual[ys, (X_FIXED + ys) % P].mean())
 res_ghost = float(residual[ys, (2 * ys) % P].mean())
 res_spread = float(residual.std())
 print(
     f"the rest of the spectrum adds {res_answer:+.2f} at the answer and "
-    f"{res_ghost:+.2f} at the 2y ghost (spread of its logits: {res_spread:.2f})"
+    f"{res_ghost:+.2f} at the 2b ghost (spread of its logits: {res_spread:.2f})"
 )
 
 # %%
@@ -494,10 +516,10 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 )
 
 # %% [markdown]
-# Both heat maps show three lines: the answer on the diagonal $j = x + y$, the
-# ghost $j = 2y$ on a line of twice the slope, and the ghost $j = 2x$ as a fixed
-# column. Reduce every neuron to its dominant wave (`gn.dominant_waves`) and the
-# ghosts stand at half the answer's height, as the paper derives. The trained
+# The profile has three peaks: the answer $c = a + b$ and the ghosts $c = 2a$
+# and $c = 2b$. Reduce every neuron to its dominant wave (`gn.dominant_waves`)
+# and the ghosts stand at half the answer's height, as the paper derives (the
+# ratios printed are means over every $b$, not this one pair). The trained
 # network's ghosts are lower (the ratios printed above, bounded by the check
 # below): the rest of its spectrum (the power outside each neuron's main
 # frequency; the median IPR printed in section 1 is below 1) is not noise. It subtracts from the ghost logits and leaves the answer alone. The
@@ -509,9 +531,11 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 # ## 3. The lottery ticket
 #
 # At initialisation every neuron holds a little of every frequency. Which one
-# wins? For $\sigma(z) = z^2$, frequency $k$ of a neuron adds
-# $\tfrac12 \alpha_k^2 \beta_k \cos D_k$ to the correct logit. Under plain gradient
-# descent that term grows $\alpha_k$ at a rate $\propto \alpha_k \beta_k \cos D_k$ and
+# wins? For $f(z) = z^2$, frequency $k$ of a neuron adds a term
+# $\propto \alpha_k^2 \beta_k \cos D_k$ to the correct logit (section 1's
+# $\tfrac12\alpha^2\beta\cos(\psi - 2\phi)$, written with the coefficients of
+# frequency $k$). Under plain gradient descent
+# that term grows $\alpha_k$ at a rate $\propto \alpha_k \beta_k \cos D_k$ and
 # $\beta_k$ at $\propto \alpha_k^2 \cos D_k$ (and turns $D_k$ towards 0): the larger the
 # magnitudes and the smaller the misalignment $|D_k|$, the faster the growth, and
 # the lead compounds. (We train with Adam, which rescales the steps; the
@@ -524,10 +548,13 @@ assert res_ghost < -2 * res_spread and abs(res_answer) < res_spread, (
 # :class: note
 # Write `my_lottery_scores(theta, xi)` that returns, for every neuron $m$ and
 # frequency $k$, the score $\alpha_k^2 \beta_k \cos(\psi_k - 2\phi_k)$: shape (M, 11).
-# Take the coefficients from `gn.wave_coefficients(W)`, which gives the cosine
-# and sine coefficients $(c_k, s_k)$ of every row, two (M, 11) tensors; then
-# $\alpha_k = \sqrt{c_k^2 + s_k^2}$ and $\phi_k = \operatorname{atan2}(-s_k, c_k)$ for
-# $\theta$, and likewise $\beta_k, \psi_k$ for $\xi$.
+# Take the coefficients $\langle\theta_m,\cos_k\rangle$ and
+# $\langle\theta_m,\sin_k\rangle$ from `gn.wave_coefficients(theta)`, two (M, 11)
+# tensors; then
+# $\alpha_k = \sqrt{\langle\theta_m,\cos_k\rangle^2 + \langle\theta_m,\sin_k\rangle^2}$
+# (the square root of section 1's power) and
+# $\phi_k = \operatorname{atan2}(-\langle\theta_m,\sin_k\rangle, \langle\theta_m,\cos_k\rangle)$;
+# likewise $\beta_k, \psi_k$ from `gn.wave_coefficients(xi)`.
 # ```
 #
 # ```{admonition} Hint
@@ -584,7 +611,7 @@ for name, h in hit_rates.items():
 print(f"chance: {1 / 11:.1%}")
 
 snap = run_full.snapshot_steps
-# (snapshot, M, K)
+# (snapshot, M, 11)
 power = torch.stack(
     [gn.neuron_waves(run_full.state_at(s)["theta"]).power for s in snap]
 )
@@ -606,7 +633,7 @@ for ax, m in zip(axes, [int(hits[0]), int(hits[1]), int(misses[0])]):
         f"neuron {m}: predicted k={int(predicted[m])}, won k={int(w_in.freq[m])}",
         fontsize=9,
     )
-axes[0].set_ylabel(r"power $A_k^2$ of $\theta_m$")
+axes[0].set_ylabel(r"power $\alpha_k^2$ of $\theta_m$")
 fig.tight_layout()
 plt.show()
 
@@ -643,9 +670,9 @@ assert hit > hit_rates["cos D (alignment alone)"], "magnitude adds to alignment"
 # of the pairs (about half a minute each).
 #
 # We follow three accuracies: on the training pairs, on all held-out pairs, and
-# on the **unseen pairs**, the held-out pairs whose swap $(y, x)$ is held out
-# too. The network is symmetric, $h(x, y) = h(y, x)$: it only sees
-# $\theta[x] + \theta[y]$. So a held-out pair whose swap was trained on is
+# on the **unseen pairs**, the held-out pairs whose swap $(b, a)$ is held out
+# too. The network is symmetric in $a$ and $b$: it only sees
+# $\theta[a] + \theta[b]$. So a held-out pair whose swap was trained on is
 # answered by memory, and only the unseen pairs measure an algorithm.
 #
 # ```{admonition} Predict before you run
@@ -740,7 +767,7 @@ for s, r in runs.items():
         "test_then": float(te[st == mem][0]),
         "test_end": float(te[-1]),
         "unseen_end": float(un[-1]),
-        # the unseen pairs (x, y) with x != y: the held-out pairs (x, x) stay wrong (below)
+        # the unseen pairs (a, b) with a != b: the held-out pairs (a, a) stay wrong (below)
         "unseen_off_diagonal_end": accuracy(
             r.cpu_model(), pairs_of(s)[1] & (x_all != y_all)
         ),
@@ -756,7 +783,7 @@ for s, g in stages.items():
     )
 
 print(
-    "unseen pairs with x != y, at the end: "
+    "unseen pairs with a != b, at the end: "
     + ", ".join(f"{g['unseen_off_diagonal_end']:.3f}" for g in stages.values())
 )
 
@@ -772,7 +799,7 @@ for g in stages.values():
         "generalises later"
     )
     # null: memorisation scores 0 on the unseen pairs; measured 0.92-1.00 off the diagonal
-    # (seeds 875-877; all unseen pairs: 0.76-0.93, as the pairs (x, x) stay wrong: below)
+    # (seeds 875-877; all unseen pairs: 0.76-0.93, as the pairs (a, a) stay wrong: below)
     assert g["unseen_off_diagonal_end"] > 0.8, (
         "and then answers the pairs memory cannot"
     )
@@ -798,7 +825,7 @@ print(
 # The settings are the paper's (learning rate, weight decay, width,
 # initialisation, data fraction), so differences come from what is not: the
 # way the stages are dated, the random split, and the optimiser settings beyond
-# learning rate and weight decay (Adam's $\beta$s and $\epsilon$, here PyTorch's
+# learning rate and weight decay (Adam's `betas` and `eps`, here PyTorch's
 # defaults).
 
 # %% [markdown]
@@ -1084,15 +1111,15 @@ for s in SEEDS:
 
 # %%
 diag = x_all == y_all
-counts_wrong = {"x = y": [0, 0], "x != y": [0, 0]}  # [wrong, held out]
-groups = {"held out, x = y": [], "held out, x != y": [], "trained, x = y": []}
+counts_wrong = {"a = b": [0, 0], "a != b": [0, 0]}  # [wrong, held out]
+groups = {"held out, a = b": [], "held out, a != b": [], "trained, a = b": []}
 for s, r in runs.items():
     train_mask = pairs_of(s)[0]
     with torch.no_grad():
         wrong = r.cpu_model()(x_all, y_all).argmax(-1) != labels  # (529,)
     for key, rows in [
-        ("x = y", ~train_mask & diag),
-        ("x != y", ~train_mask & ~diag),
+        ("a = b", ~train_mask & diag),
+        ("a != b", ~train_mask & ~diag),
     ]:
         counts_wrong[key][0] += int((wrong & rows).sum())
         counts_wrong[key][1] += int(rows.sum())
@@ -1114,31 +1141,31 @@ for key, v in groups.items():
     print(
         f"votes for the answer, {key:17s}: dominant waves {dom:+6.2f}, rest {rest:+6.2f}"
     )
-rate_diag = counts_wrong["x = y"][0] / counts_wrong["x = y"][1]
-rate_other = counts_wrong["x != y"][0] / counts_wrong["x != y"][1]
-# null: if the pairs (x, x) were not special, both error rates would be the same;
+rate_diag = counts_wrong["a = b"][0] / counts_wrong["a = b"][1]
+rate_other = counts_wrong["a != b"][0] / counts_wrong["a != b"][1]
+# null: if the pairs (a, a) were not special, both error rates would be the same;
 # measured 13 of 13 and 0 of 383 wrong (seeds 0-2), 19 of 19 and 2 of 377 (8688-8690)
 assert rate_diag > 0.5 > 0.02 > rate_other, (
-    "the pairs (x, x) are the ones it gets wrong"
+    "the pairs (a, a) are the ones it gets wrong"
 )
-dom_d, rest_d = np.mean(groups["held out, x = y"], 0)
+dom_d, rest_d = np.mean(groups["held out, a = b"], 0)
 # null: the other held-out pairs, where the rest votes about 0 (printed);
 # measured dominant +9.6, rest -11.1 (seeds 0-2)
-assert rest_d < -dom_d, "on held-out pairs (x, x) the rest outvotes the algorithm"
-# measured -3.8 on the trained pairs (x, x) against -11.1 on the held-out ones
-assert np.mean(groups["trained, x = y"], 0)[1] > rest_d, "memory corrected those"
+assert rest_d < -dom_d, "on held-out pairs (a, a) the rest outvotes the algorithm"
+# measured -3.8 on the trained pairs (a, a) against -11.1 on the held-out ones
+assert np.mean(groups["trained, a = b"], 0)[1] > rest_d, "memory corrected those"
 
 # %% [markdown]
-# The held-out pairs $(x, x)$: most or all of them are wrong, against at most a
-# few of the others (the counts above). On the diagonal the input is $2e_x$
-# rather than $e_x + e_y$, and the network has seen only the diagonal pairs in
+# The held-out pairs $(a, a)$: most or all of them are wrong, against at most a
+# few of the others (the counts above). On the diagonal the input is $2e_a$
+# rather than $e_a + e_b$, and the network has seen only the diagonal pairs in
 # its training set; the votes show what goes wrong there: the dominant
 # waves vote for the answer at least as strongly as elsewhere, and the rest of
 # the spectrum votes against it by more. On the trained diagonal pairs memory has
 # corrected this (their rest vote is milder); on the held-out ones nothing has.
 # Our hypothesis for why the rest pulls so hard there: section 2 showed the rest
-# of the spectrum suppressing the ghosts at $2x$ and $2y$, and on a pair
-# $(x, x)$ both ghosts fall on the answer $x + y = 2x$. We expect a longer run
+# of the spectrum suppressing the ghosts at $2a$ and $2b$, and on a pair
+# $(a, a)$ both ghosts fall on the answer $a + b = 2a$. We expect a longer run
 # not to change this: the test accuracy settled well before the end of this one
 # (the `settled` column).
 #
@@ -1206,7 +1233,7 @@ for on, off, rest_on, rest_off in effect.values():
 # ### 4.5 The lottery, done as a lottery
 #
 # Section 3 predicted each neuron's frequency from its initial weights in the
-# all-pairs $x^2$ run. Does the prediction hold in the grokking runs, and is
+# all-pairs $z^2$ run. Does the prediction hold in the grokking runs, and is
 # there a ticket in the initialisation in the lottery-ticket sense: a
 # subnetwork that, kept alone, does better? First the predictors, as in section 3:
 
@@ -1360,7 +1387,7 @@ for s in SEEDS:
 # activate it: it first builds a memory that hides it, and weight decay then lets
 # the algorithm win).
 #
-# ## 5. The grokked network, checked like the $x^2$ one
+# ## 5. The grokked network, checked like the $z^2$ one
 #
 # Is the network that grokked, with ReLU and held-out data, the same kind of
 # solution as section 1's? Single-frequency neurons, input and output on the same
@@ -1431,7 +1458,7 @@ plotting.snapshot_view(draw, view_steps, figsize=(10, 3))
 #
 # | | He et al. {cite}`he2026modular` | this chapter |
 # |---|---|---|
-# | all-pairs run | ReLU and $x^2$, AdamW lr $5 \times 10^{-5}$, 5k epochs | $x^2$, Adam lr $10^{-3}$, 1k steps (a fifth of the paper's length, at 20x its learning rate) |
+# | all-pairs run | ReLU and $z^2$, AdamW lr $5 \times 10^{-5}$, 5k epochs | $z^2$, Adam lr $10^{-3}$, 1k steps (a fifth of the paper's length, at 20x its learning rate) |
 # | grokking run | ReLU, AdamW lr $10^{-4}$, wd 2, 75% data, 50k epochs | the same, 12k full-batch steps, three seeds |
 # | stages | ~2.2k and ~10.4k steps | dated from each run's accuracies (section 4) |
 # | learning-rate schedule | see the paper's appendix | constant, no warm-up |
@@ -1458,8 +1485,16 @@ plotting.snapshot_view(draw, view_steps, figsize=(10, 3))
 #   outvoted by the memory; weight decay holds the memory back until the
 #   algorithm wins. Without weight decay the plateau ends later, if at all
 #   within the run.
-# - The test accuracy stops short of 1 because the held-out pairs $(x, x)$
+# - The test accuracy stops short of 1 because the held-out pairs $(a, a)$
 #   stay wrong.
+#
+# **Tools you built and used:** the inverse participation ratio, a wave's
+# amplitude and phase read off a weight row, the phase misalignment, the lottery
+# score, a network cut down to one wave per neuron, and the unseen pairs as the
+# honest test of generalisation.
+#
+# **Next:** [when does a network grok?](grokking_phase_diagram.ipynb) trains 75
+# of these networks at once to map where grokking happens at all.
 #
 # ## Exercises
 #

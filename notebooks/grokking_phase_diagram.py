@@ -50,6 +50,8 @@ if "google.colab" in sys.modules:  # only on Colab
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
 
 from toylab import exercises, plotting
 from toylab import grokking_phase_diagram as pd
@@ -63,18 +65,19 @@ plotting.use_book_style()
 # %% [markdown]
 # ## 1. The network and the data
 #
-# The network of the previous chapter, $h_m = \mathrm{ReLU}(\theta_m[x] + \theta_m[y])$,
-# $\text{logit}_j = \sum_m \xi_m[j] h_m$, at $p = 23$, now 128 neurons wide. Each
-# network gets its own random training pairs (a fraction of all $p^2 = 529$) and
-# its own weight decay; every network is tested on all the pairs it did not see.
-# The network is symmetric, $h(x, y) = h(y, x)$, so a held-out pair whose swap
-# $(y, x)$ was trained on is answered by memory; the pairs whose swap is held
-# out too are the ones only an algorithm can answer (the previous chapter, §4).
+# The network of the previous chapter,
+# $\text{logit}_c = \sum_m \xi_m[c]\,\mathrm{ReLU}(\theta_m[a] + \theta_m[b])$, at
+# $p = 23$, now 128 neurons wide. Each network gets its own random training pairs
+# (a fraction of all $p^2 = 529$) and its own weight decay; every network is
+# tested on all the pairs it did not see. The network is symmetric in $a$ and
+# $b$, so a held-out pair whose swap $(b, a)$ was trained on is answered by
+# memory; the pairs whose swap is held out too are the ones only an algorithm
+# can answer (the previous chapter, §4).
 
 # %%
 P = 23
 SEED = 0
-# only the list of all pairs is used; (529,) each, row = x * p + y
+# only the list of all pairs is used; (529,) each, row = a * p + b
 pairs = modular_addition_data(P, 0.5, seed=SEED)
 x_all, y_all, labels = pairs.a, pairs.b, pairs.labels
 
@@ -121,7 +124,7 @@ DIAGRAM_STEPS = 3000
 # ```{admonition} Exercise 1: the ensemble's loss (medium, 15 minutes)
 # :class: note
 # Write `my_ensemble_loss(ensemble, x, y, labels, masks)`: `ensemble(x, y)` gives
-# the logits of every member for every pair, shape (M, B, p); `masks` (B, M) says
+# the logits of every member for every pair, shape (E, B, p); `masks` (B, E) says
 # which pairs each member trains on. Return the sum over members of each
 # member's mean cross-entropy on its own training pairs, a scalar. The diagram
 # below is trained with your function.
@@ -129,8 +132,8 @@ DIAGRAM_STEPS = 3000
 #
 # ```{admonition} Hint
 # :class: dropdown
-# `cross_entropy(logits.transpose(1, 2), labels.expand(M, -1), reduction="none")`
-# gives an (M, B) loss per member and pair; weight it by `masks.T` and divide by
+# `cross_entropy(logits.transpose(1, 2), labels.expand(E, -1), reduction="none")`
+# gives an (E, B) loss per member and pair; weight it by `masks.T` and divide by
 # each member's number of training pairs. (Why a sum of per-member means? Each
 # member's gradient then depends on its own loss only, as if it trained alone.)
 # ```
@@ -151,10 +154,10 @@ ensemble_loss = exercises.check(
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 def ensemble_loss_solution(ensemble, x, y, labels, masks) -> torch.Tensor:
-    logits = ensemble(x, y)  # (M, B, p)
+    logits = ensemble(x, y)  # (E, B, p)
     ce = torch.nn.functional.cross_entropy(
         logits.transpose(1, 2), labels.expand(logits.shape[0], -1), reduction="none"
-    )  # (M, B)
+    )  # (E, B)
     weights = masks.T.to(ce.dtype)
     return ((ce * weights).sum(1) / weights.sum(1)).sum()
 
@@ -254,42 +257,68 @@ for i, (f, w, s) in enumerate(cells):
     )
     to_90[idx] = first_above(d_steps, acc, 0.9)
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-reached = ~np.isnan(to_90)
+reached = ~np.isnan(to_90)  # (fractions, decays, seeds)
 never = ~reached.any(-1)
 mean_steps = np.where(  # mean over the seeds that got there; blank where none did
     never,
     np.nan,
     np.where(reached, to_90, 0).sum(-1) / np.maximum(reached.sum(-1), 1),
 )
-im = ax1.imshow(np.ma.masked_invalid(mean_steps), cmap="viridis_r", origin="lower")
+# each cell's regime after the run: 0 no fit (train < 90%), 1 memorised (no seed
+# reached 90% test), 2 some seeds generalised, 3 every seed did
+n_reached = reached.sum(-1)
+regime = np.where(
+    final_train.mean(-1) < 0.9,
+    0,
+    np.where(n_reached == 0, 1, np.where(n_reached < len(SEEDS), 2, 3)),
+)
+names = ["no fit", "memorised", "some seeds generalise", "all seeds generalise"]
+colours = ["0.85", "#9ecae1", "#fdae6b", "#31a354"]
+counts = {n: int((regime == i).sum()) for i, n in enumerate(names)}
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+ax1.imshow(
+    regime, cmap=ListedColormap(colours), vmin=-0.5, vmax=3.5, origin="lower"
+)
 for a in range(len(FRACS)):
-    for b in range(len(DECAYS)):
-        n_ok = int((~np.isnan(to_90[a, b])).sum())
-        text = "never" if never[a, b] else f"{n_ok}/{len(SEEDS)}"
-        ax1.text(
-            b,
-            a,
-            text,
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="k" if never[a, b] or n_ok < len(SEEDS) else "w",
-        )
+    for b in range(len(DECAYS)):  # the final test accuracy, mean of the seeds
+        ax1.text(b, a, f"{final_test[a, b].mean():.2f}", ha="center", va="center")
 ax1.set_xticks(range(len(DECAYS)), DECAYS)
 ax1.set_yticks(range(len(FRACS)), FRACS)
-ax1.set_xlabel("weight decay")
-ax1.set_ylabel("training fraction")
-ax1.set_title("steps to 90% test accuracy (seeds that got there)", fontsize=9)
-fig.colorbar(im, ax=ax1, shrink=0.8)
-im2 = ax2.imshow(final_test.mean(-1), cmap="magma", origin="lower", vmin=0, vmax=1)
-ax2.set_xticks(range(len(DECAYS)), DECAYS)
-ax2.set_yticks(range(len(FRACS)), FRACS)
-ax2.set_xlabel("weight decay")
-ax2.set_title(
-    f"test accuracy after {DIAGRAM_STEPS} steps (mean of seeds)", fontsize=9
+ax1.set(xlabel="weight decay", ylabel="training fraction")
+ax1.set_title("regime after the run (text: final test accuracy)", fontsize=10)
+ax1.legend(
+    handles=[Patch(color=c, label=n) for c, n in zip(colours, names)],
+    fontsize=9,
+    ncol=2,
+    loc="upper center",
+    bbox_to_anchor=(0.5, -0.2),
+    frameon=False,
 )
-fig.colorbar(im2, ax=ax2, shrink=0.8)
+# steps to 90% per seed (dots), the mean of those that got there (bar), and the
+# seeds that did not get there within the run (crosses on the top line)
+decays_shown = [b for b in range(len(DECAYS)) if not never[:, b].all()]
+for i, b in enumerate(decays_shown):
+    xs = np.arange(len(FRACS)) + 0.2 * (i - (len(decays_shown) - 1) / 2)
+    colour = f"C{i}"
+    for s in range(len(SEEDS)):
+        ok = reached[:, b, s]
+        ax2.plot(xs[ok], to_90[ok, b, s], "o", color=colour, ms=4)
+        ax2.plot(xs[~ok], np.full((~ok).sum(), DIAGRAM_STEPS), "x", color=colour)
+    ax2.hlines(mean_steps[:, b], xs - 0.08, xs + 0.08, color=colour, lw=2)
+    ax2.plot([], [], "o", color=colour, label=f"weight decay {DECAYS[b]}")
+ax2.axhline(DIAGRAM_STEPS, color="grey", ls=":", lw=1)
+ax2.set_xticks(range(len(FRACS)), FRACS)
+ax2.set(xlabel="training fraction", ylabel="steps to 90% test accuracy")
+ax2.set_ylim(0, DIAGRAM_STEPS * 1.08)
+ax2.legend(fontsize=9, loc="lower left")
+ax2.set_title("the more data, the sooner (x: not within the run)", fontsize=10)
+fig.suptitle(
+    f"Generalisation needs data and weight decay: of {regime.size} cells, "
+    f"{counts[names[3]]} generalise in every seed, {counts[names[2]]} in some, "
+    f"{counts[names[1]]} only memorise, {counts[names[0]]} cannot fit",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 print("rows: training fractions", FRACS, "; columns: weight decays", DECAYS)
@@ -308,10 +337,10 @@ print(final_train.mean(-1).round(2))
 #
 # ```{admonition} Exercise 3: the unseen pairs (easy, 5 minutes)
 # :class: note
-# Write `my_unseen(masks, x, y, p)`: `masks` (p², M) marks each network's
-# training pairs, row $r = x p + y$ holding the pair $(x[r], y[r])$. Return a
-# (p², M) bool tensor, True where a network holds out the pair *and* its swap
-# $(y, x)$. The last table below uses your function.
+# Write `my_unseen(masks, x, y, p)`: `masks` (p², E) marks each network's
+# training pairs, row $r = ap + b$ holding the pair $(a, b)$ = (`x[r]`, `y[r]`).
+# Return a (p², E) bool tensor, True where a network holds out the pair *and*
+# its swap $(b, a)$. The last table below uses your function.
 # ```
 #
 # ```{admonition} Hint
@@ -335,7 +364,7 @@ unseen_pairs = exercises.check(
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 def unseen_solution(masks: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: int):
-    return ~masks & ~masks[y * p + x]  # (p^2, M)
+    return ~masks & ~masks[y * p + x]  # (p^2, E)
 
 
 cases = pd.exercise_cases("unseen")
@@ -432,6 +461,14 @@ plotting.snapshot_view(draw, [int(s) for s in d_steps], figsize=(5, 3.6))
 # - Near the boundaries the seeds disagree: there, the initialisation decides.
 # - An `Ensemble` trains many small networks as one program; each member still
 #   trains exactly as it would alone.
+#
+# **Tools you built and used:** an ensemble's loss, the first step a curve
+# crosses a threshold, the unseen pairs of each member, and `Ensemble`, which
+# trains many small networks as one program.
+#
+# **Next:** [induction heads](induction_heads.ipynb) leaves modular addition for
+# a circuit that works *in context*: a transformer that learns to copy from its
+# prompt, in a phase change like grokking's but far sharper.
 #
 # ## Exercises
 #

@@ -82,7 +82,7 @@ plotting.use_book_style()
 #
 # - **least squares**: solve for $w$ exactly. With $N \ge d$ and no noise it is
 #   exact; the best anyone can do.
-# - **one step of gradient descent** on $L(w) = \frac{1}{2N}\sum_i (w^\top x_i - y_i)^2$
+# - **one step of gradient descent** on $\mathcal L(w) = \frac{1}{2N}\sum_i (w^\top x_i - y_i)^2$
 #   from $w_0 = 0$: $w_1 = \frac{\eta}{N} \sum_i y_i x_i$, so
 #
 # $$\hat y_q = \frac{\eta}{N} \sum_{i=1}^N y_i \, x_i^\top x_q .$$
@@ -170,7 +170,7 @@ print(
 )
 
 # %% [markdown]
-# One step removes about two thirds of the error (from $E[y^2] = d = 10$ for
+# One step removes about two thirds of the error (from $\mathbb E[y^2] = d = 10$ for
 # predicting 0 to the formula's $d(d+1)/(N+d+1) = 110/31 \approx 3.5$; the measured
 # values are printed above); least squares removes all of it.
 # Keep both numbers in mind.
@@ -205,8 +205,9 @@ assert mse_ls < 1e-6 < mse_gd
 # one GD step. (The $1/N$ is our choice; the paper folds it into $P$.)
 #
 # Only two products of these matrices reach the output, $W_K^\top W_Q$ and $P W_V$,
-# and they can trade a scale: $(c\,W_K^\top W_Q,\; P W_V / c)$ is the same function.
-# Any comparison of trained weights with the construction has to allow for that.
+# and they can trade a scale: multiplying $W_K^\top W_Q$ by any non-zero number
+# and dividing $P W_V$ by it gives the same function. Any comparison of trained
+# weights with the construction has to allow for that.
 #
 # `icl.gd_construction` builds these weights; on 10,000 tasks its output and the
 # explicit GD step agree to float precision:
@@ -296,7 +297,7 @@ print(
 # two predictors three ways (below over training on 2,048 tasks, and at the end
 # on the 10,000 test tasks):
 #
-# - **preds diff**: the mean $|\hat y_\theta - \hat y_{\rm GD}|$ (we also divide by the
+# - **preds diff**: the mean $|\hat y_{\rm LSA} - \hat y_{\rm GD}|$ (we also divide by the
 #   mean $|\hat y_{\rm GD}|$, to make it relative);
 # - **model cos**: the cosine between the *sensitivities* $\partial \hat y/\partial x_q$
 #   of the two, averaged over tasks. For GD the sensitivity is the learned $w_1$
@@ -311,8 +312,7 @@ agree = {s: icl.agreement(run1.model_at(s).cpu(), gd, eval_tasks) for s in steps
 fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
 axes[0].plot(run1.metric("step"), run1.metric("test_mse"), label="trained LSA")
 axes[0].axhline(mse_gd, color="k", ls="--", lw=1, label="one GD step")
-axes[0].set_yscale("log")
-axes[0].set_title("query MSE", fontsize=10)
+axes[0].set_title("query MSE: down to GD's", fontsize=10)
 axes[0].legend(fontsize=9)
 for ax, (field, title) in zip(
     axes[1:],
@@ -327,6 +327,11 @@ for ax, (field, title) in zip(
 for ax in axes:
     ax.set_xlabel("step")
 axes[2].set_ylim(-0.05, 1.05)
+fig.suptitle(
+    "Over training the layer converges to one GD step: "
+    "its loss, predictions and sensitivities",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 final = icl.agreement(lsa, gd, test)
@@ -349,7 +354,7 @@ assert agree[0].model_cos < 0.5, "at initialisation it should be unrelated to GD
 # ### The weights
 #
 # Are the *weights* the construction's, too? Only the products $W_K^\top W_Q$ and
-# $P W_V$ are identifiable, and only up to the scale $c$ they can trade. Below,
+# $P W_V$ are identifiable, and only up to the scale they can trade. Below,
 # the trained products are rescaled so that the trace of the $x$-block of
 # $W_K^\top W_Q$ equals the construction's (`icl.interpolate(..., t=0)` does
 # exactly this), and drawn next to the construction's.
@@ -369,14 +374,26 @@ for ax, (m, title) in zip(axes, panels):
     lim = float(m.abs().max())
     ax.imshow(m, cmap="RdBu", vmin=-lim, vmax=lim)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks([0, D], ["$x_1$", "$y$"])
-    ax.set_yticks([0, D], ["$x_1$", "$y$"])
+    ax.set_xticks([0, D], ["$x$", "$y$"])
+    ax.set_yticks([0, D], ["$x$", "$y$"])
+fig.suptitle(
+    "The trained weights are the construction's: an identity x-block, "
+    "and a step written into y",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 x_block = kq_t[:D, :D]
 identity_cos = float(torch.trace(x_block) / (D**0.5 * x_block.norm()))
-print(f"x-block of trained W_K^T W_Q vs the identity: cosine {identity_cos:.3f}")
+kq_0 = icl.attention_products(run1.model_at(0).cpu())[0][0]  # untrained: the null
+init_cos = float(torch.trace(kq_0[:D, :D]) / (D**0.5 * kq_0[:D, :D].norm()))
+print(
+    f"x-block of trained W_K^T W_Q vs the identity: cosine {identity_cos:.3f} "
+    f"(untrained: {init_cos:.3f})"
+)
 print(f"learned step size -(P W_V)_yy = {-pv_t[D, D]:.3f} (eta* = {eta_star:.3f})")
+# null: the untrained layer's x-block (printed), a random matrix's cosine ~ 0
+assert identity_cos > 0.95 and abs(init_cos) < 0.5, "the x-block is the identity's"
 
 # %% [markdown]
 # The $x$-block of $W_K^\top W_Q$ is a multiple of the identity and $P W_V$ writes
@@ -387,8 +404,8 @@ print(f"learned step size -(P W_V)_yy = {-pv_t[D, D]:.3f} (eta* = {eta_star:.3f}
 #
 # **Interpolation.** If the two weight settings implement one algorithm, the
 # straight line between them (after the scale fix) should do no worse. It does
-# no worse: the loss is flat between the trained layer ($t = 0$) and the construction
-# ($t = 1$).
+# no worse: the loss is flat between the trained layer ($\tau = 0$) and the
+# construction ($\tau = 1$; $\tau$ is the argument `t` of `icl.interpolate`).
 
 # %%
 ts = np.linspace(0, 1, 11)
@@ -403,7 +420,7 @@ assert max(interp_mse) < 1.02 * min(mse_lsa, mse_gd)
 # The layer was trained at $N = 20$. Its $1/N$ normalisation lets us run it at any
 # $N$: it then does one GD step with the step size it learned, $\eta^*(20)$, which
 # is no longer the best one for that $N$. Least squares, in contrast, becomes
-# exact as soon as $N \ge d$. And when the inputs are scaled by $\alpha$ (outside
+# exact as soon as $N \ge d$. And when the inputs are scaled by $s$ (outside
 # the training distribution), GD's fixed step overshoots or undershoots; if the
 # layer *is* GD, it must fail in the same way.
 
@@ -438,19 +455,30 @@ by_alpha = {
         icl.mse(icl.least_squares_predict, tasks_at(scale=a)) for a in alphas
     ],
 }
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
-for (name, vals), style in zip(by_n.items(), ["o-", "s--", "^:", "x-"]):
-    ax1.plot(ns, np.maximum(vals, 1e-6), style, label=name)
-ax1.set(xscale="log", yscale="log", xlabel="context length $N$", ylabel="query MSE")
-ax1.set_title("trained at N = 20", fontsize=10)
-ax1.legend(fontsize=9)
-for (name, vals), style in zip(by_alpha.items(), ["o-", "s--", "x-"]):
-    ax2.plot(alphas, np.maximum(vals, 1e-6), style, label=name)
-ax2.set(
-    xscale="log", yscale="log", xlabel=r"input scale $\alpha$", ylabel="query MSE"
-)
-ax2.set_title(r"inputs $\alpha x$: out of distribution", fontsize=10)
-ax2.legend(fontsize=9)
+EXACT = 1e-6  # below this, least squares has solved the task up to rounding
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+for ax, xs, curves, styles in [
+    (ax1, ns, by_n, ["o-", "s--", "^:", "x-"]),
+    (ax2, alphas, by_alpha, ["o-", "s--", "x-"]),
+]:
+    for (name, vals), style in zip(curves.items(), styles):
+        vals = np.array(vals)
+        shown = vals > EXACT  # least squares is exact wherever it has N >= d pairs
+        if name == "least squares":
+            style, name = (
+                "x-C3",
+                f"least squares (exact, MSE < {EXACT:g}, where not drawn)",
+            )
+        ax.plot(np.array(xs)[shown], vals[shown], style, label=name)
+    ax.set(xscale="log", ylabel="query MSE")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    ax.legend(fontsize=9)
+ax2.set_yscale("log")  # the error grows a thousandfold out of distribution
+ax1.set_xlabel("context length $N$ (trained at 20)")
+ax1.set_title("At every N the layer keeps GD's fixed step", fontsize=10)
+ax2.set_xlabel("input scale $s$ (trained at 1)")
+ax2.set_title("Scaled inputs break the layer as they break GD", fontsize=10)
 fig.tight_layout()
 plt.show()
 
@@ -458,7 +486,7 @@ plt.show()
 # Left: the trained layer tracks one GD step with its fixed, learned step size at
 # every context length, not the GD step tuned for that length, and nowhere near
 # least squares. Right: scaled inputs break the trained layer and GD together
-# (the prediction grows like $\alpha^3$ while the target grows like $\alpha$),
+# (the prediction grows like $s^3$ while the target grows like $s$),
 # while least squares, which is scale-free, stays exact.
 
 # %%
@@ -469,15 +497,17 @@ ratio_a = np.array(by_alpha["trained LSA"]) / np.array(
 ratio_tuned = np.array(by_n["trained LSA"]) / np.array(by_n[r"GD, $\eta^*(N)$"])
 print("trained / GD with eta*(20), at N =", ns, ratio_n.round(3))
 print("trained / GD with eta*(N), at N =", ns, ratio_tuned.round(3))
-print("trained / GD at alpha =", alphas, ratio_a.round(3))
+print("trained / GD at input scale s =", alphas, ratio_a.round(3))
 print(
-    "least squares at alpha =", alphas, np.array(by_alpha["least squares"]).round(8)
+    "least squares at input scale s =",
+    alphas,
+    np.array(by_alpha["least squares"]).round(8),
 )
 # null: GD with the step tuned for each N differs by more than 10% (asserted below)
 assert np.all(np.abs(ratio_n - 1) < 0.05), "the layer should be GD at every N"
 # null: least squares is exact at every scale (asserted below)
 assert np.all(np.abs(ratio_a - 1) < 0.1), "and fail like GD out of distribution"
-assert by_alpha["trained LSA"][-1] > 10 * mse_gd, "alpha = 3 should break both"
+assert by_alpha["trained LSA"][-1] > 10 * mse_gd, "s = 3 should break both"
 assert ratio_tuned[0] > 1.1 and ratio_tuned[-1] > 1.1, "not the GD step tuned for N"
 assert max(by_alpha["least squares"]) < 1e-4, "least squares is scale-free"
 
@@ -531,7 +561,7 @@ print(
 # %% [markdown]
 # ## 4. Depth: stacked layers run GD++
 #
-# With $K$ layers the construction runs $K$ GD steps: layer $l$ writes the current
+# With $L$ layers the construction runs $L$ GD steps: layer $l$ writes the current
 # residuals $y_i - \hat y(x_i)$ into the context tokens' $y$ entries, and the next
 # layer steps on them. But a layer can also change the $x$ entries. Von Oswald et
 # al. found that trained layers do, in a specific way they called **GD++**: each
@@ -628,6 +658,11 @@ ax2.bar(np.arange(2) + 0.2, gammas, width=0.4, label=r"correction $\gamma_l$")
 ax2.set_xticks([0, 1], ["layer 1", "layer 2"])
 ax2.set_title("read off the trained weights", fontsize=10)
 ax2.legend(fontsize=9)
+fig.suptitle(
+    "Two trained layers beat two GD steps and run GD++ with the steps "
+    "their weights hold",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 
@@ -678,21 +713,21 @@ assert etas2[1] > 3 * etas2[0], "small first step, big last step"
 # trained one layer of $H$ softmax heads, attending from the query to the
 # context, on noisy regression ($y = w^\top x + \varepsilon$ with
 # $\sigma^2 = 0.1$, $d = 5$, $N = 40$), and described what the trained heads do.
-# Each head has a key-query matrix $A_h = W_K^{h\top} W_Q^h$ and reads a value
-# $v_h^\top e_i$:
+# Head $m$ has the key-query product $W_K^{m\top} W_Q^m$ and reads a value
+# $v_m^\top e_i$:
 #
-# $$\hat y_q = \sum_h \sum_i \operatorname{softmax}_i\!\big(e_i^\top A_h e_q\big)\, v_h^\top e_i .$$
+# $$\hat y_q = \sum_m \sum_i \operatorname{softmax}_i\!\big(e_i^\top W_K^{m\top} W_Q^m e_q\big)\, v_m^\top e_i .$$
 #
-# If $A_h$'s $x$-block is $\omega_h I$ and $v_h$ reads only $y$ with weight $\mu_h$, a
-# head with small $\omega_h$ gives, to first order,
+# If the $x$-block of $W_K^{m\top} W_Q^m$ is $\kappa_m I$ and $v_m$ reads only $y$
+# with weight $\mu_m$, a head with small $\kappa_m$ gives, to first order,
 #
-# $$\mu_h \sum_i \operatorname{softmax}_i(\omega_h x_i^\top x_q)\, y_i \approx
-#   \mu_h \bar y + \frac{\mu_h \omega_h}{N} \sum_i y_i (x_i - \bar x)^\top x_q .$$
+# $$\mu_m \sum_i \operatorname{softmax}_i(\kappa_m x_i^\top x_q)\, y_i \approx
+#   \mu_m \bar y + \frac{\mu_m \kappa_m}{N} \sum_i y_i (x_i - \bar x)^\top x_q .$$
 #
-# The second term is a GD step on centred inputs; the first, $\mu_h \bar y$, is a
+# The second term is a GD step on centred inputs; the first, $\mu_m \bar y$, is a
 # bias that helps nothing (the mean of the context's $y$ says nothing about
-# $y_q$). One head cannot remove it. Two heads with $(\omega, \mu)$ and
-# $(-\omega, -\mu)$ can: the biases cancel and the slopes add, giving the
+# $y_q$). One head cannot remove it. Two heads with $(\kappa, \mu)$ and
+# $(-\kappa, -\mu)$ can: the biases cancel and the slopes add, giving the
 # **debiased GD step** $\frac{\eta}{N}\sum_i y_i (x_i - \bar x)^\top x_q$.
 #
 # Whether a run finds the pair depends on its initialisation, so we train several
@@ -802,7 +837,7 @@ def best_scaled(unit_pred):
 
 
 debiased = best_scaled(debiased_step(Xs, ys, xqs, eta=1.0))
-kernel = {  # one head that reads only y: mu * Nadaraya-Watson with weight omega
+kernel = {  # one head that reads only y: mu * Nadaraya-Watson with weight kappa
     w: best_scaled(icl.kernel_regression_predict(Xs, ys, xqs, w))
     for w in np.linspace(0.05, 1.5, 30)
 }
@@ -837,9 +872,9 @@ print(", ".join(f"{k} {v:.3f}" for k, v in refs.items()))
 for r in rows:
     print(
         f"H={r['H']} seed {r['seed']}: MSE {r['mse']:.3f}  R2 vs debiased GD {r['r2']:.3f}  "
-        f"omega {r['omega'].numpy().round(2)}  mu {r['mu'].numpy().round(2)}"
+        f"kappa {r['omega'].numpy().round(2)}  mu {r['mu'].numpy().round(2)}"
     )
-print("first-order strength sum(mu * omega) of the positive / negative heads:")
+print("first-order strength sum(mu * kappa) of the positive / negative heads:")
 for r in rows:
     if r["paired"]:
         mw, pos = r["mu"] * r["omega"], r["omega"] > 0
@@ -875,21 +910,27 @@ for h, c in colors.items():
     ax2.scatter([], [], color=c, label=f"H = {h}")
 ax2.axhline(0, color="k", lw=0.5)
 ax2.axvline(0, color="k", lw=0.5)
-ax2.set_xlabel(r"$\omega_h$ (key-query scale)")
-ax2.set_ylabel(r"$\mu_h$ (value weight on $y$)")
+ax2.set_xlabel(r"$\kappa_m$ (key-query scale)")
+ax2.set_ylabel(r"$\mu_m$ (value weight on $y$)")
 ax2.set_title("every head of every seed", fontsize=9)
 ax2.legend(fontsize=9)
+two = [r["paired"] for r in rows if r["H"] == 2]
+fig.suptitle(
+    f"Softmax heads: one head is kernel regression; {sum(two)} of {len(two)} "
+    "two-head seeds found the opposite-sign pair",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # Left: one head is kernel regression. Its error equals that of the best
-# Nadaraya-Watson regression on $y$ (weights $\operatorname{softmax}(\omega x_i^\top
+# Nadaraya-Watson regression on $y$ (weights $\operatorname{softmax}(\kappa x_i^\top
 # x_q)$, scaled by $\mu$), far above a GD step's, because the bias $\mu \bar y$ stays.
 #
 # The two-head models split into two groups (how many seeds in each is printed
 # above). Seeds that found the pair have heads of opposite signs (right: dots,
-# one head at positive $\omega$ and $\mu$, its partner at minus both), their
+# one head at positive $\kappa$ and $\mu$, its partner at minus both), their
 # predictions match the debiased GD step's ($R^2$ printed above), and their error
 # is close to its error: less than a tenth of the way back to one head's error
 # (asserted below). The residual gap is, we think, the second-order part of the
@@ -909,15 +950,16 @@ plt.show()
 # With four heads every seed reaches the pair's error. He et al.'s own summary
 # says a model with more than two heads is equivalent to one with two: the extra
 # heads join the positive or the negative group. Ours do that. To first order
-# what a group contributes is $\sum_h \mu_h \omega_h$, and the positive and
-# negative groups' sums (printed above) match a two-head pair's $\mu\omega$: a
+# what a group contributes is $\sum_m \mu_m \kappa_m$, and the positive and
+# negative groups' sums (printed above) match a two-head pair's $\mu\kappa$: a
 # pair spread over four heads, computing the same function.
 #
 # Inside a paired model the weights are as described: the $x$-block of each
-# $A_h$ is $\omega_h I$ and $v_h$ reads only $y$. (Below: a two-head model that
-# found the pair; if no seed of this run did, the strongest positive and
-# negative heads of a four-head model.) (The last column of $A_h$
-# multiplies the query's $y$ entry, which is 0, so it keeps its random start.)
+# $W_K^{m\top} W_Q^m$ is $\kappa_m I$ and $v_m$ reads only $y$. (Below: a two-head
+# model that found the pair; if no seed of this run did, the strongest positive
+# and negative heads of a four-head model.) (The last column of
+# $W_K^{m\top} W_Q^m$ multiplies the query's $y$ entry, which is 0, so it keeps
+# its random start.)
 
 # %%
 paired = [r for r in rows if r["paired"]]
@@ -931,16 +973,22 @@ for i, hd in enumerate(heads):
     lim = float(A.abs().max())
     axes[i].imshow(A, cmap="RdBu", vmin=-lim, vmax=lim)
     axes[i].set_title(
-        f"$A_{hd}$ (H = {pair['H']}, seed {pair['seed']})", fontsize=10
+        f"$W_K^\\top W_Q$ of head {hd} (H = {pair['H']}, seed {pair['seed']})",
+        fontsize=10,
     )
-    axes[i].set_xticks([0, D_S], ["$x_1$", "$y$"])
-    axes[i].set_yticks([0, D_S], ["$x_1$", "$y$"])
+    axes[i].set_xticks([0, D_S], ["$x$", "$y$"])
+    axes[i].set_yticks([0, D_S], ["$x$", "$y$"])
 v = pair_model.v.detach()[heads].T
 axes[2].imshow(
     v, cmap="RdBu", vmin=-float(v.abs().max()), vmax=float(v.abs().max())
 )
 axes[2].set_title(f"$v_{heads[0]}$, $v_{heads[1]}$", fontsize=10)
-axes[2].set_yticks([0, D_S], ["$x_1$", "$y$"])
+fig.suptitle(
+    "Inside a pair: each head's x-block is a multiple of the identity, "
+    "and its value reads y",
+    fontsize=10,
+)
+axes[2].set_yticks([0, D_S], ["$x$", "$y$"])
 axes[2].set_xticks([0, 1])
 fig.tight_layout()
 plt.show()
@@ -982,7 +1030,7 @@ for r in paired2:
     assert r["r2"] > 0.95, "a paired model should compute the debiased GD step"
     assert r["mse"] < 0.7 * min(one_head), "the pair should beat a single head"
     assert abs(r["mu"].sum()) < 0.1 * r["mu"].abs().sum(), "sum of mu should be ~0"
-    assert r["mu"][0] * r["mu"][1] < 0, "opposite mu (omega: opposite by 'paired')"
+    assert r["mu"][0] * r["mu"][1] < 0, "opposite mu (kappa: opposite by 'paired')"
     # null: one head's error, kernel regression's; closeness is measured on the gap from
     # there to the debiased step (a pair that closed none of it would score 1);
     # measured 0.03-0.05 (seed 9784)
@@ -1072,6 +1120,16 @@ plotting.snapshot_view(draw, steps1, figsize=(10, 3))
 #   of the inputs, far better than plain GD steps.
 # - Softmax heads implement a GD step with a useless bias; two heads of opposite
 #   sign cancel it. Whether training finds the pair depends on the seed.
+#
+# **Tools you built and used:** one gradient-descent step written as attention,
+# the step size read off a layer's weights, the debiased step of a pair of
+# softmax heads, and comparisons of a trained model with an algorithm on the
+# same inputs, in and out of distribution.
+#
+# **Next:** [ODE-solving circuits](ode_circuits.ipynb) puts both tools
+# together: a transformer that must read a trajectory's law from its context
+# (this chapter's regression) by attending to the previous state (the induction
+# chapter's previous-token head).
 #
 # ## Exercises
 #

@@ -71,11 +71,11 @@ plotting.use_book_style()
 # ## 1. The task and the model
 #
 # The training sequences are 32 random tokens from a vocabulary of 64, except
-# that the first $L$ tokens are repeated right after themselves, with $L$ drawn
+# that the first $S$ tokens are repeated right after themselves, with $S$ drawn
 # anew for every sequence (4 to 16). Most tokens are unpredictable (loss
 # $\ln 64 \approx 4.16$ nats at best); inside the repeat, each next token can be
 # predicted by finding the current token's earlier occurrence and copying its
-# successor. Because $L$ varies, position alone does not say where to look.
+# successor. Because $S$ varies, position alone does not say where to look.
 #
 # The model is a TransformerLens `HookedTransformer` built from a config: two
 # layers of four attention heads each, no MLPs and no LayerNorm, $d_{\rm model} = 64$.
@@ -260,6 +260,11 @@ for ax, x, y, title in [
     ax.set_xlabel("step")
     ax.set_title(title, fontsize=10)
 ax1.legend(fontsize=9)
+fig.suptitle(
+    f"In-context learning switches on in a phase change (steps {start}-{end}): "
+    "the loss drops as the ICL score jumps",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 
@@ -296,6 +301,10 @@ ax.axhline(np.log(N_VOCAB), color="k", ls=":", lw=1, label="ln 64")
 ax.set_xlabel("position of the predicted token (copies start at the lines)")
 ax.set_ylabel("loss (nats)")
 ax.legend(fontsize=9)
+ax.set_title(
+    "After the phase change the copies are predicted; the first block stays near chance",
+    fontsize=10,
+)
 plt.show()
 
 # %%
@@ -405,6 +414,11 @@ for ax, title in zip(
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("step")
 axes[2].legend(fontsize=9, ncol=2)
+fig.suptitle(
+    "Copying comes first; previous-token and induction attention arrive "
+    "together, in the phase change (shaded)",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 
@@ -500,11 +514,11 @@ display(
 # carries the current token A. Its key at position $j$ must say "the token
 # before me was A", and only the previous-token head writes that. So the layer-1
 # head's **keys read the layer-0 head's output**: K-composition. Elhage et al.
-# measure it in the weights, with $W_{OV}^{h_0} = W_V W_O$ of the layer-0 head and
-# $W_{QK}^{h_1} = W_Q W_K^\top$ of the layer-1 head (TransformerLens's row-vector
+# measure it in the weights, with $W_{OV}^{(0)} = W_V W_O$ of a layer-0 head and
+# $W_{QK}^{(1)} = W_Q W_K^\top$ of a layer-1 head (TransformerLens's row-vector
 # convention; Elhage et al. write the transposes):
 #
-# $$\text{K-comp}(h_0 \to h_1) = \frac{\| W_{OV}^{h_0} \, W_{QK}^{h_1\top} \|_F}{\|W_{OV}^{h_0}\|_F \, \|W_{QK}^{h_1}\|_F},$$
+# $$\text{K-comp}(0 \to 1) = \frac{\| W_{OV}^{(0)} \, W_{QK}^{(1)\top} \|_F}{\|W_{OV}^{(0)}\|_F \, \|W_{QK}^{(1)}\|_F},$$
 #
 # minus the same score for random matrices of the same shapes (random
 # low-rank matrices compose a little by chance).
@@ -581,6 +595,11 @@ for ax, m, title in [
     ax.set_yticks(range(N_HEADS), [f"L0H{h}" for h in range(N_HEADS)])
     ax.set_title(f"{title} minus random ({baseline:.2f})", fontsize=10)
 fig.colorbar(im, ax=axes, shrink=0.8)
+fig.suptitle(
+    "Layer 1 reads layer 0 through its keys: K-composition above random, "
+    "Q-composition below",
+    fontsize=10,
+)
 plt.show()
 print("K-composition minus random (rows: layer-0 heads, columns: layer-1 heads):")
 print(k_comp.round(3))
@@ -752,9 +771,11 @@ assert exercises.passes(
 # preceded it, so it should not be able to form an induction head. Olsson et al.
 # tested the argument from the other side: give a one-layer model **smeared
 # keys**, where each head's key at position $j$ is a learned mix
-# $\sigma(\alpha_h) k_j + (1 - \sigma(\alpha_h)) k_{j-1}$ of its own and the previous
-# position's key (`toylab.induction_heads.add_smeared_keys`), and the previous-token
-# information arrives without a layer 0. We train both the same way.
+# $g\,\mathrm{key}_j + (1-g)\,\mathrm{key}_{j-1}$ of its own and the previous
+# position's key, with one learned gate $g \in (0, 1)$ per head (the sigmoid of
+# the parameter `smear.alpha`; `toylab.induction_heads.add_smeared_keys`), and
+# the previous-token information arrives without a layer 0. We train both the
+# same way.
 
 # %%
 run1 = train_model(
@@ -780,6 +801,11 @@ ax2.set_title("best prefix-matching score, last layer", fontsize=10)
 for ax in (ax1, ax2):
     ax.set_xlabel("step")
     ax.legend(fontsize=9)
+fig.suptitle(
+    "One layer cannot build an induction head; smeared keys give it the "
+    "previous token and it can",
+    fontsize=10,
+)
 fig.tight_layout()
 plt.show()
 icl1, icl_smear = run1.metric("icl"), run_smear.metric("icl")
@@ -787,7 +813,7 @@ print(
     f"final ICL scores: 2 layers {icl2[-1]:.2f}, 1 layer {icl1[-1]:.2f}, smeared {icl_smear[-1]:.2f}"
 )
 print(
-    f"smeared keys: share of each head's own key sigma(alpha) = {mix.numpy().round(3)}"
+    f"smeared keys: share of each head's own key, the gate g = {mix.numpy().round(3)}"
 )
 smear_start, smear_end = phase_change(best(run_smear, "prefix", 0))
 print(
@@ -807,9 +833,9 @@ print(
 # which helps on the copies, where every token has appeared, but cannot say
 # *which* token comes next. The smeared one-layer model forms an induction head
 # (when, next to the two-layer model's phase change, is printed above): it learns
-# to build each key almost entirely from the previous position ($\sigma(\alpha)$
-# below 0.2 for every head, printed above), the job of the previous-token head
-# done by a single parameter per head.
+# to build each key almost entirely from the previous position ($g$ below 0.2
+# for every head, printed above), the job of the previous-token head done by a
+# single parameter per head.
 
 # %%
 # null: an induction head scores > 0.6 (the two-layer model's, section 2); even
@@ -821,7 +847,7 @@ assert icl1[-1] < 0.5 * icl2[-1], "one layer: much less in-context learning"
 # null: the plain one-layer model above (best prefix score < 0.3)
 assert best(run_smear, "prefix", 0)[-1] > 0.5, "smeared keys: an induction head"
 assert icl_smear[-1] > 0.8 * icl2[-1]
-# null: at initialisation sigma(alpha) is the value the smear starts from (0.5)
+# null: at initialisation the gate g is the value the smear starts from (0.5)
 assert mix.max() < 0.2, "smeared keys read (mostly) the previous position"
 
 # %% [markdown]
@@ -860,6 +886,9 @@ ax.plot(steps, icl_clamp, label="L0H0 clamped to previous-token")
 ax.set_xlabel("step")
 ax.set_ylabel("ICL score (nats)")
 ax.legend(fontsize=9)
+ax.set_title(
+    "A previous-token head given from the start shortens the plateau", fontsize=10
+)
 plt.show()
 print(
     f"clamped model's ICL score with the clamp {icl_clamp[-1]:.2f}, without {unclamped:.2f}"
@@ -968,12 +997,20 @@ plotting.snapshot_view(draw, snap_steps, figsize=(10, 3))
 # - One layer cannot build the circuit; smeared keys let it. A clamped
 #   previous-token head shortens the plateau.
 #
+# **Tools you built and used:** previous-token, induction and prefix-matching
+# scores, the OV copying score, K-composition, pattern-preserving ablations, and
+# hooks that clamp a head's pattern during training.
+#
+# **Next:** [in-context regression](icl_regression.ipynb) asks what else
+# attention can do with its context: learn a linear function from examples, by
+# an algorithm we can read off the weights.
+#
 # ## Exercises
 #
 # 1. Clamp the *induction* pattern of a layer-1 head instead (`ind.induction_pattern`
-#    gives it for the test sequences; training sequences need their own $L$).
+#    gives it for the test sequences; training sequences need their own $S$).
 #    What is left to learn, and how long is the plateau?
-# 2. Fix $L = 16$ for every training sequence. Does the model still need a
+# 2. Fix $S = 16$ for every training sequence. Does the model still need a
 #    previous-token head, or can it find the copy by position alone?
 # 3. Train the two-layer model with three other seeds. How much does the step
 #    of the phase change vary?

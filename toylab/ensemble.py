@@ -1,8 +1,8 @@
 """Many small models trained as one: a batched ensemble for seed sweeps.
 
-Small models leave a CPU mostly idle between Python calls. Stacking M models of
-one architecture into a single set of (M, ...) parameters and running them with
-``torch.func.vmap`` turns M small tensor programs into one larger one. Train an
+Small models leave a CPU mostly idle between Python calls. Stacking E models of
+one architecture into a single set of (E, ...) parameters and running them with
+``torch.func.vmap`` turns E small tensor programs into one larger one. Train an
 :class:`Ensemble` with the usual loop (:func:`toylab.train.train`) on the *sum*
 of the members' losses: each member's gradient then depends on its own loss
 alone, and Adam(W) works element by element, so every member follows exactly
@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 
 
 class MemberDecayAdamW(torch.optim.AdamW):
-    """AdamW with one decoupled weight decay per ensemble member: p ← p (1 − lr·wd_m), then Adam.
+    """AdamW with one decoupled weight decay per ensemble member: p ← p (1 − lr·wd_e), then Adam.
 
-    ``decays`` (M,) holds member m's decay; every parameter is stacked along a
-    first axis of length M, so row m of each parameter shrinks by its own factor.
+    ``decays`` (E,) holds member e's decay; every parameter is stacked along a
+    first axis of length E, so row e of each parameter shrinks by its own factor.
 
     Taught in: grokking_phase_diagram §2; icl_regression §5, through ``Ensemble``.
     """
@@ -51,10 +51,10 @@ class MemberDecayAdamW(torch.optim.AdamW):
 
 
 class Ensemble(nn.Module):
-    """M models of one architecture whose parameters are stacked along a new first axis.
+    """E models of one architecture whose parameters are stacked along a new first axis.
 
     ``ensemble(*inputs)`` gives every member the same inputs and returns each
-    output with a leading member axis (M, ...). ``ensemble.member(i)`` is a plain
+    output with a leading member axis (E, ...). ``ensemble.member(i)`` is a plain
     copy of model ``i`` with its current parameters.
 
     Taught in: grokking_phase_diagram §2; icl_regression §5.
@@ -108,7 +108,7 @@ class Ensemble(nn.Module):
 
     def configure_optimizer(self, cfg: TrainConfig) -> torch.optim.Optimizer:
         """The optimiser :func:`toylab.train.train` uses: AdamW, with one decay per member if
-        ``cfg.weight_decay`` is a tuple of M decays."""
+        ``cfg.weight_decay`` is a tuple of E decays."""
         params = [p for p in self.parameters() if p.requires_grad]
         if not isinstance(cfg.weight_decay, tuple):
             return torch.optim.AdamW(

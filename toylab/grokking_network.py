@@ -1,9 +1,10 @@
 """The two-layer network that groks modular addition (He, Wang, Chen, Yang 2026), and its analyses.
 
-Input one_hot(x) + one_hot(y); hidden h_m = σ(θ_m[x] + θ_m[y]); logits
-ŷ_j = Σ_m ξ_m[j] h_m; no embedding, no biases. Trained, each neuron m becomes a
-single wave: θ_m[j] ≈ α_m cos(ω_k j + φ_m) and ξ_m[j] ≈ β_m cos(ω_k j + ψ_m), with
-ω_k = 2πk/p and the phases aligned, ψ_m = 2φ_m.
+Inputs a, b (the code's ``x``, ``y``) enter as one_hot(a) + one_hot(b); the logits are
+logit_c = Σ_m ξ_m[c] f(θ_m[a] + θ_m[b]) with activation f; no embedding, no biases.
+Trained, each neuron m becomes a single wave: θ_m[j] ≈ α_m cos(ω_k j + φ_m) and
+ξ_m[j] ≈ β_m cos(ω_k j + ψ_m) over the residues j, with ω_k = 2πk/p and the phases
+aligned, ψ_m = 2φ_m.
 
 The toolbox of the chapter ``notebooks/grokking_network.py``: the wave read-out of
 the weights, the lottery, the measures over training, the exercise check. The network
@@ -34,14 +35,14 @@ class NeuronWaves:
     """
 
     freq: Tensor  # (M,) long, in 1 .. (p-1)//2
-    magnitude: Tensor  # (M,) α (or β) at that frequency
+    magnitude: Tensor  # (M,) amplitude α (or β) of the wave at that frequency
     phase: Tensor  # (M,) φ (or ψ) at that frequency, in [-π, π]
     ipr: Tensor  # (M,) inverse participation ratio of the frequency spectrum: 1 = one frequency
-    power: Tensor  # (M, K) squared amplitude A_k² at every frequency k = 1 .. K
+    power: Tensor  # (M, (p-1)//2) power α_k² (or β_k²) at every frequency k = 1 .. (p-1)//2
 
 
 def wave_coefficients(W: Tensor) -> tuple[Tensor, Tensor]:
-    """Cosine and sine coefficients (c_k, s_k) of every row of W (M, p) in the Fourier basis: two (M, K).
+    """Coefficients ⟨w, cos_k⟩, ⟨w, sin_k⟩ of each row w of W (M, p), orthonormal basis: two (M, (p-1)//2).
 
     Taught in: grokking_network §1, through ``neuron_waves``.
     """
@@ -56,8 +57,10 @@ def wave_coefficients(W: Tensor) -> tuple[Tensor, Tensor]:
 def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
     """Decode rows θ_m[j] ≈ α cos(ω_k j + φ) of W (M, p); at ``freq`` if given, else at each row's dominant one.
 
-    With the orthonormal basis, (c, s) at k give α = sqrt(c² + s²)·sqrt(2/p) and
-    φ = atan2(−s, c) (He et al.'s definitions). IPR = Σ_k A_k⁴ / (Σ_k A_k²)².
+    At frequency k the coefficients ⟨w, cos_k⟩ and ⟨w, sin_k⟩ on the orthonormal basis
+    vectors give the power α_k² = ⟨w, cos_k⟩² + ⟨w, sin_k⟩², the wave's amplitude
+    α = α_k·sqrt(2/p) and its phase φ = atan2(−⟨w, sin_k⟩, ⟨w, cos_k⟩) (He et al.'s
+    definitions). IPR = Σ_k α_k⁴ / (Σ_k α_k²)².
 
     Taught in: grokking_network §1.
     """
@@ -75,9 +78,9 @@ def neuron_waves(W: Tensor, freq: Tensor | None = None) -> NeuronWaves:
 
 
 def inverse_participation(power: Tensor) -> Tensor:
-    """IPR of each row of ``power`` (M, K), the squared amplitudes A_k²: Σ A⁴ / (Σ A²)², (M,).
+    """IPR of each row of ``power`` (M, n), the powers α_k²: Σ_k α_k⁴ / (Σ_k α_k²)², (M,).
 
-    1 when a row's power is all at one frequency, 1/K when spread evenly.
+    1 when a row's power is all at one frequency, 1/n when spread evenly over its n.
 
     Taught in: grokking_network §1 (an exercise).
     """
@@ -103,9 +106,10 @@ def phase_misalignment(theta: Tensor, xi: Tensor) -> Tensor:
 
 
 def lottery_scores(theta: Tensor, xi: Tensor) -> Tensor:
-    """Each neuron's initial head start per frequency: α_k² β_k cos(D_k), (M, K).
+    """Each neuron's initial head start per frequency: α_k² β_k cos(D_k), (M, (p-1)//2).
 
-    For σ(z) = z², frequency k of a neuron adds (α_k² β_k / 2) cos(ψ_k − 2φ_k) to
+    With α_k², β_k² the powers of θ_m and ξ_m (see ``neuron_waves``) and f(z) = z²,
+    frequency k of a neuron adds (2/p)^{3/2}·(α_k² β_k / 2) cos(ψ_k − 2φ_k) to
     the correct logit; under gradient flow α_k grows at a rate ∝ α_k β_k cos D_k
     and β_k at ∝ α_k² cos D_k, so the frequency with the largest initial
     magnitudes and smallest |D| gets ahead and, the paper argues, wins. This
@@ -121,10 +125,11 @@ def lottery_scores(theta: Tensor, xi: Tensor) -> Tensor:
 
 
 def indicator_profile(logits: Tensor, x: int, p: int) -> dict[str, float]:
-    """Mean logit for fixed x over y at the answer x + y, at the ghosts 2x and 2y, and elsewhere.
+    """Mean logit, for a fixed a = ``x`` over all b, at the answer a + b, the ghosts 2a and 2b, elsewhere.
 
-    ``logits`` is (p, p): row y, column j, for the fixed ``x``. He et al.'s
-    "flawed indicator" predicts answer : ghost : rest ≈ p/2 : p/4 : 0 after
+    ``logits`` is (p, p): row b (the second input), column c (the output), for the
+    fixed ``x``; the ghosts' keys are ``ghost_2x`` (2a) and ``ghost_2y`` (2b). He et
+    al.'s "flawed indicator" predicts answer : ghost : rest ≈ p/2 : p/4 : 0 after
     removing the mean, i.e. ghosts at half the answer's height.
 
     Taught in: grokking_network §2.
@@ -293,7 +298,7 @@ def over_training(
     Per state: ``same_freq``, the fraction of neurons whose dominant input frequency
     is already the one they have in the last state; ``cos_d``, the mean cos D at
     each neuron's own frequency; ``ipr_in`` and ``ipr_out``, the mean IPR of θ and
-    ξ; ``norm``, the squared parameter norm; on the pairs (x, y) given:
+    ξ; ``norm``, the squared parameter norm; on the pairs (a, b) = (``x``, ``y``) given:
     ``acc`` of the network, ``dominant_acc`` of its dominant waves alone, and
     the two ``answer_votes`` (``dominant_vote``, ``rest_vote``).
 

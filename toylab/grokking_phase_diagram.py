@@ -18,9 +18,9 @@ from toylab.models import ModularMLP
 
 
 def train_masks(p: int, fracs: list[float], seeds: list[int]) -> Tensor:
-    """One random training set per (fraction, seed): a (p², M) bool mask, True = training pair.
+    """One random training set per (fraction, seed): a (p², E) bool mask, True = training pair.
 
-    Column m is the training split of ``modular_addition_data(p, fracs[m], seeds[m])``;
+    Column e is the training split of ``modular_addition_data(p, fracs[e], seeds[e])``;
     the same seed gives nested sets (a larger fraction adds pairs to a smaller one).
 
     Taught in: grokking_phase_diagram §2.
@@ -37,7 +37,7 @@ def ensemble_loss(
 ) -> Tensor:
     """Σ over members of each member's mean cross-entropy on its own training pairs.
 
-    ``ensemble(x, y)`` gives (M, B, p) logits for all B pairs; ``masks`` (B, M)
+    ``ensemble(x, y)`` gives (E, B, p) logits for all B pairs; ``masks`` (B, E)
     says which pairs each member trains on. Each member's gradient depends on
     its own loss only, so the members train as if alone.
 
@@ -53,10 +53,10 @@ def ensemble_loss(
 
 
 def unseen_pairs(masks: Tensor, x: Tensor, y: Tensor, p: int) -> Tensor:
-    """(p², M) bool: the pairs each member holds out whose swap (y, x) it holds out too.
+    """(p², E) bool: the pairs each member holds out whose swap (b, a) it holds out too.
 
-    ``masks`` (p², M) marks each member's training pairs; row r is the pair
-    (x[r], y[r]), stored at r = x·p + y. Only these pairs need an algorithm: the
+    ``masks`` (p², E) marks each member's training pairs; row r is the pair
+    (a, b) = (x[r], y[r]), stored at r = a·p + b. Only these pairs need an algorithm: the
     network is symmetric, so a held-out pair whose swap was trained on is
     answered by memory.
 

@@ -102,7 +102,7 @@ def to_tokens(X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
 
 
 def gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float, steps: int = 1) -> Tensor:
-    """Prediction after ``steps`` of gradient descent from w = 0 on L(w) = 1/(2N) Σ (wᵀx_i − y_i)².
+    """Prediction after ``steps`` of gradient descent from w = 0 on ℒ(w) = 1/(2N) Σ (wᵀx_i − y_i)².
 
     Taught in: icl_regression §1.
     """
@@ -116,8 +116,8 @@ def gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float, steps: int = 1) ->
 def optimal_gd_eta(n_ctx: int, d: int) -> float:
     """The best single GD step size from w = 0 for x ~ N(0, I_d) and w ~ N(0, I_d): N / (N + d + 1).
 
-    Minimising E[(η/N Σ y_i x_iᵀ x_q − wᵀx_q)²] over η uses E[‖Σ_i y_i x_i‖²] = N(N + d + 1)
-    for Gaussian inputs (fourth moments), and E[Σ y_i x_iᵀ w] = N d.
+    Minimising 𝔼[(η/N Σ y_i x_iᵀ x_q − wᵀx_q)²] over η uses 𝔼[‖Σ_i y_i x_i‖²] = N(N + d + 1)
+    for Gaussian inputs (fourth moments), and 𝔼[Σ y_i x_iᵀ w] = N d.
 
     Taught in: icl_regression §1.
     """
@@ -186,8 +186,8 @@ def debiased_gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float) -> Tensor
     """One GD step on centred inputs: η/N Σ_i y_i (x_i − x̄)ᵀ x_q.
 
     What a pair of softmax heads with opposite signs computes to first order: a
-    head gives μ Σ_i softmax_i(ω x_iᵀx_q) y_i ≈ μ [ȳ + ω/N Σ_i y_i (x_i − x̄)ᵀ x_q];
-    with (μ, ω) and (−μ, −ω) the ȳ terms cancel and the slopes add.
+    head gives μ Σ_i softmax_i(κ x_iᵀx_q) y_i ≈ μ [ȳ + κ/N Σ_i y_i (x_i − x̄)ᵀ x_q];
+    with (μ, κ) and (−μ, −κ) the ȳ terms cancel and the slopes add.
 
     Taught in: icl_regression §5.
     """
@@ -196,7 +196,7 @@ def debiased_gd_predict(X: Tensor, y: Tensor, x_q: Tensor, eta: float) -> Tensor
 
 
 def kernel_regression_predict(X: Tensor, y: Tensor, x_q: Tensor, omega: float) -> Tensor:
-    """Nadaraya-Watson regression with weights softmax_i(ω x_iᵀ x_q): one softmax head reading y.
+    """Nadaraya-Watson regression with weights softmax_i(κ x_iᵀ x_q), κ = ``omega``: one softmax head reading y.
 
     Taught in: icl_regression §5.
     """
@@ -359,9 +359,9 @@ def interpolate(
 class SoftmaxAttentionRegressor(nn.Module):
     """One layer of H softmax heads from the query (x_q, 0) to the context tokens, no positions (He et al. 2025).
 
-    ŷ = Σ_h Σ_i softmax_i(e_iᵀ A_h e_q) (v_hᵀ e_i), with A_h = W_K^hᵀ W_Q^h the
-    head's (d+1, d+1) key-query matrix and v_h its read-out of the value, the
-    two products that are identifiable.
+    ŷ = Σ_m Σ_i softmax_i(e_iᵀ W_K^mᵀ W_Q^m e_q) (v_mᵀ e_i): ``A[m]`` holds head m's
+    (d+1, d+1) key-query product W_K^mᵀ W_Q^m and ``v[m]`` its read-out v_m of the
+    value, the two products that are identifiable.
 
     Taught in: icl_regression §5.
     """
@@ -376,16 +376,16 @@ class SoftmaxAttentionRegressor(nn.Module):
         """Each head's contribution to ŷ: (B, H)."""
         tokens = to_tokens(X, y, x_q)
         ctx, query = tokens[:, :-1], tokens[:, -1]  # (B, N, d+1), (B, d+1)
-        keys_read = torch.einsum("hij,bj->bhi", self.A, query)  # (B, H, d+1): A_h e_q
-        scores = keys_read @ ctx.transpose(1, 2)  # (B, H, N): e_iᵀ A_h e_q
-        values = (ctx @ self.v.T).transpose(1, 2)  # (B, H, N): v_hᵀ e_i
+        keys_read = torch.einsum("hij,bj->bhi", self.A, query)  # (B, H, d+1): A[m] e_q
+        scores = keys_read @ ctx.transpose(1, 2)  # (B, H, N): e_iᵀ A[m] e_q
+        values = (ctx @ self.v.T).transpose(1, 2)  # (B, H, N): v_mᵀ e_i
         return (torch.softmax(scores, dim=-1) * values).sum(-1)
 
     def forward(self, X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
         return self.head_outputs(X, y, x_q).sum(-1)
 
     def omega_mu(self) -> tuple[Tensor, Tensor]:
-        """Each head's ω_h (mean diagonal of A_h's x-block) and μ_h (v_h's y entry): two (H,) tensors."""
+        """Each head's κ_m (mean diagonal of the x-block of ``A[m]``) and μ_m (v_m's y entry): two (H,) tensors."""
         d = self.A.shape[-1] - 1
         with torch.no_grad():
             return self.A[:, :d, :d].diagonal(dim1=1, dim2=2).mean(-1), self.v[:, d].clone()
@@ -456,10 +456,10 @@ def r_squared(pred: Tensor, target: Tensor) -> float:
 
 
 def expected_gd_risk(n_ctx: int, d: int, eta: float, noise_std: float = 0.0) -> float:
-    """E[(ŷ_GD − y_q)²] of one GD step for Gaussian x and w, noiseless targets if noise_std = 0.
+    """𝔼[(ŷ_GD − y_q)²] of one GD step for Gaussian x and w, noiseless targets if noise_std = 0.
 
-    With u = (1/N) Σ y_i x_i: E‖u‖² = (N + d + 1) d / N (+ σ² d / N with noise), E[uᵀw] = d,
-    E‖w‖² = d, so the risk is η² E‖u‖² − 2η d + d + σ².
+    With u = (1/N) Σ y_i x_i: 𝔼‖u‖² = (N + d + 1) d / N (+ σ² d / N with noise), 𝔼[uᵀw] = d,
+    𝔼‖w‖² = d, so the risk is η² 𝔼‖u‖² − 2η d + d + σ².
 
     Taught in: icl_regression §1.
     """

@@ -47,12 +47,12 @@ def repeated_random_tokens(
 def repeated_subsequence_tokens(
     batch: int, n_ctx: int, d_vocab: int, generator: torch.Generator | None = None, min_len: int = 4
 ) -> tuple[Tensor, Tensor]:
-    """Training sequences: random tokens whose first L repeat right after them, L random per sequence.
+    """Training sequences: random tokens whose first S repeat right after them, S random per sequence.
 
-    A random L (from ``min_len`` to ``n_ctx // 2``) keeps a model from finding the
-    repeat by position alone. Returns ``tokens`` (batch, n_ctx) and
+    A random repeat length S (from ``min_len`` to ``n_ctx // 2``) keeps a model from
+    finding the repeat by position alone. Returns ``tokens`` (batch, n_ctx) and
     ``predictable`` (batch, n_ctx − 1): True where the *next* token can be
-    predicted by copying, i.e. the targets at positions L + 1 .. 2L − 1.
+    predicted by copying, i.e. the targets at positions S + 1 .. 2S − 1.
 
     Taught in: induction_heads §1.
     """
@@ -69,12 +69,13 @@ def repeated_subsequence_tokens(
 
 
 class SmearedKeys(nn.Module):
-    """Olsson et al.'s smeared keys: k_j ← σ(α_h) k_j + (1 − σ(α_h)) k_{j−1}, one learned α per head.
+    """Olsson et al.'s smeared keys: key_j ← g key_j + (1 − g) key_{j−1}, one learned gate g per head.
 
     A forward hook on a layer's ``hook_k``: each key becomes a learned mix of its
     own position's key and the previous position's (position 0 keeps its own),
     which gives a one-layer model the previous-token information an induction
-    head needs. Initialised at α = 0 (an even mix).
+    head needs. The gate is g = sigmoid(``alpha``), with ``alpha`` initialised at 0
+    (g = 1/2, an even mix).
 
     Taught in: induction_heads §6, through ``add_smeared_keys``.
     """
@@ -92,7 +93,7 @@ class SmearedKeys(nn.Module):
 def add_smeared_keys(model: HookedTransformer, layer: int = 0) -> HookedTransformer:
     """Give ``layer``'s keys learned smearing (:class:`SmearedKeys`), in place; returns the model.
 
-    The smearing module is a submodule of the layer's ``hook_k``, so its α is a
+    The smearing module is a submodule of the layer's ``hook_k``, so its ``alpha`` is a
     model parameter (trained, saved, copied with the model), and its forward
     hook is not one of TransformerLens's removable hooks.
 

@@ -55,7 +55,10 @@ ACTIVATIONS = {"relu": torch.relu, "square": torch.square}
 
 
 class ModularMLP(nn.Module):
-    """h_m = σ(θ_m[x] + θ_m[y]), logits_j = Σ_m ξ_m[j] h_m: He et al.'s network, M neurons wide.
+    """logit_c = Σ_m ξ_m[c] f(θ_m[a] + θ_m[b]): He et al.'s network, M neurons wide.
+
+    The inputs a, b are the arguments ``x``, ``y``; the activation f is ``"relu"`` or
+    ``"square"`` (f(z) = z²).
 
     Weights start at ``init_scale``·N(0, 1)/sqrt(p) (the paper: 0.1).
 
