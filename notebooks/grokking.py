@@ -111,8 +111,9 @@ print(
 #
 # Only the `=` position is read out, and in a one-layer model nothing after the
 # attention mixes positions. So `grokking.logits_at_equals` uses a *hook* to
-# cut the residual stream to that position before the MLP: same logits, a third
-# of the MLP's work. A hook is a function TransformerLens calls on a named
+# cut the *residual stream* (the vector each position carries through the
+# model: every attention layer and MLP reads it and adds its output back) to that
+# position before the MLP: same logits, a third of the MLP's work. A hook is a function TransformerLens calls on a named
 # activation; returning a tensor replaces it. We check the shortcut is exact:
 
 # %%

@@ -325,6 +325,12 @@ assert final[PERIOD:].mean() < 1.0, "the later copies are predicted"
 # %% [markdown]
 # ## 3. Which heads, and when
 #
+# An attention head does two separate things {cite}`elhage2021framework`. Its
+# **QK circuit** $W_Q W_K^\top$ scores each position against the earlier ones;
+# the softmax of those scores is its attention pattern, *where* it reads. Its
+# **OV circuit** $W_V W_O$ maps what it reads there to what it adds to the
+# residual stream, *what* it moves. The scores below measure each circuit.
+#
 # The scores of every head over training. Layer 0 should hold a
 # **previous-token head** (it attends to $i-1$, and so writes "the previous token
 # was B" into position $i$); layer 1 an **induction head** (it attends to the

@@ -185,7 +185,22 @@ def test_chapter_page_shows_its_figures_without_errors(site, browser, page, n_fi
     assert not external, f"{page} needs the network: {external}"
 
 
-@pytest.mark.parametrize("page", ["book/intro.html", "book/glossary.html", "book/references.html"])
+def test_front_page_shows_the_figure_the_grokking_chapter_computed(site, browser):
+    report = browser.load(
+        f"{site}/book/intro.html",
+        {
+            "figures": "Array.from(document.querySelectorAll('figure img'))"
+            ".filter(i => i.complete && i.naturalWidth > 0).length",
+            "broken": BROKEN_IMAGES_JS,
+        },
+    )
+    assert report.values["figures"] == 1, "the glued grokking figure is missing from the front page"
+    assert not report.values["broken"], report.values["broken"]
+
+
+@pytest.mark.parametrize(
+    "page", ["book/intro.html", "book/notation.html", "book/glossary.html", "book/references.html"]
+)
 def test_prose_pages_load_without_errors(site, browser, page):
     report = browser.load(f"{site}/{page}", {"title": "document.querySelector('h1').textContent"})
     assert not report.exceptions and not console_errors(report), (
