@@ -189,7 +189,7 @@ def test_front_page_shows_the_figure_the_grokking_chapter_computed(site, browser
     report = browser.load(
         f"{site}/book/intro.html",
         {
-            "figures": "Array.from(document.querySelectorAll('figure img'))"
+            "figures": "Array.from(document.querySelectorAll('article img'))"
             ".filter(i => i.complete && i.naturalWidth > 0).length",
             "broken": BROKEN_IMAGES_JS,
         },
