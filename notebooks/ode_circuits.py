@@ -638,9 +638,11 @@ print(
 
 # %%
 # null: constant velocity's second tap is about as large as its first (the squares
-# in the figure); AB2's smaller one is compared on the next line
+# in the figure)
 assert norms[0] > 5 * norms[1:].max(), "one dominant tap: the last state"
-assert norms[1] < 0.25 * fro(stencils["AB2"][1]).mean(), "no AB2-like second tap"
+# null: AB2 (and constant velocity) have a second tap and no taps beyond it; here
+# J_1 is 0.2-0.6 of the largest later tap (seeds 0, 184, 1155, 3978, 4242)
+assert norms[1] < norms[2:].max(), "no AB2-like second tap"
 # null: the exact flow's J_0 is e^hA itself, c = 1
 assert best_c < 0.95, "J_0 is a shrunken flow map"
 assert tap_sum > 0.5 * norms[0], (
@@ -661,7 +663,8 @@ assert reading["transformer"] > 3 * reading["least squares"], (
 # %% [markdown]
 # The last state's tap $J_0$ is more than five times any other; the other 31 are
 # small but spread over the context, like the attention, and together weigh more
-# than half as much. No AB2: $|J_1|$ is under a quarter of AB2's second tap. And
+# than half as much. No AB2: $|J_1|$, where AB2 puts its only other tap, is smaller than some tap
+# further back, where AB2 has none. And
 # $J_0$ is a shrunken $r\, e^{hA}$, $r$ below 0.95: the model trusts its last, noisy
 # state less than the exact flow does (the filter, red, far less; section 8).
 #
