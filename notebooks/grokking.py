@@ -105,9 +105,12 @@ print(
 # The architecture of {cite}`nanda2023progress`: one transformer layer with 4
 # attention heads of width 32, a ReLU MLP of 512 neurons, learned positional
 # embeddings, no LayerNorm, no biases, and separate embedding $W_E$ and
-# unembedding $W_U$. We build it as a TransformerLens `HookedTransformer`
+# unembedding $W_U$. We build it as a TransformerLens `TransformerBridge`
 # {cite}`nanda2022transformerlens` from its config alone, so every activation has a
-# name we can read (`blocks.0.mlp.hook_post` are the 512 neurons).
+# name we can read (`blocks.0.mlp.hook_post` are the 512 neurons). TransformerLens's
+# native transformer has biases everywhere; this model has none, so they are set to
+# zero and frozen, and `tl_named_parameters` below lists the weights under the names
+# `HookedTransformer` used (`blocks.0.attn.W_Q`).
 #
 # Only the `=` position is read out, and in a one-layer model nothing after the
 # attention mixes positions. So `grokking.logits_at_equals` uses a *hook* to
@@ -121,7 +124,7 @@ model = grokking_transformer(P, d_model=128, n_heads=4, d_mlp=512, seed=SEED)
 print(
     {
         name: tuple(w.shape)
-        for name, w in model.named_parameters()
+        for name, w in model.tl_named_parameters()
         if w.requires_grad
     }
 )
@@ -956,7 +959,8 @@ assert measures.weight_norm[-1] < 0.5 * at(phases.memorised, measures.weight_nor
 
 # %%
 snapshot_share = {
-    s: frequency_share(run.state_at(s)["embed.W_E"][:P]) for s in run.snapshot_steps
+    s: frequency_share(run.state_at(s)["embed.weight"][:P])
+    for s in run.snapshot_steps
 }
 
 

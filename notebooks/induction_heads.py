@@ -77,8 +77,13 @@ plotting.use_book_style()
 # predicted by finding the current token's earlier occurrence and copying its
 # successor. Because $S$ varies, position alone does not say where to look.
 #
-# The model is a TransformerLens `HookedTransformer` built from a config: two
+# The model is a TransformerLens `TransformerBridge` built from a config alone
+# (`boot_native`: TransformerLens's own transformer, no download): two
 # layers of four attention heads each, no MLPs and no LayerNorm, $d_{\rm model} = 64$.
+# (For readers of `HookedTransformer`, which TransformerLens 4 removed: hook names,
+# `run_with_cache` and the `W_Q`-style weight views are unchanged, but the weights
+# live in `q`, `k`, `v`, `o` projections, so `W_Q` is a view to read, not a tensor
+# to write.)
 # Attention-only models are the ones whose circuits Elhage et al. could read off
 # the weights; everything below uses their conventions.
 
@@ -680,9 +685,10 @@ for name, value in ablations.items():
 # A pattern is made of queries *and* keys, so this does not yet say which one
 # the previous-token heads feed. A **path ablation** does: remove what they
 # write from the input of the layer-1 *keys* only, leaving the residual stream,
-# the queries and the values as they are (TransformerLens computes the three
-# inputs separately when `use_split_qkv_input` is on; `hooks.path_ablation` does
-# this). Then the same for the queries alone, and the values alone:
+# the queries and the values as they are (each of the three has its own
+# projection, whose input has its own hook, `blocks.1.attn.k.hook_in`;
+# `hooks.path_ablation` edits it). Then the same for the queries alone, and the
+# values alone:
 
 # %%
 with torch.no_grad():
@@ -791,9 +797,7 @@ run_smear = train_model(
     "induction-1layer-smeared",
     ind.add_smeared_keys(build_transformer(model_config(1), seed=SEED)),
 )
-mix = (
-    torch.sigmoid(run_smear.model.blocks[0].attn.hook_k.smear.alpha).detach().cpu()
-)
+mix = ind.smear_gates(run_smear.model)  # (head,) g = sigmoid(alpha)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2))
 for run, label in [
     (run2, "2 layers"),

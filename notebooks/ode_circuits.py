@@ -212,7 +212,8 @@ assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
 #
 # The model is a two-layer TransformerLens model {cite}`nanda2022transformerlens`
 # (four heads per layer, $d_{model} = 64$) whose tokens are states, embedded and
-# read out by linear maps. Like an integrator, it outputs an *increment*,
+# read out by linear maps: `ode.StateTransformer` feeds the embedded states to a
+# `TransformerBridge` as its residual stream, so its hooks work as for tokens. Like an integrator, it outputs an *increment*,
 # $\hat y_{t+1} = y_t + \text{output}_t$, so copying is the model that outputs zero.
 # It is trained on the squared error of every next observed state.
 

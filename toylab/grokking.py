@@ -16,12 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformer_lens import HookedTransformer
+from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
 from toylab.data import ModularAdditionData
 from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
-from toylab.models import build_transformer
+from toylab.models import build_transformer, init_like_hooked_transformer
 from toylab.train import Run
 
 TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below change
@@ -32,7 +32,7 @@ TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below chang
 
 def grokking_transformer(
     p: int, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512, seed: int = 0
-) -> HookedTransformer:
+) -> TransformerBridge:
     """The one-layer transformer of Nanda et al. (2023) for ``a + b mod p``.
 
     Tokens are ``0..p-1`` and '=' (``p``); logits over the p answers. ReLU MLP,
@@ -59,14 +59,14 @@ def grokking_transformer(
         seed=seed,
     )
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.split(".")[-1].startswith("b_"):
-                param.zero_()
-                param.requires_grad_(False)
-            else:
-                scale = p + 1 if name == "unembed.W_U" else d_model
-                param.copy_(torch.randn(param.shape, generator=gen) / scale**0.5)
+    init_like_hooked_transformer(  # in HookedTransformer's order, so a seed keeps its run
+        model,
+        lambda name, shape: (
+            torch.randn(shape, generator=gen) / (p + 1 if name == "W_U" else d_model) ** 0.5
+        ),
+    )
+    for name, param in model.original_model.named_parameters():
+        param.requires_grad_(not name.endswith("bias"))  # no biases: zero and frozen
     return model
 
 
@@ -350,7 +350,6 @@ def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> 
     rows: dict[str, list[float]] = {
         k: [] for k in ProgressMeasures.__dataclass_fields__ if k != "steps"
     }
-    trainable = {n for n, q in run.model.named_parameters() if q.requires_grad}
     for step in run.snapshot_steps:
         model = run.model_at(step)
         logits = all_logits(model, data)
@@ -363,8 +362,8 @@ def progress_measures(run: Run, data: ModularAdditionData, freqs: list[int]) -> 
         W_E = model.embed.W_E[: data.p].detach().cpu().double()
         rows["gini_W_E"].append(gini((basis @ W_E).norm(dim=1)))
         rows["gini_W_L"].append(gini((neuron_logit_map(model) @ basis.T).norm(dim=0)))
-        state = run.state_at(step)
-        rows["weight_norm"].append(float(sum(state[n].double().pow(2).sum() for n in trainable)))
+        trained = [q for q in model.parameters() if q.requires_grad]
+        rows["weight_norm"].append(float(sum(q.detach().double().pow(2).sum() for q in trained)))
     return ProgressMeasures(
         np.asarray(run.snapshot_steps), **{k: np.asarray(v) for k, v in rows.items()}
     )

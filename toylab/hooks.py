@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from transformer_lens import HookedTransformer
+from transformer_lens.model_bridge import TransformerBridge
 
 Hook = tuple[str, Callable]
 
@@ -36,7 +36,7 @@ def with_hooks(loss_fn: Callable[..., Tensor], hooks: list[Hook]) -> Callable[..
     Taught in: induction_heads §7.
     """
 
-    def hooked_loss(model: HookedTransformer, *batch: Tensor) -> Tensor:
+    def hooked_loss(model: TransformerBridge, *batch: Tensor) -> Tensor:
         with model.hooks(fwd_hooks=hooks):
             return loss_fn(model, *batch)
 
@@ -129,7 +129,7 @@ def freeze_patterns(patterns: dict[str, Tensor]) -> list[Hook]:
 
 
 def pattern_preserving_ablation(
-    model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int]
+    model: TransformerBridge, tokens: Tensor, layer: int, heads: list[int]
 ) -> Tensor:
     """Logits with ``heads`` of ``layer`` zeroed while every attention pattern keeps its clean value.
 
@@ -146,7 +146,7 @@ def pattern_preserving_ablation(
 
 
 def path_ablation(
-    model: HookedTransformer, tokens: Tensor, layer: int, heads: list[int], into: str
+    model: TransformerBridge, tokens: Tensor, layer: int, heads: list[int], into: str
 ) -> Tensor:
     """Logits with what ``heads`` of ``layer`` write removed from the next layer's ``into`` inputs only.
 
@@ -159,20 +159,20 @@ def path_ablation(
     """
     if not into or set(into) - set("qkv"):
         raise ValueError(f"into must name some of the inputs 'q', 'k', 'v', got {into!r}")
+    if model.cfg.normalization_type is not None:
+        raise ValueError("path_ablation needs a model without LayerNorm")
     if not 0 <= layer < model.cfg.n_layers - 1:
         raise ValueError(f"layer {layer} has no next layer in a {model.cfg.n_layers}-layer model")
     _, cache = model.run_with_cache(tokens, names_filter=f"blocks.{layer}.attn.hook_z")
     z = cache[f"blocks.{layer}.attn.hook_z"][:, :, heads]  # (batch, pos, len(heads), d_head)
     written = torch.einsum("bphd,hdm->bpm", z, model.W_O[layer, heads])  # (batch, pos, d_model)
 
-    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, n_heads, d_model), one copy per head
-        return x - written[:, :, None, :]
+    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, d_model), the input of q, k or v
+        return x - written
 
-    split = model.cfg.use_split_qkv_input
-    model.set_use_split_qkv_input(True)
-    try:
-        return model.run_with_hooks(
-            tokens, fwd_hooks=[(f"blocks.{layer + 1}.hook_{c}_input", remove) for c in into]
-        )
-    finally:
-        model.set_use_split_qkv_input(split)
+    # the native model computes q, k and v with separate projections, so the input of
+    # each (its ``hook_in``) can lose the heads' output alone; with LayerNorm that input
+    # would be normalised already and subtracting would not remove the heads
+    return model.run_with_hooks(
+        tokens, fwd_hooks=[(f"blocks.{layer + 1}.attn.{c}.hook_in", remove) for c in into]
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from transformer_lens import HookedTransformer
+from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
 from toylab.heads import check_pattern
@@ -71,8 +71,8 @@ def repeated_subsequence_tokens(
 class SmearedKeys(nn.Module):
     """Olsson et al.'s smeared keys: key_j ← g key_j + (1 − g) key_{j−1}, one learned gate g per head.
 
-    A forward hook on a layer's ``hook_k``: each key becomes a learned mix of its
-    own position's key and the previous position's (position 0 keeps its own),
+    A forward hook on a layer's key projection: each key becomes a learned mix of
+    its own position's key and the previous position's (position 0 keeps its own),
     which gives a one-layer model the previous-token information an induction
     head needs. The gate is g = sigmoid(``alpha``), with ``alpha`` initialised at 0
     (g = 1/2, an even mix).
@@ -82,29 +82,45 @@ class SmearedKeys(nn.Module):
 
     def __init__(self, n_heads: int):
         super().__init__()
+        self.n_heads = n_heads
         self.alpha = nn.Parameter(torch.zeros(n_heads))
 
-    def forward(self, hook_point: nn.Module, args, keys: torch.Tensor) -> torch.Tensor:
-        prev = torch.cat([keys[:, :1], keys[:, :-1]], dim=1)  # (batch, pos, head, d_head)
+    def forward(self, module: nn.Module, args, keys: torch.Tensor) -> torch.Tensor:
+        keys = keys.unflatten(-1, (self.n_heads, -1))  # (batch, pos, head, d_head)
+        prev = torch.cat([keys[:, :1], keys[:, :-1]], dim=1)
         mix = torch.sigmoid(self.alpha)[:, None]  # (head, 1)
-        return mix * keys + (1 - mix) * prev
+        return (mix * keys + (1 - mix) * prev).flatten(-2)
 
 
-def add_smeared_keys(model: HookedTransformer, layer: int = 0) -> HookedTransformer:
+def add_smeared_keys(model: TransformerBridge, layer: int = 0) -> TransformerBridge:
     """Give ``layer``'s keys learned smearing (:class:`SmearedKeys`), in place; returns the model.
 
-    The smearing module is a submodule of the layer's ``hook_k``, so its ``alpha`` is a
-    model parameter (trained, saved, copied with the model), and its forward
-    hook is not one of TransformerLens's removable hooks.
+    The smearing runs as a forward hook on the layer's key projection, so
+    ``blocks.{layer}.attn.hook_k`` sees the smeared keys. Its ``alpha`` lives on the
+    native model as ``smeared_keys_{layer}``, where the bridge's ``state_dict`` keeps
+    it: trained, saved and copied with the model. (Attached to the bridge's
+    ``hook_k`` it would be trained but left out of ``state_dict``.)
 
     Taught in: induction_heads §6.
     """
-    hook_point = model.blocks[layer].attn.hook_k
-    if hasattr(hook_point, "smear"):
+    native = model.original_model
+    name = f"smeared_keys_{layer}"
+    if hasattr(native, name):
         raise ValueError(f"layer {layer} already has smeared keys")
-    hook_point.smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
-    hook_point.register_forward_hook(hook_point.smear)
+    smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
+    native.add_module(name, smear)
+    native.layers[layer].attn.k.original_component.register_forward_hook(smear)
     return model
+
+
+def smear_gates(model: TransformerBridge, layer: int = 0) -> Tensor:
+    """The gates g = sigmoid(alpha) of ``layer``'s smeared keys, one per head.
+
+    Taught in: induction_heads §6.
+    """
+    return (
+        torch.sigmoid(getattr(model.original_model, f"smeared_keys_{layer}").alpha).detach().cpu()
+    )
 
 
 def per_token_loss(logits: Tensor, tokens: Tensor) -> Tensor:

@@ -22,16 +22,17 @@ The toolbox of the chapter ``notebooks/ode_circuits.py``.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from transformer_lens import HookedTransformer, HookedTransformerConfig
+from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
+from toylab.models import build_transformer
 
 # --- systems ----------------------------------------------------------------------------------
 
@@ -301,32 +302,37 @@ def energy(x: Tensor) -> Tensor:
 # --- the model ------------------------------------------------------------------------------------
 
 
-class StateTransformer(HookedTransformer):
-    """A causal ``HookedTransformer`` over continuous states: x_t ∈ R^d_state in, a vector out per position.
+class StateTransformer(nn.Module):
+    """A causal transformer over continuous states: x_t ∈ R^d_state in, a vector out per position.
 
-    A linear map embeds each state (``state_embed``); learned positions are added
-    as usual; the unembedding reads out ``d_vocab_out = d_state`` numbers, the
-    prediction of the next state. Everything between is an ordinary
-    TransformerLens model, so hooks, caches and head indices work as for tokens:
-    ``model.run_with_cache(states)``. With ``predict_increment`` (the default) the
-    read-out is added to the input state, like an integrator's update: the
-    prediction at position t is y_t + output_t.
+    A linear map embeds each state (``state_embed``); learned positions are added as
+    usual; the unembedding reads out ``d_vocab_out = d_state`` numbers, the
+    prediction of the next state. Everything between is an ordinary TransformerLens
+    ``TransformerBridge`` (``self.bridge``) fed the residual stream directly
+    (``start_at_layer=0``), so hooks, caches and head indices work as for tokens:
+    ``model.run_with_cache(states)``, ``model.run_with_hooks(states, fwd_hooks=...)``.
+    With ``predict_increment`` (the default) the read-out is added to the input
+    state, like an integrator's update: the prediction at position t is y_t + output_t.
 
     Taught in: ode_circuits §2, through ``state_transformer``.
     """
 
-    def __init__(self, cfg: HookedTransformerConfig, d_state: int, predict_increment: bool = True):
-        with warnings.catch_warnings():  # TransformerLens 3.x: "HookedTransformer is deprecated"
-            warnings.filterwarnings("ignore", "HookedTransformer is deprecated", DeprecationWarning)
-            super().__init__(cfg)
+    def __init__(self, bridge: TransformerBridge, d_state: int, predict_increment: bool = True):
+        super().__init__()
+        self.bridge = bridge
         self.d_state = d_state
         self.predict_increment = predict_increment
-        self.state_embed = nn.Linear(d_state, cfg.d_model)
-        self.to(cfg.device, print_details=False)
+        self.state_embed = nn.Linear(d_state, bridge.cfg.d_model)
 
-    def forward(
-        self, states: torch.Tensor, **kwargs
-    ) -> torch.Tensor:  # (batch, pos, d_state) -> same
+    @property
+    def cfg(self):
+        return self.bridge.cfg
+
+    @property
+    def W_pos(self) -> Tensor:
+        return self.bridge.W_pos
+
+    def _residual(self, states: Tensor) -> Tensor:  # (batch, pos, d_state) -> (batch, pos, d_model)
         if states.ndim != 3 or states.shape[-1] != self.d_state:
             raise ValueError(
                 f"states must be (batch, pos, {self.d_state}), got {tuple(states.shape)}"
@@ -335,11 +341,24 @@ class StateTransformer(HookedTransformer):
             raise ValueError(
                 f"{states.shape[1]} states exceed the model's context of {self.cfg.n_ctx}"
             )
-        states = states.to(self.W_pos.device)  # inputs follow the weights
-        embed = self.hook_embed(self.state_embed(states))  # (batch, pos, d_model)
-        pos = self.hook_pos_embed(self.W_pos[: states.shape[1]])[None]  # (1, pos, d_model)
-        out = super().forward(embed + pos, start_at_layer=0, **kwargs)
-        return states + out if self.predict_increment else out
+        states = states.to(self.state_embed.weight.device)  # inputs follow the weights
+        return self.state_embed(states) + self.W_pos[: states.shape[1]]
+
+    def _read_out(self, states: Tensor, out: Tensor) -> Tensor:
+        return states.to(out.device) + out if self.predict_increment else out
+
+    def forward(self, states: Tensor) -> Tensor:  # (batch, pos, d_state) -> same
+        return self._read_out(states, self.bridge(self._residual(states), start_at_layer=0))
+
+    def run_with_cache(self, states: Tensor, **kwargs) -> tuple[Tensor, Any]:
+        """The prediction and the bridge's ``ActivationCache`` (kwargs: ``names_filter``, ...)."""
+        out, cache = self.bridge.run_with_cache(self._residual(states), start_at_layer=0, **kwargs)
+        return self._read_out(states, out), cache
+
+    def run_with_hooks(self, states: Tensor, fwd_hooks: list) -> Tensor:
+        """The prediction with TransformerLens hooks ``(name, fn)`` attached."""
+        with self.bridge.hooks(fwd_hooks=fwd_hooks):
+            return self(states)
 
 
 def state_transformer(
@@ -361,24 +380,24 @@ def state_transformer(
         raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
     if min(n_layers, d_model, n_heads, n_ctx, d_state) < 1:
         raise ValueError("n_layers, d_model, n_heads, n_ctx and d_state must all be positive")
-    cfg = HookedTransformerConfig(
-        n_layers=n_layers,
-        d_model=d_model,
-        d_head=d_model // n_heads,
-        n_heads=n_heads,
-        d_mlp=None if attn_only else 4 * d_model,
-        attn_only=attn_only,
-        act_fn="gelu",
-        # no tokens: a 1-row W_E is built but unused, states go through state_embed
-        d_vocab=1,
-        d_vocab_out=d_state,
-        n_ctx=n_ctx,
-        normalization_type="LN" if layer_norm else None,
-        device="cpu",
+    bridge = build_transformer(
+        dict(
+            n_layers=n_layers,
+            d_model=d_model,
+            d_head=d_model // n_heads,
+            n_heads=n_heads,
+            d_mlp=None if attn_only else 4 * d_model,
+            attn_only=attn_only,
+            act_fn="gelu",
+            # no tokens: a 1-row W_E is built but unused, states go through state_embed
+            d_vocab=1,
+            d_vocab_out=d_state,
+            n_ctx=n_ctx,
+            normalization_type="LN" if layer_norm else None,
+        ),
         seed=seed,
-    )
-    torch.manual_seed(seed)
-    return StateTransformer(cfg, d_state, predict_increment)
+    )  # leaves the global generator where HookedTransformer left it: state_embed draws next
+    return StateTransformer(bridge, d_state, predict_increment)
 
 
 # --- predictors of the next state (the baselines) -------------------------------------------
@@ -598,7 +617,7 @@ def rollout(model: nn.Module, prefix: Tensor, n_steps: int) -> Tensor:
     Taught in: ode_circuits §6.
     """
     n_ctx = model.cfg.n_ctx
-    states = prefix.clone()
+    states = prefix.to(next(model.parameters()).device)  # (B, T0, 2), on the model's device
     with torch.no_grad():
         for _ in range(n_steps):
             nxt = model(states[:, -n_ctx:])[:, -1:]

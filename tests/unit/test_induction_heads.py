@@ -125,22 +125,27 @@ def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_tok
 def test_smeared_keys_mix_each_key_with_the_previous_one():
     plain = model(n_layers=1)
     smeared = I.add_smeared_keys(copy.deepcopy(plain))
-    assert "blocks.0.attn.hook_k.smear.alpha" in dict(smeared.named_parameters())
+    assert "smeared_keys_0.alpha" in smeared.state_dict(), "saved, snapshotted, cached"
+    assert any(q is smeared.original_model.smeared_keys_0.alpha for q in smeared.parameters())
     t = tokens()
     _, raw = plain.run_with_cache(t)
     k = raw["blocks.0.attn.hook_k"]
     with torch.no_grad():
-        smeared.blocks[0].attn.hook_k.smear.alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
+        smeared.original_model.smeared_keys_0.alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
+    assert torch.allclose(I.smear_gates(smeared), torch.tensor([1.0, 0.0, 0.5]), atol=1e-6)
     _, got = smeared.run_with_cache(t)
     ks = got["blocks.0.attn.hook_k"]
     assert torch.allclose(ks[:, :, 0], k[:, :, 0], atol=1e-5)  # sigma(30) = 1: own key
     assert torch.allclose(ks[:, 1:, 1], k[:, :-1, 1], atol=1e-5)  # sigma(-30) = 0: previous key
     assert torch.allclose(ks[:, 1:, 2], (k[:, 1:, 2] + k[:, :-1, 2]) / 2, atol=1e-5)
     assert torch.allclose(ks[:, 0], k[:, 0], atol=1e-5)  # position 0 has no previous key
-    # the smearing travels with copies and survives reset_hooks
+    # the smearing travels with copies and state dicts, and survives reset_hooks
     twin = copy.deepcopy(smeared)
     twin.reset_hooks(including_permanent=True)
     assert torch.allclose(twin(t), smeared(t))
+    fresh = I.add_smeared_keys(model(n_layers=1))
+    fresh.load_state_dict(smeared.state_dict())
+    assert torch.allclose(fresh(t), smeared(t))
     with pytest.raises(ValueError, match="already"):
         I.add_smeared_keys(smeared)
 
