@@ -60,10 +60,20 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from toylab import exercises, heads, hooks, plotting
+from toylab import exercises, hooks, plotting
 from toylab import induction_heads as ind
+from toylab import induction_task as task
+from toylab.induction_task import (
+    N_CTX,
+    N_HEADS,
+    N_VOCAB,
+    PERIOD,
+    STEPS,
+    model_config,
+    scores,
+    train_model,
+)
 from toylab.models import build_transformer
-from toylab.train import TrainConfig, snapshot_schedule, train
 
 plotting.use_book_style()
 
@@ -86,41 +96,19 @@ plotting.use_book_style()
 # to write.)
 # Attention-only models are the ones whose circuits Elhage et al. could read off
 # the weights; everything below uses their conventions.
+#
+# The task, the model's config and the training settings live in
+# `toylab.induction_task`, because the
+# [learning-coefficient chapter](learning_coefficient.py) measures the same runs
+# again: both chapters call the same `train_model` and share its cache entries.
+# Open that module beside this page to see them; they are short.
 
 # %%
-N_VOCAB, N_CTX, BATCH = 64, 32, 32
-N_HEADS, D_MODEL, D_HEAD = 4, 64, 16  # per layer; the main model has 2 layers
+print(f"vocabulary {N_VOCAB}, context {N_CTX}, {N_HEADS} heads a layer")
+print("model config:", model_config(2))
 SEED = 0
-STEPS, LR = 1500, 3e-3
-PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
 
-
-def model_config(n_layers: int) -> dict:
-    return dict(
-        n_layers=n_layers,
-        d_model=D_MODEL,
-        d_head=D_HEAD,
-        n_heads=N_HEADS,
-        d_vocab=N_VOCAB,
-        n_ctx=N_CTX,
-        attn_only=True,
-        normalization_type=None,
-    )
-
-
-def sample(gen):
-    """A fresh training batch each step, from the loop's seeded generator."""
-    tokens, _ = ind.repeated_subsequence_tokens(
-        BATCH, N_CTX, N_VOCAB, generator=gen
-    )
-    return (tokens,)
-
-
-def lm_loss(model, tokens):
-    return model(tokens, return_type="loss")  # next-token cross-entropy
-
-
-tokens, predictable = ind.repeated_subsequence_tokens(
+tokens, predictable = task.repeated_subsequence_tokens(
     1, N_CTX, N_VOCAB, generator=torch.Generator().manual_seed(1)
 )
 print("a training sequence:", tokens[0].tolist())
@@ -140,64 +128,12 @@ print("predictable targets:", predictable[0].int().tolist())
 #   (summed over the earlier copies: from the third copy on there are several).
 
 # %%
-# (64, 32)
-test_tokens = ind.repeated_random_tokens(
-    64,
-    PERIOD,
-    N_VOCAB,
-    repeats=N_CTX // PERIOD,
-    generator=torch.Generator().manual_seed(3),
-)
-
-
-def scores(model, fwd_hooks=()):
-    """ICL score and every head's attention scores on the test sequences."""
-    with model.hooks(fwd_hooks=list(fwd_hooks)):
-        logits, cache = model.run_with_cache(
-            test_tokens, names_filter=lambda n: n.endswith("hook_pattern")
-        )
-    out = {"icl": ind.icl_score(ind.per_token_loss(logits, test_tokens), PERIOD)}
-    for layer in range(model.cfg.n_layers):
-        pattern = cache[f"blocks.{layer}.attn.hook_pattern"]  # (batch, head, q, k)
-        prev = heads.previous_token_scores(pattern)
-        prefix = ind.prefix_matching_scores(pattern, PERIOD)
-        for h in range(model.cfg.n_heads):
-            out[f"prev L{layer}H{h}"] = float(prev[h])
-            out[f"prefix L{layer}H{h}"] = float(prefix[h])
-    return out
-
-
+test_tokens = task.TEST_TOKENS  # (64, 32): 8 random tokens repeated 4 times
 uniform = torch.tril(torch.ones(N_CTX, N_CTX))
 # attention spread evenly over the past
 uniform = uniform / uniform.sum(-1, keepdim=True)
-CHANCE = float(ind.prefix_matching_scores(uniform[None, None], PERIOD))
+CHANCE = float(task.prefix_matching_scores(uniform[None, None], PERIOD))
 print(f"prefix-matching score of evenly spread attention: {CHANCE:.2f}")
-
-
-def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS, seed=SEED):
-    """Train with the chapter's settings; the hooks also apply when scoring."""
-    return train(
-        model,
-        sample,
-        loss,
-        TrainConfig(
-            steps=steps,
-            lr=LR,
-            seed=seed,
-            log_every=25,
-            snapshot_steps=snapshot_schedule(steps, n_log=10, n_linear=30),
-        ),
-        evaluate=lambda m: scores(m, fwd_hooks),
-        name=name,
-        config={
-            "task": "repeated-subsequences",
-            "n_ctx": N_CTX,
-            "batch": BATCH,
-            "model": model.cfg.n_layers,
-            "hooks": [h[0] for h in fwd_hooks],
-            "v": 2,
-        },
-    )
 
 
 # %% [markdown]
@@ -214,7 +150,7 @@ def train_model(name, model, loss=lm_loss, fwd_hooks=(), steps=STEPS, seed=SEED)
 
 # %%
 run2 = train_model(
-    "induction-2layer", build_transformer(model_config(2), seed=SEED)
+    "induction-2layer", build_transformer(model_config(2), seed=SEED), seed=SEED
 )
 model2 = run2.cpu_model()
 steps = run2.metric("step")
@@ -288,7 +224,7 @@ before_step = max(s for s in run2.snapshot_steps if s <= start)
 
 def per_position_loss(model):
     with torch.no_grad():
-        return ind.per_token_loss(model(test_tokens), test_tokens).mean(0)
+        return task.per_token_loss(model(test_tokens), test_tokens).mean(0)
 
 
 fig, ax = plt.subplots(figsize=(8, 3))
@@ -575,7 +511,7 @@ assert exercises.passes(k_composition_solution, ind.k_composition, cases)[0]
 # %%
 W_OV = (model2.W_V @ model2.W_O).detach()  # (layer, head, d_model, d_model)
 W_QK = (model2.W_Q @ model2.W_K.transpose(-1, -2)).detach()
-baseline = ind.random_composition_baseline(D_MODEL, D_HEAD, seed=SEED)
+baseline = ind.random_composition_baseline(task.D_MODEL, task.D_HEAD, seed=SEED)
 k_comp = (
     np.array(
         [
@@ -638,7 +574,7 @@ print(q_comp.round(3))
 
 # %%
 def icl_of_logits(logits):
-    return ind.icl_score(ind.per_token_loss(logits, test_tokens), PERIOD)
+    return task.icl_score(task.per_token_loss(logits, test_tokens), PERIOD)
 
 
 with torch.no_grad():
@@ -735,9 +671,9 @@ assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
 # `(batch, head, query, key)` on sequences that repeat every `period` tokens,
 # return each head's mean attention from a query $i$ (from the second copy on) to
 # the key $i - \text{period} + 1$, as a tensor of shape `(head,)`. Assume two
-# copies (with more, `ind.prefix_matching_scores` also adds the stripes of the
+# copies (with more, `task.prefix_matching_scores` also adds the stripes of the
 # earlier copies). The check compares your function with
-# `ind.prefix_matching_scores` on a perfect induction head, a random one and a
+# `task.prefix_matching_scores` on a perfect induction head, a random one and a
 # previous-token head.
 # ```
 #
@@ -756,7 +692,7 @@ def my_prefix_matching(pattern: torch.Tensor, period: int) -> torch.Tensor:
 
 prefix_matching = exercises.check(
     my_prefix_matching,
-    ind.prefix_matching_scores,
+    task.prefix_matching_scores,
     ind.exercise_cases("prefix_matching"),
 )
 
@@ -773,7 +709,7 @@ def prefix_matching_solution(pattern: torch.Tensor, period: int) -> torch.Tensor
 
 cases = ind.exercise_cases()
 assert exercises.passes(
-    prefix_matching_solution, ind.prefix_matching_scores, cases
+    prefix_matching_solution, task.prefix_matching_scores, cases
 )[0]
 
 # %% [markdown]
@@ -791,11 +727,12 @@ assert exercises.passes(
 
 # %%
 run1 = train_model(
-    "induction-1layer", build_transformer(model_config(1), seed=SEED)
+    "induction-1layer", build_transformer(model_config(1), seed=SEED), seed=SEED
 )
 run_smear = train_model(
     "induction-1layer-smeared",
     ind.add_smeared_keys(build_transformer(model_config(1), seed=SEED)),
+    seed=SEED,
 )
 mix = ind.smear_gates(run_smear.model)  # (head,) g = sigmoid(alpha)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -882,8 +819,9 @@ clamp = [hooks.clamp_pattern(layer=0, head=0)]
 run_clamp = train_model(
     "induction-2layer-clamped",
     build_transformer(model_config(2), seed=SEED),
-    loss=hooks.with_hooks(lm_loss, clamp),
+    loss=hooks.with_hooks(task.lm_loss, clamp),
     fwd_hooks=clamp,
+    seed=SEED,
 )
 icl_clamp = run_clamp.metric("icl")
 prefix_clamp = best(run_clamp, "prefix", 1)
@@ -913,7 +851,7 @@ for s in CLAMP_SEEDS:
     clamped_s = train_model(
         "induction-2layer-clamped",
         build_transformer(model_config(2), seed=s),
-        loss=hooks.with_hooks(lm_loss, clamp),
+        loss=hooks.with_hooks(task.lm_loss, clamp),
         fwd_hooks=clamp,
         seed=s,
     )

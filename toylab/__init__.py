@@ -8,7 +8,7 @@ Chapter modules (data, models, analyses and exercise checks, in that order):
 
 - ``grokking``: the one-layer transformer of Nanda et al., its Fourier analyses, progress measures
 - ``grokking_network``: He et al.'s two-layer network, the wave read-out of its weights
-- ``induction_heads``: repeated-token data, smeared keys, head and composition scores
+- ``induction_heads``: smeared keys, OV and composition scores
 - ``icl_regression``: in-context linear regression, attention models, GD and other predictors
 - ``ode_circuits``: linear ODEs, integrators, the state transformer, stencils and orders
 
@@ -18,6 +18,7 @@ Shared modules:
 - ``ensemble``: many small models of one architecture trained as one
 - ``hooks``: interventions: clamping, zero/mean, pattern-preserving and path ablation
 - ``heads``: head scores read by more than one chapter
+- ``induction_task``: the induction task's data, model, training run and scores
 - ``data``: the modular-addition task of both grokking chapters
 - ``fourier``: the Fourier basis of Z_p and sparsity measures
 - ``models``: the generic TransformerLens builder

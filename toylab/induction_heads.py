@@ -5,10 +5,12 @@ Attention patterns follow TransformerLens: ``pattern[batch, head, query, key]``
 head's OV circuit is W_OV = W_V W_O and its QK circuit W_QK = W_Q W_Kᵀ, both
 (d_model, d_model).
 
-The toolbox of the chapter ``notebooks/induction_heads.py``: its data (repeated
-tokens), its one-layer control's smeared keys, the head scores only it reads,
-and its exercise check. Interventions are in :mod:`toylab.hooks`, the
-previous-token score (the ODE chapter reads it too) in :mod:`toylab.heads`.
+The toolbox of the chapter ``notebooks/induction_heads.py``: its one-layer control's
+smeared keys, the head scores only it reads, and its exercise check. The task itself
+(data, model, training run, ICL and prefix-matching scores), which the
+learning-coefficient chapter shares, is in :mod:`toylab.induction_task`;
+interventions are in :mod:`toylab.hooks`, the previous-token score (the ODE chapter
+reads it too) in :mod:`toylab.heads`.
 """
 
 from __future__ import annotations
@@ -18,54 +20,6 @@ from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
-from toylab.heads import check_pattern
-
-
-def repeated_random_tokens(
-    batch: int,
-    length: int,
-    d_vocab: int,
-    repeats: int = 2,
-    generator: torch.Generator | None = None,
-    bos: int | None = None,
-) -> Tensor:
-    """Random tokens of ``length`` repeated ``repeats`` times, after an optional BOS: (batch, [1 +] length·repeats).
-
-    Olsson et al.'s prefix-matching test uses 25 tokens x 4 repeats after a BOS.
-
-    Taught in: induction_heads §1.
-    """
-    if min(batch, length, d_vocab, repeats) < 1:
-        raise ValueError("batch, length, d_vocab and repeats must be positive")
-    block = torch.randint(d_vocab, (batch, length), generator=generator)
-    tokens = block.repeat(1, repeats)
-    if bos is not None:
-        tokens = torch.cat([torch.full((batch, 1), bos), tokens], dim=1)
-    return tokens
-
-
-def repeated_subsequence_tokens(
-    batch: int, n_ctx: int, d_vocab: int, generator: torch.Generator | None = None, min_len: int = 4
-) -> tuple[Tensor, Tensor]:
-    """Training sequences: random tokens whose first S repeat right after them, S random per sequence.
-
-    A random repeat length S (from ``min_len`` to ``n_ctx // 2``) keeps a model from
-    finding the repeat by position alone. Returns ``tokens`` (batch, n_ctx) and
-    ``predictable`` (batch, n_ctx − 1): True where the *next* token can be
-    predicted by copying, i.e. the targets at positions S + 1 .. 2S − 1.
-
-    Taught in: induction_heads §1.
-    """
-    if not 1 <= min_len <= n_ctx // 2:
-        raise ValueError(f"min_len must lie in [1, n_ctx // 2 = {n_ctx // 2}], got {min_len}")
-    tokens = torch.randint(d_vocab, (batch, n_ctx), generator=generator)
-    L = torch.randint(min_len, n_ctx // 2 + 1, (batch, 1), generator=generator)
-    pos = torch.arange(n_ctx)
-    in_repeat = (pos >= L) & (pos < 2 * L)  # (batch, n_ctx)
-    tokens = tokens.gather(1, torch.where(in_repeat, pos - L, pos))
-    target = pos[1:]
-    predictable = (target >= L + 1) & (target < 2 * L)  # (batch, n_ctx - 1)
-    return tokens, predictable
 
 
 class SmearedKeys(nn.Module):
@@ -121,56 +75,6 @@ def smear_gates(model: TransformerBridge, layer: int = 0) -> Tensor:
     return (
         torch.sigmoid(getattr(model.original_model, f"smeared_keys_{layer}").alpha).detach().cpu()
     )
-
-
-def per_token_loss(logits: Tensor, tokens: Tensor) -> Tensor:
-    """Cross-entropy of predicting token t + 1 at position t: (batch, n_ctx − 1).
-
-    Taught in: induction_heads §1.
-    """
-    log_probs = logits[:, :-1].log_softmax(-1)
-    return -log_probs.gather(-1, tokens[:, 1:, None].to(logits.device))[..., 0]
-
-
-def icl_score(loss: Tensor, period: int) -> float:
-    """In-context-learning score on sequences repeated with ``period``: first-copy loss minus later-copies loss.
-
-    Olsson et al. take the loss late in the context minus early in the context;
-    on repeated random tokens the late tokens are the later copies, so this is
-    how much having seen the first copy helps (in nats; larger is more ICL).
-    ``loss`` is :func:`per_token_loss`, (batch, n_ctx − 1). Targets 1 .. period − 1
-    form the first copy; from target period + 1 on every token can be copied
-    (target ``period``, the first token of the second copy, cannot).
-
-    Taught in: induction_heads §1.
-    """
-    if loss.shape[-1] < period + 1:
-        raise ValueError(f"{loss.shape[-1] + 1} tokens do not hold two copies of period {period}")
-    first = loss[:, : period - 1]  # targets 1 .. period-1
-    later = loss[:, period:]  # targets period+1 .. end
-    return float(first.mean().detach() - later.mean().detach())
-
-
-def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
-    """Mean attention to the tokens right after earlier copies of the current token, per head.
-
-    For sequences that repeat with ``period`` starting at position ``offset``
-    (1 after a BOS), the query at position i (from the second copy on) should
-    attend to the keys i − m·period + 1 (m = 1, 2, ...): the successors of the
-    current token's earlier occurrences. The attention on all of them is summed
-    (with two copies there is one), then averaged over queries. Returns (n_heads,).
-
-    Taught in: induction_heads §1.
-    """
-    check_pattern(pattern)
-    n_pos = pattern.shape[-1]
-    if not 1 <= period < n_pos - offset:
-        raise ValueError(f"period {period} does not fit {n_pos} positions after offset {offset}")
-    q, k = torch.arange(n_pos)[:, None], torch.arange(n_pos)[None, :]
-    lag = q - k + 1  # key k = q - m * period + 1  <=>  lag = m * period
-    targets = (lag > 0) & (lag % period == 0) & (k > offset)  # (query, key)
-    on_target = (pattern * targets.to(pattern)).sum(-1)  # (batch, head, query)
-    return on_target[..., offset + period :].mean(dim=(0, -1))
 
 
 def ov_copying_score(W_E: Tensor, W_OV: Tensor, W_U: Tensor) -> float:

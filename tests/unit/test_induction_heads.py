@@ -9,6 +9,7 @@ from tiny import model, tokens
 
 from toylab import exercises
 from toylab import induction_heads as I
+from toylab import induction_task as task
 from toylab.heads import previous_token_scores
 
 N_POS, PERIOD = 12, 5
@@ -23,7 +24,7 @@ def causal_pattern(rows):
 
 
 def test_repeated_tokens_repeat():
-    t = I.repeated_random_tokens(
+    t = task.repeated_random_tokens(
         3, 25, 64, repeats=4, generator=torch.Generator().manual_seed(0), bos=64
     )
     assert t.shape == (3, 101) and (t[:, 0] == 64).all()
@@ -33,18 +34,18 @@ def test_repeated_tokens_repeat():
 def test_perfect_previous_token_head():
     prev = causal_pattern(lambda q: max(q - 1, 0))
     assert previous_token_scores(prev).item() == pytest.approx(1.0)
-    assert I.prefix_matching_scores(prev, PERIOD).item() == pytest.approx(0.0)
+    assert task.prefix_matching_scores(prev, PERIOD).item() == pytest.approx(0.0)
 
 
 def test_perfect_induction_head_scores_one():
     # from the second copy on, attend to the token after the previous copy of the current token
     induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
-    assert I.prefix_matching_scores(induction, PERIOD).item() == pytest.approx(1.0)
+    assert task.prefix_matching_scores(induction, PERIOD).item() == pytest.approx(1.0)
     assert previous_token_scores(induction).item() < 0.2
     with_bos = causal_pattern(
         lambda q: q - PERIOD + 1 if q >= PERIOD + 1 else 0
     )  # tokens start at 1
-    assert I.prefix_matching_scores(with_bos, PERIOD, offset=1).item() == pytest.approx(1.0)
+    assert task.prefix_matching_scores(with_bos, PERIOD, offset=1).item() == pytest.approx(1.0)
 
 
 def test_uniform_causal_attention_scores_chance():
@@ -52,7 +53,7 @@ def test_uniform_causal_attention_scores_chance():
     uniform = (uniform / uniform.sum(-1, keepdim=True))[None, None]
     # queries from the second copy on; those in the third copy have two earlier successors
     chance = torch.tensor([(1 + (q >= 2 * PERIOD)) / (q + 1) for q in range(PERIOD, N_POS)]).mean()
-    assert I.prefix_matching_scores(uniform, PERIOD).item() == pytest.approx(chance.item())
+    assert task.prefix_matching_scores(uniform, PERIOD).item() == pytest.approx(chance.item())
 
 
 def test_attention_split_over_all_earlier_copies_scores_one():
@@ -60,8 +61,8 @@ def test_attention_split_over_all_earlier_copies_scores_one():
     for q in range(N_POS):
         keys = [k for k in range(1, q + 1) if (q - k + 1) % PERIOD == 0] or [q]
         pattern[0, 0, q, keys] = 1 / len(keys)
-    assert I.prefix_matching_scores(pattern, PERIOD).item() == pytest.approx(1.0)
-    assert I.prefix_matching_scores(
+    assert task.prefix_matching_scores(pattern, PERIOD).item() == pytest.approx(1.0)
+    assert task.prefix_matching_scores(
         I.induction_pattern(N_POS, PERIOD)[None, None], PERIOD
     ).item() == pytest.approx(1.0)
 
@@ -70,14 +71,14 @@ def test_scores_are_per_head():
     prev = causal_pattern(lambda q: max(q - 1, 0))
     induction = causal_pattern(lambda q: q - PERIOD + 1 if q >= PERIOD else 0)
     both = torch.cat([prev, induction], dim=1).repeat(4, 1, 1, 1)  # (4, 2, n, n)
-    assert I.prefix_matching_scores(both, PERIOD).tolist() == pytest.approx([0.0, 1.0])
+    assert task.prefix_matching_scores(both, PERIOD).tolist() == pytest.approx([0.0, 1.0])
 
 
 def test_bad_patterns_raise():
     with pytest.raises(ValueError, match="batch, head, query, key"):
         previous_token_scores(torch.zeros(3, 4, 5))
     with pytest.raises(ValueError, match="does not fit"):
-        I.prefix_matching_scores(torch.zeros(1, 1, 4, 4), period=4)
+        task.prefix_matching_scores(torch.zeros(1, 1, 4, 4), period=4)
 
 
 def test_copying_score_signs():
@@ -112,10 +113,10 @@ def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_tok
         return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
 
     cases = I.exercise_cases()
-    assert exercises.passes(solution, I.prefix_matching_scores, cases)[0]
-    assert not exercises.passes(previous_token, I.prefix_matching_scores, cases)[0]
+    assert exercises.passes(solution, task.prefix_matching_scores, cases)[0]
+    assert not exercises.passes(previous_token, task.prefix_matching_scores, cases)[0]
     ok, message = exercises.passes(
-        lambda pattern, period: solution(pattern, period)[None], I.prefix_matching_scores, cases
+        lambda pattern, period: solution(pattern, period)[None], task.prefix_matching_scores, cases
     )
     assert not ok and "shape" in message
     with pytest.raises(ValueError, match="no exercise named"):
@@ -151,7 +152,7 @@ def test_smeared_keys_mix_each_key_with_the_previous_one():
 
 
 def test_training_data_repeats_a_random_length_prefix():
-    t, predictable = I.repeated_subsequence_tokens(
+    t, predictable = task.repeated_subsequence_tokens(
         64, 32, 50, generator=torch.Generator().manual_seed(0)
     )
     assert t.shape == (64, 32) and predictable.shape == (64, 31)
@@ -165,7 +166,7 @@ def test_training_data_repeats_a_random_length_prefix():
         n = len(pos) + 1
         assert torch.equal(row[pos + 1], row[pos + 1 - n])
     with pytest.raises(ValueError, match="min_len must lie in"):
-        I.repeated_subsequence_tokens(2, 8, 5, min_len=5)
+        task.repeated_subsequence_tokens(2, 8, 5, min_len=5)
 
 
 def test_per_token_loss_and_icl_score():
@@ -174,14 +175,14 @@ def test_per_token_loss_and_icl_score():
     want = torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, 7), t[:, 1:].reshape(-1), reduction="none"
     )
-    assert torch.allclose(I.per_token_loss(logits, t), want.reshape(3, 8), atol=1e-6)
+    assert torch.allclose(task.per_token_loss(logits, t), want.reshape(3, 8), atol=1e-6)
     # period 4, three copies: targets 1-3 first copy, target 4 unpredictable, targets 5-11 copyable
     loss = torch.cat(
         [torch.full((2, 3), 4.0), torch.full((2, 1), 9.0), torch.full((2, 7), 1.0)], dim=1
     )
-    assert I.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
+    assert task.icl_score(loss.detach(), period=4) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="do not hold two copies"):
-        I.icl_score(loss, period=11)
+        task.icl_score(loss, period=11)
 
 
 def ov_solution(W_E, W_OV, W_U):
