@@ -23,6 +23,7 @@ CHAPTER_BUDGET_S = {
     "induction_heads": 240,
     "icl_regression": 180,
     "ode_circuits": 300,
+    "learning_coefficient": 240,  # issue 17
 }  # from each chapter's issue
 
 

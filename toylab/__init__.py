@@ -11,6 +11,7 @@ Chapter modules (data, models, analyses and exercise checks, in that order):
 - ``induction_heads``: smeared keys, OV and composition scores
 - ``icl_regression``: in-context linear regression, attention models, GD and other predictors
 - ``ode_circuits``: linear ODEs, integrators, the state transformer, stencils and orders
+- ``learning_coefficient``: the LLC of saved snapshots with devinterp, per head and per dataset
 
 Shared modules:
 

@@ -27,6 +27,7 @@ CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/induction_heads.html": 7,
     "notebooks/icl_regression.html": 7,
     "notebooks/ode_circuits.html": 9,
+    "notebooks/learning_coefficient.html": 4,
 }
 CIRCUITSVIS_VIEWS = {
     "notebooks/induction_heads.html": 1,

@@ -1,0 +1,824 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,jupyter,-all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Stages of development: the learning coefficient of the induction run
+#
+# The [induction-heads chapter](induction_heads.ipynb) watched a two-layer model
+# learn to copy in a phase change, by reading its attention patterns. This chapter
+# looks at the same run through a different lens, one that never opens the model:
+# the **local learning coefficient** (LLC) of singular learning theory, a measure of
+# how much of its parameter space a snapshot really uses {cite}`lau2023llc`.
+# Hoogland et al. {cite}`hoogland2024developmental` measured it over the training of a
+# two-layer attention-only language model and found training moving in stages whose
+# boundaries the LLC marks; Wang et al. {cite}`wang2024refined` restricted it to one
+# head's weights, or to one kind of data, to tell the heads apart.
+#
+# You estimate it with `devinterp`, the maintained library for it, on the snapshots
+# the induction chapter saved (loaded from the cache if you ran that chapter; about a
+# minute of training if not), after calibrating the estimator the way a careful user
+# does. About four minutes on a laptop CPU.
+#
+# ```{admonition} Learning objectives
+# :class: tip
+# - Say what the LLC measures, and how SGLD sampling around a snapshot estimates it.
+# - Calibrate the sampler: read the chains' loss traces, recognise a chain that
+#   escapes, diverges or has not settled, and check what the estimate depends on.
+# - Find the stages of a training run from its LLC curve and compare them with the
+#   phase change the head scores show.
+# - Restrict the LLC to one head's weights or to one kind of data, and compare what
+#   it sees with what ablations see.
+# ```
+
+# %% [markdown]
+# ## Set-up
+#
+# On Colab the next cell installs `toylab` (the book's helper package); elsewhere
+# it does nothing (see the [introduction](../book/intro.md)).
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # only on Colab
+    url = "toylab @ git+https://github.com/toylab-book/toylab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.nn.functional import cross_entropy
+
+from toylab import exercises, hooks, plotting
+from toylab import induction_task as task
+from toylab import learning_coefficient as lc
+from toylab.data import modular_addition_data
+from toylab.models import ModularMLP, build_transformer
+from toylab.train import TrainConfig, train
+
+plotting.use_book_style()
+
+# %% [markdown]
+# ## 1. The estimator
+#
+# Training ends at a point $w^*$ of the loss landscape. Around a minimum of a
+# *regular* model the loss grows like a quadratic in every direction, and the
+# volume of weights whose loss is within $\epsilon$ of the minimum shrinks like
+# $\epsilon^{d/2}$ with $d$ the number of parameters. Neural networks are not
+# regular: many directions are flat (a head that writes nothing can change its
+# keys freely; scaling $W_V$ up and $W_O$ down changes nothing), so that volume
+# shrinks more slowly, like $\epsilon^{\lambda}$ with a **learning coefficient**
+# $\lambda \le d/2$. The smaller $\lambda$, the more degenerate, and in that sense
+# simpler, the solution {cite}`lau2023llc`.
+#
+# Lau et al. estimate the local $\lambda$ at $w^*$ by sampling weights $w$ near
+# $w^*$ from a tempered posterior localised there,
+# $p(w) \propto \exp\{-n\beta\, L_n(w) - \tfrac{\gamma}{2}\lVert w - w^*\rVert^2\}$,
+# and measuring how much worse they are on average:
+#
+# $$\hat\lambda = n\beta\,\big(\mathbb E_{w}[L_n(w)] - L_n(w^*)\big),$$
+#
+# with $L_n$ the loss on $n$ samples, $n\beta$ an inverse temperature and $\gamma$ a
+# localisation strength. The samples come from **SGLD**: gradient steps on that
+# posterior plus Gaussian noise,
+# $\Delta w = -\tfrac{\epsilon}{2}\big(n\beta\, \nabla L(w) + \gamma (w - w^*)\big) + \mathcal N(0, \epsilon)$,
+# with step size $\epsilon$ and minibatch gradients. `devinterp` runs the chains and
+# averages the loss along them (its `lr` is our $\epsilon$). Everything depends on
+# $\epsilon$, $n\beta$ and $\gamma$, which is why the first job is calibration.
+#
+# We load the two runs of the induction chapter, the two-layer model and its
+# one-layer control, through the same function that chapter trains them with, so
+# they come from the cache when that chapter has run.
+
+# %%
+SEED = 0
+run2 = task.train_model(
+    "induction-2layer",
+    build_transformer(task.model_config(2), seed=SEED),
+    seed=SEED,
+)
+run1 = task.train_model(
+    "induction-1layer",
+    build_transformer(task.model_config(1), seed=SEED),
+    seed=SEED,
+)
+steps = run2.metric("step")
+prefix_best = np.max(
+    [run2.metric(f"prefix L1H{h}") for h in range(task.N_HEADS)], axis=0
+)
+start = int(steps[np.argmax(prefix_best > 0.3)])
+end = int(steps[np.argmax(prefix_best > 0.6)])
+print(f"phase change (best prefix-matching score 0.3 -> 0.6): steps {start}-{end}")
+
+# the data the loss L_n is measured on: fresh training sequences, fixed
+data = task.repeated_subsequence_tokens(
+    1024,
+    task.N_CTX,
+    task.N_VOCAB,
+    generator=torch.Generator().manual_seed(SEED + 100),
+)[0]
+final = run2.model_at(task.STEPS)
+
+# %% [markdown]
+# A grid of settings on the final snapshot: two localisations, three step sizes,
+# $n\beta = 30$ (Wang et al.'s value {cite}`wang2024refined`), one chain of 100
+# steps each. A chain that diverges (a NaN loss) raises an error in
+# `lc.estimate_llc`, instead of the overflowed number `devinterp` would return.
+
+# %%
+N_BETA = 30
+grid = {}
+for gamma in (100, 1000, 10_000):
+    for eps in (1e-5, 1e-4, 1e-3):
+        settings = lc.SGLDSettings(
+            lr=eps, n_beta=N_BETA, localization=gamma, num_chains=1, seed=SEED
+        )
+        try:
+            grid[gamma, eps] = lc.estimate_llc(final, data, settings)
+        except FloatingPointError:
+            grid[gamma, eps] = None
+        est = grid[gamma, eps]
+        print(
+            f"gamma {gamma:>6}, eps {eps:.0e}: "
+            + ("diverged" if est is None else f"LLC {est.llc:6.2f}")
+        )
+
+# %% [markdown]
+# The traces tell the settings apart. An untrained model's loss, $\ln 64$, is the
+# line a chain must stay well below: above it, the chain has wandered out of the
+# basin it was meant to describe.
+
+# %%
+untrained_loss = np.log(task.N_VOCAB)
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+for ax, gamma in zip(axes, (100, 1000, 10_000)):
+    for eps in (1e-5, 1e-4, 1e-3):
+        est = grid[gamma, eps]
+        if est is not None:
+            smooth = np.convolve(est.loss_trace[0], np.ones(10) / 10, "valid")
+            ax.plot(np.arange(9, 100), smooth, label=f"eps {eps:.0e}", lw=1.2)
+    ax.axhline(untrained_loss, color="k", ls=":", lw=1, label="untrained (ln 64)")
+    ax.axhline(
+        grid[1000, 1e-4].init_loss, color="k", lw=0.7, label="snapshot $L(w^*)$"
+    )
+    ax.set_title(f"gamma = {gamma}", fontsize=10)
+    ax.set_xlabel("SGLD step")
+axes[0].set_ylabel("batch loss (nats, mean of 10 steps)")
+axes[1].legend(fontsize=9, loc="upper right")
+fig.suptitle(
+    "Weak localisation lets the chain climb out of the basin; strong localisation "
+    "pins it (or diverges); gamma 1000 settles within a few steps",
+    fontsize=10,
+)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What the grid shows, and the choice we make:
+#
+# - **$\gamma = 100$** (weak localisation): at $\epsilon = 10^{-3}$ the chain climbs
+#   past the untrained model's loss: it has left the basin it was meant to describe,
+#   and its large $\hat\lambda$ means nothing. At $10^{-4}$ it is still climbing when
+#   it stops, so its estimate would grow with the chain's length. At $n\beta = 30$
+#   the loss alone does not hold a chain near $w^*$.
+# - **$\gamma = 10^4$**: the chain hardly moves, and at $\epsilon = 10^{-3}$ it
+#   diverges. A short calculation says why (ours, not the papers'): the localisation
+#   term alone moves $w - w^*$ by a factor $1 - \epsilon\gamma/2$ per step, which
+#   overshoots and grows once $\epsilon\gamma/2 > 2$; here it is 5.
+# - **$\gamma = 1000$**: the chain settles within about $2/(\epsilon\gamma)$ steps
+#   (200 at $\epsilon = 10^{-5}$: not within this chain; 20 at $10^{-4}$). The
+#   estimate still grows with $\epsilon$: the same calculation gives a spread of
+#   $1/\big(\gamma(1 - \epsilon\gamma/4)\big)$ per weight at equilibrium, a third
+#   too wide at $\epsilon\gamma = 1$. We take $\epsilon = 3\cdot 10^{-4}$
+#   ($\epsilon\gamma = 0.3$): settled after a handful of steps, less than 10% too wide.
+#
+# Two more checks on the chosen setting: do independent chains agree, and how does
+# the estimate move with $n\beta$?
+
+# %%
+CHOSEN = lc.SGLDSettings(lr=3e-4, n_beta=N_BETA, localization=1000, seed=SEED)
+four = lc.estimate_llc(
+    final, data, lc.SGLDSettings(**{**vars(CHOSEN), "num_chains": 4})
+)
+print("four chains:", np.round(four.llc_per_chain, 2), f"spread {four.llc_std:.3f}")
+by_nbeta = {
+    nb: lc.estimate_llc(
+        final,
+        data,
+        lc.SGLDSettings(**{**vars(CHOSEN), "n_beta": nb, "num_chains": 1}),
+    ).llc
+    for nb in (10, 30, 100)
+}
+print("LLC at n*beta = 10, 30, 100:", [round(v, 2) for v in by_nbeta.values()])
+nbeta_ratio = by_nbeta[100] / by_nbeta[10]
+print(f"ratio LLC(100) / LLC(10): {nbeta_ratio:.1f}")
+flat = four.loss_trace[:, 50:].mean() - four.loss_trace[:, 20:50].mean()
+print(f"trace: mean of steps 50-99 minus steps 20-49 = {flat:+.3f} nats")
+
+# %% [markdown]
+# The chains agree to a few per cent. But the estimate grows in proportion to
+# $n\beta$ (the ratio printed above is close to 10 for a tenfold $n\beta$): the
+# loss the chains reach does not depend on the temperature at all. At these
+# settings the localisation term, not the loss, holds the chain near $w^*$: the
+# chain spreads like a Gaussian of width $1/\sqrt\gamma$ in every direction, and
+# $\mathbb E[L] - L(w^*)$ measures the loss's curvature averaged over that ball,
+# about $\operatorname{tr}(H)/2\gamma$ for a Hessian $H$. The theory's $\lambda$
+# needs $n\beta$ large enough that the loss confines the chain in the directions
+# that matter (thousands here), with steps small enough to stay stable, and so
+# chains of thousands of steps: more than this chapter's budget for a dozen
+# snapshots. So read our $\hat\lambda$ as a *relative* measure: computed with the
+# same settings and the same data at every snapshot, it tracks how sharply the
+# loss constrains the weights, and that is what changes over training. This is our
+# reading of the measurements above, not a claim of the papers; Hoogland et al. and
+# Wang et al. calibrated larger models with longer chains.
+
+# %%
+escaped = grid[100, 1e-3].loss_trace[0, -20:].mean()
+settled = four.loss_trace[:, -50:].mean()
+print(
+    f"gamma 100, eps 1e-3: the chain ends at loss {escaped:.2f} (ln 64 = {untrained_loss:.2f})"
+)
+print(
+    f"chosen setting: the chains sit at {settled:.2f}, the snapshot at {four.init_loss:.2f}"
+)
+# null: a chain that stays in the basin sits near L(w*) = 3.25, far below ln 64 = 4.16
+assert escaped > untrained_loss - 0.2, "weak localisation lets the chain escape"
+# null: an escaping chain ends above the untrained loss (as the one above); the chosen
+# one stays within 0.5 nats of L(w*)
+assert settled - four.init_loss < 0.5, "the chosen chains stay near the snapshot"
+# null: a chain still settling (eps 1e-5 above) rises by more than 0.02 nats here
+assert abs(flat) < 0.02, "the chosen chains have settled"
+# null: chains that disagree would spread by as much as the estimate itself
+assert four.llc_std < 0.1 * four.llc, "independent chains agree"
+# null: an estimate the loss confines (the theory's regime) would not change with
+# n*beta (ratio 1); one the localisation confines scales with it (ratio 10)
+assert nbeta_ratio > 5, "at these settings the localisation sets the estimate"
+
+# %% [markdown]
+# ```{admonition} Exercise 1: the estimate from the traces (easy, 5 minutes)
+# :class: note
+# Write `my_llc(loss_trace, init_loss, n_beta)` that returns $\hat\lambda$ per
+# chain from the chains' losses: `loss_trace` is (chains, steps), `init_loss` the
+# snapshot's loss $L_n(w^*)$, a float; return a (chains,) array. `devinterp`
+# averages over every step, the first ones included.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# $\hat\lambda = n\beta\,(\text{mean loss along the chain} - L_n(w^*))$, one mean per row.
+# ```
+
+
+# %%
+def my_llc(loss_trace: np.ndarray, init_loss: float, n_beta: float) -> np.ndarray:
+    raise NotImplementedError("your code here")
+
+
+llc_from_trace = exercises.check(
+    my_llc, lc.llc_from_trace, lc.exercise_cases("llc_from_trace")
+)
+print(
+    "the four chains again:",
+    np.round(llc_from_trace(four.loss_trace, four.init_loss, N_BETA), 2),
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def llc_solution(loss_trace, init_loss, n_beta):
+    return n_beta * (loss_trace.mean(axis=1) - init_loss)  # (chains,)
+
+
+assert exercises.passes(
+    llc_solution, lc.llc_from_trace, lc.exercise_cases("llc_from_trace")
+)[0]
+
+# %% [markdown]
+# ## 2. Stages of the induction run
+#
+# Now the same estimator, with the chosen settings and one chain, at every hundredth
+# step of the two-layer run, and of the one-layer control, which never forms an
+# induction head.
+#
+# ```{admonition} Predict before you run
+# :class: tip
+# The LLC measures how constrained the weights are. When the induction circuit
+# forms, do you expect it to rise (more structure to keep in place) or fall (a
+# simpler solution replaces a more complicated one)? Smoothly, or at once?
+# ```
+
+# %%
+ONE = lc.SGLDSettings(**{**vars(CHOSEN), "num_chains": 1})
+grid_steps = np.arange(0, task.STEPS + 1, 100)
+llc2 = np.array(
+    [lc.estimate_llc(run2.model_at(s), data, ONE).llc for s in grid_steps]
+)
+llc1 = np.array(
+    [lc.estimate_llc(run1.model_at(s), data, ONE).llc for s in grid_steps]
+)
+print("two layers:", np.round(llc2, 2))
+print("one layer: ", np.round(llc1, 2))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+axes[0].plot(grid_steps, llc2, "o-", ms=3, label="two layers")
+axes[0].plot(grid_steps, llc1, "o-", ms=3, label="one layer (control)")
+axes[0].set_title("LLC estimate", fontsize=10)
+axes[0].legend(fontsize=9)
+axes[1].plot(steps, run2.metric("icl"), label="two layers")
+axes[1].plot(run1.metric("step"), run1.metric("icl"), label="one layer")
+axes[1].set_title("ICL score (nats)", fontsize=10)
+for h in range(task.N_HEADS):
+    label = h == 0
+    axes[2].plot(
+        steps,
+        run2.metric(f"prefix L1H{h}"),
+        "tab:blue",
+        lw=1,
+        label="prefix-matching, L1 heads" if label else None,
+    )
+    axes[2].plot(
+        steps,
+        run2.metric(f"prev L0H{h}"),
+        "tab:red",
+        lw=1,
+        ls="--",
+        label="previous-token, L0 heads" if label else None,
+    )
+axes[2].set_title("head scores (two layers)", fontsize=10)
+axes[2].legend(fontsize=9)
+for ax in axes:
+    ax.axvspan(start, end, color="tab:orange", alpha=0.2)
+    ax.set_xlabel("step")
+fig.suptitle(
+    "The LLC jumps when the induction heads form (shaded) and is flat on either side; "
+    "the one-layer control only creeps up",
+    fontsize=10,
+)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Stage boundaries are where the LLC curve changes regime: Hoogland et al. look for
+# critical points, where its slope vanishes {cite}`hoogland2024developmental`. With
+# a curve sampled every 100 steps we mark the stretches where it rises faster than a
+# third of its fastest rise, and the plateaus between them.
+
+# %%
+rise = np.diff(llc2)  # per 100 steps
+fast = rise > rise.max() / 3
+i_fast = int(np.argmax(rise))
+print("rise per 100 steps:", np.round(rise, 2))
+print(
+    "fast stretches:",
+    [f"{grid_steps[i]}-{grid_steps[i + 1]}" for i in np.flatnonzero(fast)],
+)
+print(
+    f"fastest rise {rise.max():.2f} between steps {grid_steps[i_fast]} and "
+    f"{grid_steps[i_fast + 1]}; phase change {start}-{end}"
+)
+print(f"one-layer control: fastest rise {np.diff(llc1).max():.2f}")
+late = np.ptp(llc2[grid_steps >= end + 200])
+print(f"from step {end + 200} on, the LLC moves by {late:.2f} in all")
+
+# %%
+# null: an LLC unrelated to the phase change (e.g. the snapshots shuffled) puts its
+# fastest rise anywhere in 1,500 steps; here it must overlap the window
+assert grid_steps[i_fast] <= end and grid_steps[i_fast + 1] >= start, (
+    "the LLC's fastest rise overlaps the phase change"
+)
+# null: the one-layer control, trained identically without a phase change (printed)
+assert rise.max() > 2 * np.diff(llc1).max(), "a jump the control does not have"
+# null: a curve that kept rising at its rate before the jump would move by about a
+# third of its range over the last 700 steps or more
+assert late < 0.15 * np.ptp(llc2), "a plateau after the jump"
+
+# %% [markdown]
+# On this task the LLC shows three stages: a slow rise while the model learns
+# token statistics and the first in-context heuristics, a jump across the phase
+# change, and a plateau in which the circuit sharpens (the ICL score still creeps
+# up) without the LLC moving much. The jump is an *increase*: the induction circuit
+# makes the loss sensitive to weights it did not care about before (a head's keys
+# and queries now matter), as Hoogland et al. found for the stage in which their
+# language model forms induction heads {cite}`hoogland2024developmental`. We see no
+# stage with a falling LLC in 1,500 steps; their model, trained for 50,000, had
+# such stages.
+#
+# ## 3. Which heads? The refined LLC
+#
+# The LLC can be restricted in two ways {cite}`wang2024refined`. **Weight-refined**:
+# let the chains move only one head's weights, keeping the rest at $w^*$, so the
+# estimate measures how constrained that head is. **Data-refined**: measure the loss
+# on one kind of data, so the estimate measures the complexity that data calls on.
+#
+# To restrict a chain to a head we need that head's weights in the bridge's layout.
+# `q`, `k`, `v` and `o` hold every head of a layer side by side in `nn.Linear`
+# layers: `q.weight` is $(n_{\rm heads} d_{\rm head}, d_{\rm model})$, so head $h$ owns
+# rows $h\, d_{\rm head}$ to $(h+1)\, d_{\rm head} - 1$ of `q`, `k`, `v` (weights and
+# biases), and the same columns of `o.weight`.
+#
+# ```{admonition} Exercise 2: one head's weights (medium, 10 minutes)
+# :class: note
+# Write `my_head_masks(model, layer, head)` that returns
+# `{parameter name: bool tensor shaped like the parameter}`, True exactly on the
+# weights of head `head` in `layer`, for the seven parameters a head owns a part of
+# (`q`, `k`, `v` weight and bias, `o` weight; `o`'s bias is shared by all heads).
+# Names look like `layers.0._original_component.attn._original_component.q._original_component.weight`;
+# `model.cfg.d_head` is $d_{\rm head}$.
+# ```
+#
+# ```{admonition} Hint
+# :class: dropdown
+# Loop over `model.named_parameters()`, keep the names under
+# `f"layers.{layer}._original_component.attn._original_component."`, and set
+# `mask[h * d : (h + 1) * d] = True` for `q`, `k`, `v`, `mask[:, h * d : (h + 1) * d] = True`
+# for `o.weight`.
+# ```
+
+
+# %%
+def my_head_masks(model, layer: int, head: int) -> dict[str, torch.Tensor]:
+    raise NotImplementedError("your code here")
+
+
+head_masks = exercises.check(
+    my_head_masks,
+    lc.head_masks,
+    lc.exercise_cases("head_masks", model=final),
+    lc.compare_masks,
+)
+
+# %% [markdown]
+# The solution (collapsed; click to open):
+
+
+# %% tags=["hide-input"] jupyter={"source_hidden": true}
+def head_masks_solution(model, layer, head):
+    d = model.cfg.d_head
+    prefix = f"layers.{layer}._original_component.attn._original_component."
+    masks = {}
+    for name, p in model.named_parameters():
+        if not name.startswith(prefix) or name.endswith(
+            "o._original_component.bias"
+        ):
+            continue
+        mask = torch.zeros_like(p, dtype=torch.bool)
+        if ".o." in name[len(prefix) - 1 :]:
+            mask[:, head * d : (head + 1) * d] = True
+        else:
+            mask[head * d : (head + 1) * d] = True
+        masks[name] = mask
+    return masks
+
+
+assert exercises.passes(
+    head_masks_solution,
+    lc.head_masks,
+    lc.exercise_cases("head_masks", model=final),
+    lc.compare_masks,
+)[0]
+
+# %% [markdown]
+# Every head's weight-refined LLC, before the phase change and after it, beside what
+# the usual tools say about the same snapshots: the head scores, and an ablation
+# score (how much the ICL score drops when the head's output is zeroed).
+
+# %%
+BEFORE = int(grid_steps[grid_steps <= start - 100].max())
+AFTER = int(grid_steps[grid_steps >= end + 100].min())
+names = [f"L{l}H{h}" for l in range(2) for h in range(task.N_HEADS)]
+
+
+def zero_ablation(model):
+    """ICL score lost when each head's output is zeroed: (8,), in nats."""
+    clean = task.scores(model)["icl"]
+    lost = []
+    for layer in range(2):
+        for h in range(task.N_HEADS):
+            with torch.no_grad():
+                logits = model.run_with_hooks(
+                    task.TEST_TOKENS, fwd_hooks=[hooks.zero_heads(layer, [h])]
+                )
+            loss = task.per_token_loss(logits, task.TEST_TOKENS)
+            lost.append(clean - task.icl_score(loss, task.PERIOD))
+    return np.array(lost)
+
+
+refined, ablation, head_scores = {}, {}, {}
+for s in (BEFORE, AFTER):
+    m = run2.model_at(s)
+    refined[s] = np.array(
+        [
+            lc.estimate_llc(m, data, ONE, masks=head_masks(m, l, h)).llc
+            for l in range(2)
+            for h in range(task.N_HEADS)
+        ]
+    )
+    ablation[s] = zero_ablation(m)
+    sc = task.scores(m)
+    head_scores[s] = np.array(
+        [sc[f"prev L0H{h}"] for h in range(task.N_HEADS)]
+        + [sc[f"prefix L1H{h}"] for h in range(task.N_HEADS)]
+    )
+print(
+    f"{'head':>6} | {'wrLLC':^15} | {'ICL lost (nats)':^15} | prev (L0) / prefix (L1)"
+)
+print(
+    f"{'':>6} | {BEFORE:>6}  {AFTER:>6} | {BEFORE:>6}  {AFTER:>6} | {BEFORE:>6}  {AFTER:>6}"
+)
+for i, name in enumerate(names):
+    print(
+        f"{name:>6} | {refined[BEFORE][i]:6.3f}  {refined[AFTER][i]:6.3f} | "
+        f"{ablation[BEFORE][i]:6.2f}  {ablation[AFTER][i]:6.2f} | "
+        f"{head_scores[BEFORE][i]:6.2f}  {head_scores[AFTER][i]:6.2f}"
+    )
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+x = np.arange(len(names))
+for ax, values, title in [
+    (axes[0], refined, "weight-refined LLC"),
+    (axes[1], ablation, "ICL score lost when zeroed (nats)"),
+    (axes[2], head_scores, "prev-token (L0) / prefix-matching (L1) score"),
+]:
+    ax.bar(x - 0.2, values[BEFORE], 0.4, label=f"step {BEFORE}")
+    ax.bar(x + 0.2, values[AFTER], 0.4, label=f"step {AFTER}")
+    ax.set_xticks(x, names, fontsize=9, rotation=45)
+    ax.set_title(title, fontsize=10)
+axes[0].legend(fontsize=9)
+fig.suptitle(
+    "Across the phase change every head's refined LLC grows, the layer-0 heads' most; "
+    "zeroing any one head costs little, because the heads back each other up",
+    fontsize=10,
+)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Now the data-refined LLC of the whole model: on sequences that need induction
+# (8 random tokens repeated 4 times, the test set of the induction chapter), and
+# on fresh random tokens with no repeats, which no copying can help with.
+
+# %%
+repeated = task.repeated_random_tokens(
+    1024, task.PERIOD, task.N_VOCAB, repeats=4,
+    generator=torch.Generator().manual_seed(SEED + 101),
+)  # fmt: skip
+fresh = torch.randint(
+    task.N_VOCAB,
+    (1024, task.N_CTX),
+    generator=torch.Generator().manual_seed(SEED + 102),
+)
+by_data = {
+    kind: np.array(
+        [lc.estimate_llc(run2.model_at(s), d, ONE).llc for s in (BEFORE, AFTER)]
+    )
+    for kind, d in [("repeated", repeated), ("fresh", fresh)]
+}
+for kind, v in by_data.items():
+    print(
+        f"data-refined LLC on {kind:>8} tokens: step {BEFORE} {v[0]:.2f} -> step {AFTER} {v[1]:.2f}"
+    )
+gain = {kind: v[1] - v[0] for kind, v in by_data.items()}
+
+# %%
+rise_l0 = refined[AFTER][:4] - refined[BEFORE][:4]
+rise_l1 = refined[AFTER][4:] - refined[BEFORE][4:]
+print(
+    "wrLLC rise, layer 0:", np.round(rise_l0, 3), " layer 1:", np.round(rise_l1, 3)
+)
+weakest = int(np.argmin(head_scores[AFTER][:4]))
+print(
+    f"lowest previous-token score in layer 0: L0H{weakest} "
+    f"({head_scores[AFTER][weakest]:.2f}); its wrLLC grew "
+    f"{refined[AFTER][weakest] / refined[BEFORE][weakest]:.1f}x"
+)
+# null: a head's own wrLLC before the phase change (printed); a head the new circuit
+# does not constrain would keep it
+assert (refined[AFTER] > 1.5 * refined[BEFORE]).all(), "every head's wrLLC grows"
+# null: no difference between the layers gives a ratio of 1
+assert rise_l0.mean() > 1.5 * rise_l1.mean(), "layer 0's heads grow most"
+# null: data the circuit cannot help with (fresh tokens) gains gain["fresh"] (printed)
+assert gain["repeated"] > 2 * gain["fresh"], (
+    "the jump is in what induction data uses"
+)
+
+# %% [markdown]
+# What the two lenses see here (the table above has the numbers):
+#
+# - **Every head's refined LLC grows**, the layer-0 heads' most, and that includes
+#   the layer-0 head whose previous-token score stays lowest (printed above):
+#   whatever that head does, the new circuit constrains it. Our hypothesis for why
+#   layer 0 grows most: its heads' outputs feed every induction head's keys, so
+#   moving their weights disturbs both layers, where a layer-1 head's weights disturb
+#   only its own output.
+# - **The two lenses answer different questions.** An ablation asks how much the ICL
+#   score needs one head's output, given all the others; heads that do the same job
+#   cover for each other, so the cost varies from head to head (the table). The
+#   refined LLC asks how sharply the loss pins one head's weights, and it rose for
+#   all of them. Wang et al. also found heads that one tool separates and the other
+#   does not {cite}`wang2024refined`.
+# - **The data-refined LLC places the jump in the induction data.** On repeated
+#   tokens the LLC rises much more across the phase change than on fresh tokens,
+#   where copying cannot lower the loss.
+#
+# Wang et al.'s model, larger and trained on text, has heads that specialise into
+# several kinds, which the refined LLC separates. Ours has only two jobs to learn,
+# and all four layer-1 heads learn the same one.
+#
+# ## 4. Grokking through the same lens
+#
+# `devinterp`'s grokking example reports that the LLC of a network learning modular
+# addition first rises while it memorises, then falls while it generalises, and
+# reads the fall as the solution becoming simpler. We can test that reading, because
+# a grokking run has a natural control: the same run without weight decay memorises
+# just as fast but does not grok in the same number of steps.
+#
+# The network is chapter 2's: He et al.'s two-layer network, $p = 23$, 512 neurons,
+# 75% of the pairs, AdamW at lr $10^{-4}$, weight decay 2, full batch
+# {cite}`he2026modular`. Each run takes about half a minute.
+
+# %%
+P, WIDTH, FRAC = 23, 512, 0.75  # chapter 2's grokking run, He et al.'s settings
+pairs = modular_addition_data(P, FRAC, seed=SEED)
+rows = torch.stack([pairs.a, pairs.b, pairs.labels], dim=1)  # (p^2, 3): a, b, c
+train_rows, test_rows = rows[pairs.train_mask], rows[~pairs.train_mask]
+
+
+def accuracy(model, rows):
+    with torch.no_grad():
+        answers = model(rows[:, 0], rows[:, 1]).argmax(-1).cpu()
+    return float((answers == rows[:, 2]).float().mean())
+
+
+def grokking_run(weight_decay, steps):
+    return train(
+        ModularMLP(P, WIDTH, activation="relu", seed=SEED),
+        train_rows.unbind(1),  # a, b, c
+        lambda model, a, b, c: cross_entropy(model(a, b), c),
+        TrainConfig(
+            steps=steps,
+            lr=1e-4,
+            weight_decay=weight_decay,
+            seed=SEED,
+            log_every=500,
+            snapshot_steps=tuple(range(0, steps + 1, 1000)),
+        ),
+        evaluate=lambda m: {
+            "train_acc": accuracy(m, train_rows),
+            "test_acc": accuracy(m, test_rows),
+        },
+        name=f"llc-grokking-wd{weight_decay:g}",
+        config={"p": P, "width": WIDTH, "frac": FRAC, "v": 1},
+    )
+
+
+groks = grokking_run(weight_decay=2.0, steps=12_000)
+control = grokking_run(weight_decay=0.0, steps=4_000)
+
+# the same sampler settings, on the training pairs, with a loss for (a, b, c) rows
+MLP = lc.SGLDSettings(**{**vars(ONE), "batch_size": 64})
+loss = ("modular-addition", lc.modular_addition_loss)
+curves = {}
+for label, run in [("weight decay 2", groks), ("no weight decay", control)]:
+    snaps = run.snapshot_steps
+    est = [
+        lc.estimate_llc(run.model_at(s), train_rows, MLP, loss=loss) for s in snaps
+    ]
+    curves[label] = (
+        np.array(snaps),
+        np.array([e.llc for e in est]),
+        np.array([e.init_loss for e in est]),
+    )
+    print(f"{label}: LLC", np.round(curves[label][1], 2))
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+for (label, (snaps, llc, train_loss)), run in zip(curves.items(), (groks, control)):
+    axes[0].plot(snaps, llc, "o-", ms=3, label=label)
+    axes[1].plot(run.metric("step"), run.metric("test_acc"), label=label)
+    axes[2].semilogy(snaps, train_loss, "o-", ms=3, label=label)
+axes[0].set_title("LLC estimate", fontsize=10)
+axes[1].set_title("test accuracy", fontsize=10)
+axes[2].set_title("training loss at the snapshot", fontsize=10)
+axes[0].legend(fontsize=9)
+for ax in axes:
+    ax.set_xlabel("step")
+fig.suptitle(
+    "The LLC rises while the network memorises and falls afterwards, with or without "
+    "grokking: it follows the training loss down",
+    fontsize=10,
+)
+fig.tight_layout()
+plt.show()
+
+# %%
+steps_g, llc_g, _ = curves["weight decay 2"]
+steps_c, llc_c, _ = curves["no weight decay"]
+memorised = int(groks.metric("step")[np.argmax(groks.metric("train_acc") == 1.0)])
+peak = int(steps_g[np.argmax(llc_g)])
+test_g, test_c = groks.metric("test_acc")[-1], control.metric("test_acc")[-1]
+print(f"memorised (train accuracy 1) at step {memorised}; LLC peaks at step {peak}")
+print(
+    f"LLC at the end / at the peak: {llc_g[-1] / llc_g.max():.2f} (grokking run), "
+    f"{llc_c[-1] / llc_c.max():.2f} (control)"
+)
+print(
+    f"test accuracy at the end: {test_g:.2f} (grokking run), {test_c:.2f} (control)"
+)
+# null: a curve rising all along peaks at the last step; one falling from the start,
+# at the first
+assert 0 < peak <= memorised + 1000, "the LLC peaks around memorisation"
+# null: the memorised network's test accuracy (the control's, printed)
+assert test_g > 0.9 and test_g > test_c + 0.1, "the run groks, the control does not"
+# null: an LLC that stays at its peak gives 1
+assert llc_g[-1] < 0.2 * llc_g.max(), "the LLC falls while the network groks"
+assert llc_c[-1] < 0.2 * llc_c.max(), (
+    "... and as much in the control, which does not"
+)
+
+# %% [markdown]
+# So the rise and the fall that `devinterp`'s example reports appear here too, but
+# the control shows the same fall without generalising: the LLC follows the
+# training loss down (right panel). Once the training pairs are fitted with
+# confidence, the softmax saturates and the loss is flat in almost every direction,
+# so any localised chain barely raises it. At our settings, then, the fall is not
+# evidence that the solution became simpler; telling the two apart needs an estimate
+# that does not shrink with the loss (the theory's regime of section 1, or the LLC
+# measured on data the network has not fitted). This is what we measured, not a
+# claim about the example's own settings.
+#
+# ## 5. What changed from the papers, and why
+#
+# | | papers | this chapter |
+# |---|---|---|
+# | model | 2 layers x 8 heads, $d_{\rm model} = 256$, trained on natural text for 50k steps {cite}`hoogland2024developmental,wang2024refined` | 2 layers x 4 heads, $d_{\rm model} = 64$, the induction task for 1,500 steps (the induction chapter's run) |
+# | sampler | $\epsilon = 10^{-3}$, $n\beta = 30$, $\gamma = 200$, 4 chains x 200 draws {cite}`wang2024refined` | $\epsilon = 3\cdot 10^{-4}$, $n\beta = 30$, $\gamma = 1000$, 1 chain x 100 draws per snapshot (4 chains for the check) |
+# | snapshots | log-spaced, hundreds | every 100 steps, 16 |
+# | stages | critical points of the smoothed LLC curve | stretches rising faster than a third of the fastest rise |
+# | grokking | an MLP, $p = 53$, 25k steps, $\epsilon = 3\cdot 10^{-3}$, $n\beta = 2$, $\gamma = 5$ (`devinterp`'s example) | He et al.'s network of chapter 2, 12k steps, section 1's settings; a control without weight decay |
+#
+# The sampler's settings come from the calibration of section 1, on this model: with
+# Wang et al.'s localisation our chains escaped. Our estimates are in the
+# localisation-dominated regime (they scale with $n\beta$), which is enough to compare
+# snapshots and heads at fixed settings but not to read $\hat\lambda$ as the theory's
+# learning coefficient; reaching that regime needs chains about ten times longer.
+# The grokking section trains its own copy of chapter 2's run, snapshotted every
+# 1,000 steps, and a shorter control.
+#
+# ## Summary
+#
+# - The LLC, estimated by SGLD around a snapshot, measures how sharply the loss
+#   constrains the weights there. Its estimate depends on the step size, the
+#   temperature and the localisation; the chains' loss traces show a setting that
+#   escapes, diverges or has not settled.
+# - Over the induction run it shows stages: a slow rise, a jump exactly at the phase
+#   change that the head scores date, and a plateau. The one-layer control has no
+#   jump.
+# - Restricted to one head, it finds every head's weights more constrained after
+#   the phase change, layer 0's most, where ablations single out the heads the ICL
+#   score cannot do without; restricted to induction data, it places the jump in the
+#   complexity that data uses.
+# - Over a grokking run it rises during memorisation and falls afterwards, as
+#   `devinterp`'s example reports, but it falls as much in a control that does not
+#   grok: at these settings it follows the training loss, not the simplification.
+#
+# **Tools you built and used:** the LLC from the chains' traces, and one head's
+# weights as masks for the weight-refined LLC; a calibration grid read from loss
+# traces; stage boundaries from an LLC curve.
+#
+# **Next:** every chapter of the book saves its runs' snapshots; each is a curve
+# waiting for this lens (exercise 3).
+#
+# ## Exercises
+#
+# 1. Calibrate the estimator for the smeared-key model of the induction chapter
+#    (`ind.add_smeared_keys`, trained with `task.train_model`), then find its stages.
+#    Does its LLC jump, and when?
+# 2. Compute the LLC curve with 4 chains and 400 draws at $n\beta = 1000$, $\gamma = 100$
+#    and $\epsilon = 10^{-5}$ on five snapshots. Does the estimate stop scaling with
+#    $n\beta$? Do the stages stay where they were?
+# 3. Measure the grokking network's LLC of section 4 on the *test* pairs instead of
+#    the training pairs (a data-refined LLC on data it has not fitted). Does it still
+#    fall in the control?
+# 4. Estimate the LLC over chapter 1's grokking transformer (`grokking.grokking_transformer`,
+#    loss `lc.modular_addition_loss` needs rows of $(a, b, c)$: write the transformer's
+#    version). Does it tell memorisation, circuit formation and clean-up apart?
+#
+# The works cited here are listed on the [references](../book/references.md) page.
