@@ -44,7 +44,8 @@ class SGLDSettings:
     """The sampler's settings: step size ε (``lr``), inverse temperature nβ, localisation γ, chains.
 
     Every chain takes ``num_draws`` SGLD steps from the snapshot, on batches of
-    ``batch_size`` sequences; chain c is seeded with ``seed + c``.
+    ``batch_size`` sequences; chain c is seeded with ``seed + c``. :func:`estimate_llc`
+    wants the chains to pass over the data a whole number of times (see there).
 
     Taught in: learning_coefficient §1.
     """
@@ -53,7 +54,7 @@ class SGLDSettings:
     n_beta: float
     localization: float
     num_chains: int = 2
-    num_draws: int = 100
+    num_draws: int = 96  # three passes over 1,024 sequences in batches of 32
     batch_size: int = 32
     seed: int = 0
 
@@ -145,10 +146,17 @@ def estimate_llc(
 ) -> LLCEstimate:
     """The LLC at ``model``'s weights on ``tokens`` (next-token loss), with devinterp's SGLD.
 
+    λ̂ multiplies a small difference of two averages by nβ, so both must average
+    the same sequences, equally weighted: the loss at the snapshot is taken over one
+    pass through ``tokens``, and the chains must take a whole number of passes
+    (``num_draws · batch_size`` a multiple of ``len(tokens)``). Otherwise some batches
+    count once more than others, and for one head's weights, whose loss rises by
+    thousandths of a nat, that imbalance can outweigh the estimate.
+
     Args:
         model: the snapshot, e.g. ``run.model_at(step)``; it is not changed.
-        tokens: (n_sequences, n_ctx) the data the loss is measured on (the sampler
-            cycles through it in batches; the loss at the snapshot uses 32 batches).
+        tokens: (n_sequences, n_ctx) the data the loss is measured on, a whole number
+            of batches (the sampler cycles through it in the same order every pass).
         settings: the sampler's settings.
         masks: weight-refined LLC: ``{parameter name: bool mask}`` of the weights
             the chains may move (:func:`head_masks`); the rest stay at the snapshot.
@@ -166,6 +174,13 @@ def estimate_llc(
     """
     from devinterp.slt.llc import llc
 
+    n, b = len(tokens), settings.batch_size
+    if n % b or (settings.num_draws * b) % n:
+        raise ValueError(
+            f"{n} sequences in batches of {b} with {settings.num_draws} draws: the data must be "
+            "a whole number of batches and the chains must pass over it a whole number of "
+            f"times (e.g. num_draws={3 * n // b}), or λ̂ weighs some batches more than others"
+        )
     device = default_device()
     params = dict(model.named_parameters())
     if masks is not None:
@@ -218,6 +233,7 @@ def estimate_llc(
                 num_draws=settings.num_draws,
                 batch_size=settings.batch_size,
                 init_seed=settings.seed,
+                num_init_loss_batches=n // b,  # one pass: every sequence once
                 param_masks=None if masks is None else {k: v.bool() for k, v in masks.items()},
                 device=device.type,
                 output_path=Path(tmp) / "samples.zarr",

@@ -11,7 +11,7 @@ from tiny import CFG, model
 from toylab import learning_coefficient as lc
 
 QUICK = lc.SGLDSettings(
-    lr=1e-4, n_beta=10, localization=100, num_chains=2, num_draws=5, batch_size=4
+    lr=1e-4, n_beta=10, localization=100, num_chains=2, num_draws=8, batch_size=4
 )
 
 
@@ -76,7 +76,7 @@ def test_estimate_is_deterministic_cached_and_leaves_model_and_rng_alone(monkeyp
     first = lc.estimate_llc(m, data(), QUICK)
     assert torch.equal(torch.get_rng_state(), state[0]) and random.random() == state[1]
     assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
-    assert first.loss_trace.shape == (2, 5) and np.isfinite(first.llc)
+    assert first.loss_trace.shape == (2, 8) and np.isfinite(first.llc)
     assert first.llc_per_chain == pytest.approx(
         lc.llc_from_trace(first.loss_trace, first.init_loss, QUICK.n_beta), rel=1e-4
     )  # devinterp sums in float32
@@ -150,3 +150,11 @@ def test_exercise_head_masks():
         lc.exercise_cases("head_masks", model=model()),
         lc.compare_masks,
     )
+
+
+def test_the_chains_must_pass_over_the_data_a_whole_number_of_times():
+    with pytest.raises(ValueError, match="whole number of batches"):
+        lc.estimate_llc(model(), data(18), QUICK)  # 18 sequences in batches of 4
+    odd = lc.SGLDSettings(lr=1e-4, n_beta=10, localization=100, num_draws=5, batch_size=4)
+    with pytest.raises(ValueError, match="num_draws=12"):
+        lc.estimate_llc(model(), data(16), odd)  # 5 batches of 4 = 1.25 passes over 16
