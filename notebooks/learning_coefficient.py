@@ -793,7 +793,34 @@ assert llc_c[-1] < 0.2 * llc_c.max(), (
 # measured on data the network has not fitted). This is what we measured, not a
 # claim about the example's own settings.
 #
-# ## 5. What changed from the papers, and why
+# ## 5. Watch it happen
+#
+# The induction run once more, snapshot by snapshot: the LLC estimate beside the
+# best induction head's prefix-matching score. Drag the slider (or play the
+# animation on the website): the two leave their plateaus together.
+
+
+# %%
+def draw(fig, step):
+    ax1, ax2 = fig.subplots(1, 2)
+    seen = grid_steps <= step
+    ax1.plot(grid_steps[seen], llc2[seen], "o-", ms=3, label="two layers")
+    ax1.plot(grid_steps[seen], llc1[seen], "o-", ms=3, label="one layer")
+    ax1.set(xlim=(-50, task.STEPS + 50), ylim=(0, 1.1 * llc2.max()), xlabel="step")
+    ax1.set_title("LLC estimate", fontsize=10)
+    ax1.legend(fontsize=9, loc="upper left")
+    logged = steps <= step
+    ax2.plot(steps[logged], prefix_best[logged], color="tab:green")
+    ax2.set(xlim=(-50, task.STEPS + 50), ylim=(0, 1), xlabel="step")
+    ax2.set_title("best prefix-matching score, layer 1", fontsize=10)
+    fig.suptitle(f"step {step}", fontsize=10)
+    fig.tight_layout()
+
+
+plotting.snapshot_view(draw, [int(s) for s in grid_steps], figsize=(10, 3))
+
+# %% [markdown]
+# ## 6. What changed from the papers, and why
 #
 # | | papers | this chapter |
 # |---|---|---|
