@@ -332,9 +332,9 @@ assert exercises.passes(
 # %% [markdown]
 # ## 2. Stages of the induction run
 #
-# Now the same estimator, with the chosen settings and one chain, at every hundredth
-# step of the two-layer run, and of the one-layer control, which never forms an
-# induction head.
+# Now the same estimator, with the chosen settings and one chain, every 100 steps up
+# to step 1,000 and at 1,250 and 1,500, on the two-layer run and on the one-layer
+# control, which never forms an induction head.
 #
 # ```{admonition} Predict before you run
 # :class: tip
@@ -685,7 +685,7 @@ assert gain["repeated"] > 1.5 * gain["fresh"], (
 #
 # The network is chapter 2's: He et al.'s two-layer network, $p = 23$, 512 neurons,
 # 75% of the pairs, AdamW at lr $10^{-4}$, weight decay 2, full batch
-# {cite}`he2026modular`. Each run takes about half a minute.
+# {cite}`he2026modular`. The two runs take under a minute together.
 
 # %%
 P, WIDTH, FRAC = 23, 512, 0.75  # chapter 2's grokking run, He et al.'s settings
@@ -831,7 +831,7 @@ plotting.snapshot_view(draw, [int(s) for s in grid_steps], figsize=(10, 3))
 # |---|---|---|
 # | model | 2 layers x 8 heads, $d_{\rm model} = 256$, trained on natural text for 50k steps {cite}`hoogland2024developmental,wang2024refined` | 2 layers x 4 heads, $d_{\rm model} = 64$, the induction task for 1,500 steps (the induction chapter's run) |
 # | sampler | $\epsilon = 10^{-3}$, $n\beta = 30$, $\gamma = 200$, 4 chains x 200 draws {cite}`wang2024refined` | $\epsilon = 3\cdot 10^{-4}$, $n\beta = 30$, $\gamma = 1000$, 1 chain x 96 draws per snapshot (4 chains for the check) |
-# | snapshots | log-spaced, hundreds | every 100 steps, 16 |
+# | snapshots | log-spaced, hundreds | 13: every 100 steps to 1,000, then 1,250 and 1,500 |
 # | stages | critical points of the smoothed LLC curve | stretches rising faster than a third of the fastest rise |
 # | grokking | an MLP, $p = 53$, 25k steps, $\epsilon = 3\cdot 10^{-3}$, $n\beta = 2$, $\gamma = 5$ (`devinterp`'s example) | He et al.'s network of chapter 2, 12k steps, section 1's settings; a control without weight decay |
 #
