@@ -301,6 +301,25 @@ def grid_loss(logits: Tensor, data: ModularAdditionData, idx: Tensor | None = No
     return F.cross_entropy(flat[idx], data.labels[idx]).item()
 
 
+def median_loss_ratio(ablated: Tensor, logits: Tensor, data: ModularAdditionData) -> float:
+    """Median over the p² pairs of (a pair's loss under ``ablated``) / (its loss under ``logits``).
+
+    The mean loss of a network still cleaning up is set by the few pairs it gets
+    wrong; the median ratio says what an ablation does to the typical pair.
+    Both grids are (p, p, p) over (a, b, c).
+
+    Taught in: grokking §5.
+    """
+    if ablated.shape != logits.shape:
+        raise ValueError(f"grids of shapes {tuple(ablated.shape)} and {tuple(logits.shape)}")
+
+    def pair_loss(grid: Tensor) -> Tensor:  # (p²,)
+        flat = grid.reshape(-1, data.p).double()
+        return F.cross_entropy(flat, data.labels, reduction="none").clamp_min(1e-300)
+
+    return (pair_loss(ablated) / pair_loss(logits)).median().item()
+
+
 def clock_fit(logits: Tensor, freqs: list[int]) -> tuple[Tensor, float]:
     """Least-squares fit of the logits by Σ_k ρ_k cos(ω_k(a + b − c)).
 

@@ -105,6 +105,21 @@ def test_clock_logits_are_a_perfect_classifier_loss():
     assert G.grid_loss(G.excluded_logits(logits, [KEYS[0]]), data) > 10 * G.grid_loss(logits, data)
 
 
+def test_median_loss_ratio_sees_the_typical_pair_past_a_few_wrong_ones():
+    data = modular_addition_data(P, 0.3, seed=0)
+    logits = clock_logits(P, KEYS, [20.0, 20.0, 20.0]).clone()
+    a, b = torch.tensor([0, 1, 2]), torch.tensor([5, 6, 7])
+    logits[a, b, (a + b + 1) % P] += 100.0  # three pairs the network gets wrong
+    ablated = G.excluded_logits(logits, [KEYS[0]])
+    # the three wrong pairs set the mean loss, so removing a key frequency barely moves it ...
+    assert G.grid_loss(ablated, data) < 1.5 * G.grid_loss(logits, data)
+    # ... while every other pair's loss grows by orders of magnitude
+    assert G.median_loss_ratio(ablated, logits, data) > 10
+    assert G.median_loss_ratio(logits, logits, data) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shapes"):
+        G.median_loss_ratio(logits[:-1], logits, data)
+
+
 def test_logits_at_equals_match_the_full_forward():
     data = modular_addition_data(P, 0.3, seed=0)
     model = grokking_transformer(P, d_model=32, n_heads=4, d_mlp=64, seed=0)
