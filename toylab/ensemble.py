@@ -85,6 +85,22 @@ class Ensemble(nn.Module):
         object.__setattr__(self, "_base", copy.deepcopy(models[0]).to("meta"))
         object.__setattr__(self, "_template", copy.deepcopy(models[0]))
 
+    def __deepcopy__(self, memo: dict) -> Ensemble:
+        """A copy (``Run.model_at`` makes one) with a fresh meta base.
+
+        The base runs under ``vmap``; a module that stores activations on itself (a
+        ``TransformerBridge`` block keeps its last residual) is left holding batched
+        tensors, which cannot be copied. The base holds no weights, so the copy
+        builds its own from the template, which never runs.
+        """
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key != "_base":
+                clone.__dict__[key] = copy.deepcopy(value, memo)
+        object.__setattr__(clone, "_base", copy.deepcopy(self._template).to("meta"))
+        return clone
+
     def __len__(self) -> int:
         return next(iter(self.stacked.values())).shape[0]
 
@@ -100,10 +116,27 @@ class Ensemble(nn.Module):
         }
 
     def forward(self, *inputs: Tensor) -> Tensor:
+        return self._map(inputs, None)
+
+    def each(self, *inputs: Tensor) -> Tensor:
+        """Member e runs on ``inputs[e]``: every input has a leading member axis (E, ...).
+
+        For sweeps in which each member sees its own data (its own pool of
+        sequences, its own mixture). Returns (E, ...) like ``forward``.
+        """
+        for x in inputs:
+            if x.shape[0] != len(self):
+                raise ValueError(
+                    f"each() needs one input per member on the first axis: got "
+                    f"{x.shape[0]} for {len(self)} members"
+                )
+        return self._map(inputs, 0)
+
+    def _map(self, inputs: tuple[Tensor, ...], in_dim: int | None) -> Tensor:
         def one(params, buffers, *args):
             return functional_call(self._base, (params, buffers), args)
 
-        in_dims = (0, 0) + (None,) * len(inputs)
+        in_dims = (0, 0) + (in_dim,) * len(inputs)
         return vmap(one, in_dims=in_dims)(self._params(), self._stacked_buffers(), *inputs)
 
     def configure_optimizer(self, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -126,7 +159,10 @@ class Ensemble(nn.Module):
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for an ensemble of {len(self)}")
         model = copy.deepcopy(self._template)
-        state = {k: v[i].detach().clone() for k, v in self._params().items()}
-        state.update({k: v[i].clone() for k, v in self._stacked_buffers().items()})
-        model.load_state_dict(state)
+        # by the names named_parameters() gives (a bridge's state_dict names differ)
+        with torch.no_grad():
+            for k, v in self._params().items():
+                model.get_parameter(k).copy_(v[i])
+            for k, v in self._stacked_buffers().items():
+                model.get_buffer(k).copy_(v[i])
         return model

@@ -1,5 +1,7 @@
 """The batched ensemble trains every member exactly as it would train alone."""
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -38,6 +40,30 @@ def test_forward_stacks_the_members():
     assert sum(p.numel() for p in ens.parameters()) == 3 * sum(
         p.numel() for p in models[0].parameters()
     )
+
+
+def test_each_member_runs_on_its_own_inputs():
+    models = [Tiny(s) for s in range(3)]
+    ens = Ensemble(models)
+    X, _ = data()
+    per_member = torch.stack([X, 2 * X, -X])  # (3, 64, 3)
+    out = ens.each(per_member)
+    for i, m in enumerate(models):
+        assert torch.allclose(out[i], m(per_member[i]), atol=1e-6)
+    with pytest.raises(ValueError, match="one input per member"):
+        ens.each(X[:2])
+
+
+def test_an_ensemble_of_bridges_can_be_copied_after_it_ran():
+    from toylab import induction_task as task
+    from toylab.models import build_transformer
+
+    ens = Ensemble([build_transformer(task.model_config(1), seed=s) for s in range(2)])
+    tokens = task.TEST_TOKENS[:4]
+    out = ens(tokens)  # the bridge's blocks keep batched activations on the base
+    clone = copy.deepcopy(ens)
+    assert torch.allclose(clone(tokens), out)
+    assert torch.allclose(clone.member(1)(tokens), out[1], atol=1e-5)
 
 
 def test_training_the_ensemble_equals_training_each_member():
