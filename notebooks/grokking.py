@@ -762,9 +762,8 @@ print(
 )
 
 
-def ablate(
-    freqs,
-):  # each frequency removed alone: mean loss, typical pair's loss ratio
+# each frequency removed alone: the mean loss, and the typical pair's loss ratio
+def ablate(freqs):
     removed = {k: excluded_logits(logits, [k]) for k in freqs}
     return (
         {k: grokking.grid_loss(r, data) for k, r in removed.items()},

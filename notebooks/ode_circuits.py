@@ -410,9 +410,9 @@ assert early(model_curve) < early(base_curves["least squares in context"])
 #   is thrown off the most. The gain from context (early over late error) says the
 #   same less reliably: the untrained network's output depends on the position
 #   alone, which gives it a gain away from 1 too (0.86 to 1.64 in the seeds we
-#   checked), and the trained model's gain ranged from 1.25 to 3.4. With a long context it
-#   beats constant velocity, and Euler and AB2 *given the true law*; early, it is
-#   above three times the exact flow's error.
+#   checked), and the trained model's gain ranged from 1.25 to 3.4.
+# - With a long context it beats constant velocity, and Euler and AB2 *given the
+#   true law*; early, it is above three times the exact flow's error.
 # - It is not least squares: better early, falling back on what it learned about
 #   typical laws, and level late; both stay well above the Kalman filter.
 #
@@ -1398,7 +1398,6 @@ assert orders["transformer"] < 0.5, "no truncation error: not even Euler's order
 # null: from h = 0.2 to 0.05 an integrator's error falls as h^(p+1): 16x for Euler's
 # order 1, 4x for copying (order 0; ratio 0.25, printed). The model's ratio was 0.68
 # (seed 9461) and 1.00 (seed 0): less than half of copying's fall
-# error at h = 0.05 over error at h = 0.2
 below = {n: rms[n][0] / rms[n][2] for n in ["transformer", "copy last state"]}
 print(
     "error at h = 0.05 / at h = 0.2:",
@@ -1414,8 +1413,9 @@ assert below["transformer"] > 2 * below["copy last state"], (
 # $h$ more slowly than any truncation error. Below the range its error hardly
 # falls: copying the last state (order 0) gains a factor 2 per halving of $h$, so
 # its error at $h = 0.05$ is a quarter of its error at $h = 0.2$, while the model's
-# is still more than half (both printed above). Its error is set by how well it infers the law from the context, with
-# the caution it learned from noisy data, not by a truncation error in $h$. (Least
+# is still more than half (both printed above). Its error is set by how well it
+# infers the law from the context, with the caution it learned from noisy data, not
+# by a truncation error in $h$. (Least
 # squares has no order either: given noise-free states it is exact at every $h$,
 # up to the small bias of its ridge.)
 
