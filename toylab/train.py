@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 import io
 import math
 import os
@@ -218,14 +219,28 @@ def _progress_bar(total: int, initial: int, name: str):
 
 # --- the cache key and the cache entries ----------------------------------------------------
 
-Data = Sequence[Tensor] | Callable[[torch.Generator], Sequence[Tensor]]
+Data = (
+    Sequence[Tensor]
+    | Callable[[torch.Generator], Sequence[Tensor]]
+    | Callable[[torch.Generator, int], Sequence[Tensor]]
+)
+
+
+def _sampler(data: Data) -> Callable[[torch.Generator, int], Sequence[Tensor]] | None:
+    """A sampler as ``sample(gen, step)`` (one that takes only ``gen`` ignores the step), or None."""
+    if not callable(data):
+        return None
+    params = inspect.signature(data).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return data if len(positional) >= 2 else lambda gen, step: data(gen)
 
 
 def _key_tensors(data: Data, seed: int) -> list[Tensor]:
     """The tensors a run's cache key sees: the data, or the first two batches a sampler draws."""
-    if callable(data):
+    sample = _sampler(data)
+    if sample is not None:
         probe = torch.Generator().manual_seed(seed)
-        data = [t for _ in range(2) for t in data(probe)]
+        data = [t for step in range(2) for t in sample(probe, step)]
     if not data or any(t.shape[0] != data[0].shape[0] for t in data):
         raise ValueError("data must be a non-empty sequence of tensors sharing their first axis")
     return list(data)
@@ -305,15 +320,16 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 def _batches(
     data: Data, cfg: TrainConfig, device: torch.device
 ) -> Callable[[torch.Generator], list[Tensor]]:
-    """``batch(gen)``: a step's batch, from the sampler, the full data, or random rows of it."""
-    if callable(data):
-        return lambda gen: [t.to(device) for t in data(gen)]
+    """``batch(gen, step)``: a step's batch, from the sampler, the full data, or random rows of it."""
+    sample = _sampler(data)
+    if sample is not None:
+        return lambda gen, step: [t.to(device) for t in sample(gen, step)]
     data = [t.to(device) for t in data]
     if cfg.batch_size is None:
-        return lambda gen: data
+        return lambda gen, step: data
     n = data[0].shape[0]
 
-    def rows(gen: torch.Generator) -> list[Tensor]:
+    def rows(gen: torch.Generator, step: int) -> list[Tensor]:
         idx = torch.randint(n, (cfg.batch_size,), generator=gen).to(device)
         return [t[idx] for t in data]  # the same rows of every tensor
 
@@ -385,7 +401,7 @@ def _fit(
             state.snapshots[step] = {
                 k: v.detach().cpu().clone() for k, v in model.state_dict().items()
             }
-        loss = loss_fn(model, *batch(gen))
+        loss = loss_fn(model, *batch(gen, step))
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{name}: loss became {loss.item()} at step {step}; lower the lr"
@@ -434,7 +450,10 @@ def train(
         data: training tensors sharing their first (example) axis, e.g. (X, y);
             or a sampler ``data(generator) -> tensors`` that draws a fresh batch
             each step from the loop's seeded generator (then ``cfg.batch_size``
-            is unused and the sampler decides the batch size).
+            is unused and the sampler decides the batch size). A sampler
+            ``data(generator, step)`` also gets the step, for a data schedule
+            (an intervention that changes the data mid-run); the cache key sees
+            only its first two batches, so put the schedule in ``config``.
         loss_fn: ``loss_fn(model, *batch) -> scalar`` loss to minimise.
         cfg: the optimisation settings.
         evaluate: ``evaluate(model) -> {metric: value}``, called under

@@ -225,6 +225,40 @@ def test_sampler_data_draws_fresh_batches_and_resumes():
     assert_same_run(reference, resumed)
 
 
+def test_a_sampler_that_takes_the_step_follows_its_schedule_and_resumes():
+    """data(gen, step): a data schedule (here: labels flip from step 30 on), resumable."""
+    seen = []
+
+    def sample(gen, step):
+        seen.append(step)
+        X = torch.randn(32, 4, generator=gen)
+        y = (X[:, 0] > 0).long()
+        return X, (2 - y if step >= 30 else y)
+
+    def fresh_run(loss=loss_fn, use_cache=True):
+        return train(
+            tiny_problem()[0],
+            sample,
+            loss,
+            CFG,
+            name="scheduled",
+            config={"flip": 30},
+            use_cache=use_cache,
+        )
+
+    reference = fresh_run(use_cache=False)
+    assert seen[:2] == [0, 1] and seen[2:] == list(range(CFG.steps + 1))  # key probe, then the loop
+    X = torch.randn(256, 4, generator=torch.Generator().manual_seed(5))
+    flipped = (2 - (X[:, 0] > 0).long()) == reference.model(X).argmax(-1)
+    assert flipped.float().mean() > 0.9  # it learned the labels of the schedule's second part
+    with pytest.raises(Interrupt, match="interrupted"):
+        fresh_run(loss=dies_after(45))
+    seen.clear()
+    resumed = fresh_run()
+    assert seen[2] == 40  # resumed at its checkpoint, with the step the schedule needs
+    assert_same_run(reference, resumed)
+
+
 def test_snapshot_schedule():
     s = snapshot_schedule(1000, n_log=10, n_linear=4)
     assert s[0] == 0 and s[-1] == 1000 and list(s) == sorted(set(s))
