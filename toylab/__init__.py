@@ -12,6 +12,7 @@ Chapter modules (data, models, analyses and exercise checks, in that order):
 - ``icl_regression``: in-context linear regression, attention models, GD and other predictors
 - ``ode_circuits``: linear ODEs, integrators, the state transformer, stencils and orders
 - ``learning_coefficient``: the LLC of saved snapshots with devinterp, per head and per dataset
+- ``repeated_data``: a repeated pool of sequences in the induction task, its sweep and scores
 
 Shared modules:
 
