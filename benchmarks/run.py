@@ -24,6 +24,7 @@ CHAPTER_BUDGET_S = {
     "icl_regression": 180,
     "ode_circuits": 300,
     "learning_coefficient": 240,  # issue 17
+    "repeated_data": 300,  # issue 18
 }  # from each chapter's issue
 
 

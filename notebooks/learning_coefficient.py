@@ -864,8 +864,10 @@ plotting.snapshot_view(draw, [int(s) for s in grid_steps], figsize=(10, 3))
 # weights as masks for the weight-refined LLC; a calibration grid read from loss
 # traces; stage boundaries from an LLC curve.
 #
-# **Next:** every chapter of the book saves its runs' snapshots; each is a curve
-# waiting for this lens (exercise 3).
+# **Next:** [repeated data](repeated_data.ipynb) trains the induction task with a
+# small pool of sequences repeated, and watches the circuit fail to form. Every
+# chapter of the book saves its runs' snapshots; each is a curve waiting for this
+# lens (exercise 3).
 #
 # ## Exercises
 #

@@ -1474,8 +1474,9 @@ assert below["transformer"] > 2 * below["copy last state"], (
 # - Measure before naming a circuit: every part of our hypothesis was reasonable,
 #   and several were wrong for this model.
 #
-# **Next:** this is the book's last chapter; its open questions below start
-# where its measurements stop.
+# **Next:** [stages of development](learning_coefficient.ipynb) looks at the
+# induction chapter's run again, through the learning coefficient. This
+# chapter's open questions, below, start where its measurements stop.
 #
 # ## Exercises
 #

@@ -28,6 +28,7 @@ CHAPTERS = {  # page -> figures it must show (measured)
     "notebooks/icl_regression.html": 7,
     "notebooks/ode_circuits.html": 9,
     "notebooks/learning_coefficient.html": 4,
+    "notebooks/repeated_data.html": 3,
 }
 CIRCUITSVIS_VIEWS = {
     "notebooks/induction_heads.html": 1,
