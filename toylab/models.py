@@ -136,7 +136,8 @@ def init_like_hooked_transformer(
     H, d, dh = cfg.n_heads, cfg.d_model, cfg.d_head
     with torch.no_grad():
         native.tok_embed.weight.copy_(draw("W_E", (cfg.d_vocab, d)))
-        native.pos.weight.copy_(draw("W_pos", (cfg.n_ctx, d)))
+        if native.pos is not None:  # rotary models have no learned positions
+            native.pos.weight.copy_(draw("W_pos", (cfg.n_ctx, d)))
         for block in native.layers:
             attn = block.attn
             W_Q, W_O = draw("W_Q", (H, d, dh)), draw("W_O", (H, dh, d))

@@ -33,6 +33,15 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not any(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_rotary_model_builds_without_learned_positions():
+    cfg = {**OK, "positional_embedding_type": "rotary", "rotary_dim": 4, "n_ctx": 8}
+    m = build_transformer(cfg, seed=0)
+    assert m.original_model.pos is None
+    x = torch.tensor([[1, 2, 3, 4, 1, 2, 3, 4]])
+    assert m(x).shape == (1, 8, 5)
+    assert torch.equal(m(x), build_transformer(cfg, seed=0)(x))  # seeded like the others
+
+
 def test_initialised_as_hooked_transformer_was():
     """HookedTransformer's draws, by hand: W_E, W_pos, W_Q, W_O, W_K, W_V, W_in, W_out, W_U."""
     m = build_transformer(OK, seed=3)
