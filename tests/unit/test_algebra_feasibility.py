@@ -122,3 +122,12 @@ def test_random_facts_without_unique_operands_need_both_to_match():
         for j in range(12):
             assert batch["repeated"][s, j] == ((a[j], b[j]) in set(zip(a[:j], b[:j])))
     assert shared > 50  # P(some a shared among 4 of 16) = 1 - 16·15·14·13/16^4 = 0.33
+
+
+def test_clamp_makes_a_head_attend_exactly_offset_back():
+    pattern = torch.rand(2, 4, 6, 6).softmax(-1)
+    out = alg.clamp_offsets((2, 3))(pattern, None)
+    q = torch.arange(6)
+    assert (out[:, 0].argmax(-1) == (q - 2).clamp(min=0)).all() and (out[:, 0].sum(-1) == 1).all()
+    assert (out[:, 1].argmax(-1) == (q - 3).clamp(min=0)).all()
+    assert torch.equal(out[:, 2:], pattern[:, 2:])  # the other heads are left alone
