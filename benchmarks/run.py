@@ -1,9 +1,10 @@
-"""Time each chapter's execution (cold run cache) and the training loop's speed.
+"""The chapters' time budgets, and the speed of the training loop and the ensembles.
 
-Not part of the test suite: speed targets live here, never in timed tests.
+Not part of the test suite: speed targets live here, never in timed tests. Each chapter's
+cold time, training against analysis, is measured by ``benchmarks/profile.py``.
 
-    make bench                       # every chapter, cold cache, plus the loop
-    python benchmarks/run.py --loop  # only the training loop
+    make bench                       # profile.py (every chapter, cold), then this
+    python benchmarks/run.py         # only the training loop and the ensembles
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,24 +26,6 @@ CHAPTER_BUDGET_S = {
     "learning_coefficient": 240,  # issue 17
     "repeated_data": 300,  # issue 18
 }  # from each chapter's issue
-
-
-def time_chapter(path: Path) -> float:
-    """Execute a chapter top to bottom in a fresh kernel with an empty run cache."""
-    import jupytext
-    import nbclient
-
-    nb = jupytext.read(path)
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ.update(TOYLAB_CACHE=cache, TOYLAB_PROGRESS="off", TOYLAB_STATIC="1")
-        start = time.perf_counter()
-        nbclient.NotebookClient(
-            nb,
-            timeout=3600,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
-        return time.perf_counter() - start
 
 
 def time_training_loop(steps: int = 200) -> dict[str, float]:
@@ -159,24 +141,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--loop", action="store_true", help="only time the training loop and the ensemble"
-    )
-    parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    args = parser.parse_args()
+    parser.parse_args()
 
     rows = []
-    if not args.loop:
-        names = args.chapters or sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
-        for name in names:
-            seconds = time_chapter(ROOT / "notebooks" / f"{name}.py")
-            budget = CHAPTER_BUDGET_S.get(name)
-            verdict = (
-                ""
-                if budget is None
-                else ("within" if seconds <= budget else "OVER") + f" {budget} s"
-            )
-            rows.append((f"chapter {name} (cold cache)", f"{seconds:.0f} s", verdict))
     for label, rate in time_training_loop().items():
         rows.append((f"training loop, grokking model, {label}", f"{rate:.1f} steps/s", ""))
     ens = time_ensemble()

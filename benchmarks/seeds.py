@@ -2,8 +2,10 @@
 
 A chapter's assertion cells are its claims; they must hold for any seed, not only the one its
 author tried. This script executes each chapter top to bottom with ``SEED = <n>`` substituted for
-its ``SEED`` line, in a fresh kernel with an empty run cache, and reports the first assertion that
-fails. It is not part of ``make test`` (it trains every model again for every seed); CI runs it
+its ``SEED`` line, in a fresh kernel, and reports the first assertion that fails. The chapters of
+one seed share one run cache, empty at the start (a chapter that loads another's runs loads
+them instead of training them again); chapters run two at a time (``scripts/execute.py`` says
+why). It is not part of ``make test`` (it trains every model again for every seed); CI runs it
 for one seed derived from the commit it tests.
 
     make seeds                          # every chapter, seeds 1 2 3
@@ -15,8 +17,6 @@ for one seed derived from the commit it tests.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,16 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_LINE = re.compile(r"^SEED = \d+$", re.MULTILINE)
-
-
-def with_seed(source: str, seed: int) -> str:
-    """The chapter source with its one ``SEED = <int>`` line set to ``seed``."""
-    if len(SEED_LINE.findall(source)) != 1:
-        raise ValueError(
-            "a chapter must define its seed on exactly one line of the form 'SEED = <int>'"
-        )
-    return SEED_LINE.sub(f"SEED = {seed}", source)
+sys.path.insert(0, str(ROOT / "scripts"))
+import execute  # noqa: E402  (scripts/execute.py: runs the chapters)
 
 
 def seed_from_commit(rev: str = "HEAD") -> int:
@@ -42,77 +34,6 @@ def seed_from_commit(rev: str = "HEAD") -> int:
         ["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     return int(sha.strip()[:8], 16) % 10_000 + 1
-
-
-def failure_summary(err: Exception) -> str:
-    """One line naming the failed assertion (or the exception) of a CellExecutionError."""
-    ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(err).splitlines()]
-    marked = [ln for ln in lines if re.match(r"^-+>\s*\d+", ln)]  # IPython marks the failing line
-    where = re.sub(r"^-+>\s*\d+\s*", "", marked[-1]) if marked else ""
-    text = f"{ename}: {evalue}".strip().rstrip(":")
-    return f"{text}  [{where}]" if where else text
-
-
-def errors_in(nb) -> list[str]:
-    """One line per failed cell of an executed notebook (run with ``allow_errors``)."""
-    out = []
-    for cell in nb.cells:
-        for o in cell.get("outputs", []):
-            if o.get("output_type") == "error":
-                err = Exception("\n".join(o.get("traceback", [])))
-                err.ename, err.evalue = o.get("ename"), o.get("evalue")
-                out.append(failure_summary(err))
-    return out
-
-
-def run_chapter(
-    path: Path,
-    seed: int,
-    cache: str | None = None,
-    save: Path | None = None,
-    keep_going: bool = False,
-) -> tuple[bool, float, str]:
-    """Execute one chapter with ``SEED = seed``: (passed, seconds, failure).
-
-    The run cache is empty unless ``cache`` names a folder to keep the trained runs in; the
-    executed notebook, outputs and all, is written to ``save/<chapter>-seed<seed>.ipynb`` if given.
-    """
-    import jupytext
-    import nbclient
-
-    nb = jupytext.reads(with_seed(path.read_text(), seed), fmt="py:percent")
-    with tempfile.TemporaryDirectory() as empty:
-        env = dict(TOYLAB_CACHE=cache or empty, TOYLAB_PROGRESS="off", TOYLAB_STATIC="1")
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        start = time.perf_counter()
-        try:
-            client = nbclient.NotebookClient(
-                nb,
-                timeout=3600,
-                kernel_name="python3",
-                allow_errors=keep_going,
-                resources={"metadata": {"path": str(path.parent)}},
-            )
-            client.execute()
-            errors = errors_in(nb)
-            return not errors, time.perf_counter() - start, " | ".join(errors)
-        except nbclient.exceptions.CellExecutionError as err:
-            return False, time.perf_counter() - start, failure_summary(err)
-        except (nbclient.exceptions.DeadKernelError, nbclient.exceptions.CellTimeoutError) as err:
-            return False, time.perf_counter() - start, f"{type(err).__name__}: {err}"
-        finally:
-            if save is not None:
-                import nbformat
-
-                save.mkdir(parents=True, exist_ok=True)
-                nbformat.write(nb, save / f"{path.stem}-seed{seed}.ipynb")
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def main() -> int:
@@ -129,7 +50,7 @@ def main() -> int:
     parser.add_argument(
         "--keep-cache",
         metavar="DIR",
-        help="keep the trained runs in DIR (default: a fresh empty cache)",
+        help="keep the trained runs in DIR/<seed> (default: a fresh empty cache per seed)",
     )
     parser.add_argument(
         "--save",
@@ -142,33 +63,53 @@ def main() -> int:
         action="store_true",
         help="run every cell after a failure too, and list every failed assertion",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=execute.default_jobs(), help="chapters at once (default 2)"
+    )
     args = parser.parse_args()
 
     seeds = [seed_from_commit(args.from_commit)] if args.from_commit else args.seeds
-    names = args.chapters or sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+    names = args.chapters or execute.chapters()
     print(
         f"seeds: {' '.join(map(str, seeds))}; reproduce one with: make seeds SEEDS=<seed>",
         flush=True,
     )
-    rows = []
-    for name in names:
-        for seed in seeds:
-            ok, seconds, why = run_chapter(
-                ROOT / "notebooks" / f"{name}.py", seed, args.keep_cache, args.save, args.keep_going
-            )
-            rows.append((name, seed, ok, seconds, why))
-            print(
-                f"{name:<18} seed {seed:<6} {'pass' if ok else 'FAIL'}  {seconds:5.0f} s  {why}",
-                flush=True,
-            )
+    base = Path(args.keep_cache or tempfile.mkdtemp(prefix="toylab-seeds-"))
+    threads = execute.threads_per_job(args.jobs)
+    jobs = [
+        execute.Job(n, s, str(base / str(s)), threads, args.keep_going)
+        for s in seeds
+        for n in names
+    ]
+    budget = execute.budgets()
 
+    def report(r: execute.Result) -> None:
+        print(execute.line(r, budget), flush=True)
+        if args.save is not None:
+            import nbformat
+
+            args.save.mkdir(parents=True, exist_ok=True)
+            nbformat.write(r.nb, args.save / f"{r.job.name}-seed{r.job.seed}.ipynb")
+
+    start = time.perf_counter()
+    results = execute.run_all(jobs, args.jobs, report)
+    results.sort(key=lambda r: (r.job.name, r.job.seed))
     print("\n| chapter | seed | result | time | failing assertion |\n|---|---|---|---|---|")
-    for name, seed, ok, seconds, why in rows:
+    for r in results:
         print(
-            f"| {name} | {seed} | {'pass' if ok else 'FAIL'} | {seconds:.0f} s | {why.replace('|', '/')} |"
+            f"| {r.job.name} | {r.job.seed} | {'pass' if r.ok else 'FAIL'} | {r.seconds:.0f} s "
+            f"| {r.failure.replace('|', '/')} |"
         )
-    failed = sum(not r[2] for r in rows)
-    print(f"\nseed check: {len(rows) - failed} of {len(rows)} chapter runs held every assertion")
+    failed = sum(not r.ok for r in results)
+    print(
+        f"\nseed check: {len(results) - failed} of {len(results)} chapter runs held every "
+        f"assertion ({time.perf_counter() - start:.0f} s, {args.jobs} at once)"
+    )
+    print(f"seeds: {len(results) - failed} passed, {failed} failed")  # the line CI counts
+    if not args.keep_cache:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
     return 1 if failed else 0
 
 
