@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
 STAMP  := $(VENV)/.installed
 PHASE  := $(BIN)/python scripts/phase.py   # runs a command and prints its time
-BUILD  := TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
+BUILD  := env TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 .PHONY: book test lint format set-repo unit lock-check chapter browser colab sync bench seeds lock clean
 .NOTPARALLEL:
