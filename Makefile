@@ -16,19 +16,21 @@ BUILD  := env TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --
 .PHONY: book test lint format set-repo unit lock-check chapter browser colab sync bench seeds lock clean
 .NOTPARALLEL:
 
+# --no-compile: Python compiles what the chapters import when they first import it, instead of
+# pip compiling every file of ~200 packages up front.
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "toylab needs Python 3.11 or newer (3.11-3.13 are tested);" \
 	  "python3 here is: $$(python3 --version 2>&1 || echo none). Install one, or name it:" \
 	  "make book PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip install --no-compile -r requirements.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --no-compile --no-deps -e .
 	touch $(STAMP)
 
 # Build the static site into _build/html. Every chapter is executed once (two at a time) into
 # the book's execution cache, and the build takes its outputs from there; training is cached
-# too, so a rebuild executes only the chapters whose cells changed.
+# too. A rebuild executes a chapter again only if its cells, toylab or the lock changed.
 book: $(STAMP)
 	$(PHASE) chapters $(BIN)/python scripts/execute.py --book
 	$(PHASE) build $(BUILD)
@@ -57,9 +59,10 @@ browser: $(STAMP)
 colab: $(STAMP)
 	$(PHASE) colab $(BIN)/python -m pytest tests/colab -p no:cacheprovider $(PYTEST_ARGS)
 
-# One chapter at its default seed, alone (into the book's execution cache): make chapter NB=grokking
+# One chapter at its default seed, alone, even if unchanged (into the book's execution cache):
+# make chapter NB=grokking
 chapter: $(STAMP)
-	$(BIN)/python scripts/execute.py --book --jobs 1 --chapters $(basename $(notdir $(NB)))
+	$(BIN)/python scripts/execute.py --book --jobs 1 --force --chapters $(basename $(notdir $(NB)))
 
 # ruff's formatter, then refresh the chapters' .ipynb twins.
 format: $(STAMP)

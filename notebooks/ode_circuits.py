@@ -1113,19 +1113,13 @@ for label in ["pendulum, amplitude 0.3", "pendulum, amplitude 2.5"]:
 
 # %%
 snap_steps = run.snapshot_steps
-snap_curves = {}
-with torch.no_grad():
-    for s in snap_steps:
-        snap_curves[s] = errors_by_position(
-            run.model_at(s)(test.y[:500]), test[:500]
-        )
 
 
 def draw(fig, step):
+    with torch.no_grad():  # only the steps drawn: the slider's, or the animation's
+        curve = errors_by_position(run.model_at(step)(test.y[:500]), test[:500])
     ax1, ax2 = fig.subplots(1, 2)
-    ax1.plot(
-        pos, snap_curves[step][1:], color="tab:blue", lw=2, label="transformer"
-    )
+    ax1.plot(pos, curve[1:], color="tab:blue", lw=2, label="transformer")
     for name in ["least squares in context", "Euler (true A)", "copy last state"]:
         color, ls = styles[name]
         ax1.plot(pos, base_curves[name][1:], color=color, ls=ls, lw=1, label=name)
@@ -1140,13 +1134,10 @@ def draw(fig, step):
     fig.tight_layout()
 
 
-with torch.no_grad():
-    steady_snaps = {
-        s: errors_by_position(run.model_at(s)(steady.y), steady) for s in snap_steps
-    }
-gain_over_training = {s: early(c) / late(c) for s, c in steady_snaps.items()}
-for s in snap_steps[:: max(1, len(snap_steps) // 8)] + [snap_steps[-1]]:
-    print(f"step {s:5d}: gain from context {gain_over_training[s]:.2f}")
+with torch.no_grad():  # only at the steps printed
+    for s in snap_steps[:: max(1, len(snap_steps) // 8)] + [snap_steps[-1]]:
+        c = errors_by_position(run.model_at(s)(steady.y), steady)
+        print(f"step {s:5d}: gain from context {early(c) / late(c):.2f}")
 plotting.snapshot_view(draw, snap_steps, figsize=(10, 3.2))
 
 # %% [markdown]

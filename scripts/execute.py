@@ -6,8 +6,8 @@ This script is the one place that does it.
 
 - ``--book``: every chapter at its default seed, using the reader's run cache, and the executed
   notebooks stored in the book's execution cache (jupyter-cache, where myst-nb looks). The book
-  build that follows then executes nothing: it takes the outputs from there. A chapter whose
-  cells are unchanged since its last execution is not executed again.
+  build that follows then executes nothing: it takes the outputs from there. A chapter is not
+  executed again while its cells, ``toylab`` and the lock are unchanged since its last execution.
 - ``benchmarks/seeds.py`` (the seed check) runs every chapter at other seeds through
   :func:`run_all`, each seed on its own empty run cache that its chapters share (the
   learning-coefficient chapter loads the induction chapter's runs).
@@ -19,13 +19,14 @@ two threads, and the compute-bound models (grokking, He et al.'s MLP) no slower.
 chapters start first; a chapter that loads another's runs starts after it.
 
     python scripts/execute.py --book                     # `make book` runs this first
-    python scripts/execute.py --book --chapters grokking --jobs 1
+    python scripts/execute.py --book --chapters grokking --jobs 1 --force   # `make chapter`
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import os
 import re
 import sys
@@ -207,22 +208,31 @@ def store_for_book(result: Result) -> None:
         CacheBundleIn(
             nb,
             str(NOTEBOOKS / f"{result.job.name}.ipynb"),
-            data={"execution_seconds": result.seconds},
+            data={"execution_seconds": result.seconds, "toylab": code_digest()},
         ),
         check_validity=False,
         overwrite=True,
     )
 
 
+def code_digest() -> str:
+    """A hash of what a chapter's outputs depend on besides its cells: toylab and the lock."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "toylab").glob("*.py")) + [ROOT / "requirements.txt"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def in_book_cache(name: str) -> bool:
-    """Whether the book's execution cache holds this chapter with its present cells."""
+    """Whether the book's execution cache holds this chapter, executed with its present cells
+    and the present toylab (jupyter-cache itself compares only the cells)."""
     from jupyter_cache import get_cache
 
     try:
-        get_cache(str(BOOK_CACHE)).match_cache_notebook(load(name))
-        return True
+        record = get_cache(str(BOOK_CACHE)).match_cache_notebook(load(name))
     except KeyError:
         return False
+    return record.data.get("toylab") == code_digest()
 
 
 def line(r: Result, budget: dict[str, int] | None = None) -> str:
@@ -252,12 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--chapters", nargs="*", help="chapter names (default: all)")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="kernels at once")
+    parser.add_argument("--force", action="store_true", help="execute unchanged chapters too")
     args = parser.parse_args(argv)
 
     names = args.chapters or chapters()
-    todo = [n for n in names if not in_book_cache(n)]
+    todo = [n for n in names if args.force or not in_book_cache(n)]
     for n in sorted(set(names) - set(todo)):
-        print(f"{n:<24} unchanged since its last execution: not executed again", flush=True)
+        print(f"{n:<24} unchanged (cells, toylab, lock): not executed again", flush=True)
     jobs = [Job(n, None, None, threads_per_job(args.jobs)) for n in todo]
     budget = budgets()
 

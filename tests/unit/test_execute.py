@@ -130,6 +130,9 @@ def test_an_executed_chapter_is_found_by_the_book_build(tmp_path, monkeypatch):
     changed = execute.load("grokking", seed=4321)  # another cell: another notebook
     with pytest.raises(KeyError):
         get_cache(str(tmp_path / "cache")).match_cache_notebook(changed)
+    # the same cells over another toylab (or lock) are executed again
+    monkeypatch.setattr(execute, "code_digest", lambda: "another toylab")
+    assert not execute.in_book_cache("grokking")
 
 
 def test_the_book_build_reads_the_cache_execute_writes():
