@@ -13,10 +13,12 @@ This script is the one place that does it.
   learning-coefficient chapter loads the induction chapter's runs).
 
 Chapters run in ``--jobs`` kernels at once (default: 2 on a machine with 2 cores or more), each
-with its share of the cores as torch threads. Measured on the 2-core machine CI uses: two
-kernels of one thread each train the induction-shaped models 1.57x faster than one kernel of
-two threads, and the compute-bound models (grokking, He et al.'s MLP) no slower. The longest
-chapters start first; a chapter that loads another's runs starts after it.
+with its share of the cores as torch threads. Measured on the 2-core machine CI uses, cold: the
+eight chapters one after another, each alone with two threads, take 968 s
+(``benchmarks/profile.md``); two at a time with one thread each, 774-841 s in three runs. In a
+one-thread lane a chapter is 1.3x (induction heads) to 1.9x (the grokking transformer) slower
+than alone with two threads, never 2x, so two lanes finish sooner. The longest chapters start
+first; a chapter that loads another's runs starts after it.
 
     python scripts/execute.py --book                     # `make book` runs this first
     python scripts/execute.py --book --chapters grokking --jobs 1 --force   # `make chapter`
@@ -41,18 +43,17 @@ BOOK_CACHE = ROOT / "_build" / ".jupyter_cache"  # myst-nb's execution cache in 
 SEED_LINE = re.compile(r"^SEED = \d+$", re.MULTILINE)
 ENV = {"TOYLAB_PROGRESS": "off", "TOYLAB_STATIC": "1"}  # as the book build sets them
 
-# Each chapter's cold execution, alone on the 2-core machine (seconds; the learning coefficient
-# after the induction chapter, whose runs it loads). Measured with `benchmarks/seeds.py --jobs 1`.
+# Each chapter's cold execution, alone on the 2-core machine (seconds, from benchmarks/profile.md).
 # They only order the work, longest first: a stale number costs speed, never correctness.
 COST_S = {
-    "grokking": 134,
-    "grokking_network": 170,
-    "grokking_phase_diagram": 124,
-    "induction_heads": 132,
-    "icl_regression": 101,
-    "ode_circuits": 121,
-    "learning_coefficient": 98,
-    "repeated_data": 244,
+    "grokking": 125,
+    "grokking_network": 147,
+    "grokking_phase_diagram": 104,
+    "induction_heads": 108,
+    "icl_regression": 64,
+    "ode_circuits": 99,
+    "learning_coefficient": 117,
+    "repeated_data": 205,
 }
 # A chapter that loads another chapter's trained runs from the run cache starts after it.
 AFTER = {"learning_coefficient": "induction_heads"}

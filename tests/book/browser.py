@@ -31,8 +31,23 @@ FLAGS = [
 ]
 
 
+# where the installers put Chrome or Chromium on macOS and Windows (not on the PATH there)
+CHROMIUM_PLACES = (
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+)
+
+
 def find_chromium() -> str | None:
-    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+    """``$CHROMIUM`` if set, else the first of CHROMIUM_NAMES on the PATH, else CHROMIUM_PLACES."""
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    on_path = (shutil.which(name) for name in CHROMIUM_NAMES)
+    return next((p for p in on_path if p), None) or next(
+        (p for p in CHROMIUM_PLACES if os.path.isfile(p)), None
+    )
 
 
 @dataclass

@@ -15,6 +15,7 @@ installs toylab's dependencies into the new environment, so it takes a few minut
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,7 @@ def colab(tmp_path_factory) -> Path:
     """A fresh environment holding only a torch that pretends to be Colab's."""
     env_dir = tmp_path_factory.mktemp("colab") / "venv"
     venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
+    python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
     torch_pin = next(
         line.split()[0]
         for line in (ROOT / "requirements.txt").read_text().splitlines()

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+pytestmark = pytest.mark.skipif(
+    shutil.which("make") is None or os.name == "nt", reason="needs make and a POSIX sh"
+)
 
 
 def fake_python(bin_dir: Path, name: str, ok: bool) -> None:

@@ -1,5 +1,6 @@
 """scripts/phase.py: a phase's time is printed and recorded, and its exit code kept."""
 
+import os
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ PHASE = ROOT / "scripts" / "phase.py"
 
 def test_a_phase_prints_and_records_its_time_and_keeps_its_exit_code(tmp_path):
     record = tmp_path / "phases.txt"
-    env = {"TOYLAB_PHASES": str(record), "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "TOYLAB_PHASES": str(record)}
     ok = subprocess.run(
         [sys.executable, PHASE, "unit", sys.executable, "-c", "print('hi')"],
         capture_output=True,
