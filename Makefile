@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 PHASE  := $(BIN)/python scripts/phase.py   # runs a command and prints its time
 BUILD  := env TOYLAB_STATIC=1 TOYLAB_PROGRESS=off $(BIN)/jupyter-book build . --warningiserror --keep-going
 
-.PHONY: book test lint format set-repo unit lock-check chapter browser colab sync bench seeds lock clean
+.PHONY: book test lint format set-repo unit lock-check chapter browser colab sync bench seeds margins lock clean
 .NOTPARALLEL:
 
 # --no-compile: Python compiles what the chapters import when they first import it, instead of
@@ -89,6 +89,13 @@ bench: $(STAMP)
 SEEDS ?= 1 2 3
 seeds: $(STAMP)
 	$(BIN)/python benchmarks/seeds.py --seeds $(SEEDS) $(if $(CHAPTERS),--chapters $(CHAPTERS))
+
+# Every claim's margin over many seeds: run the chapters at SEEDS recording every claim (in
+# benchmarks/claims/, one file per chapter and seed), then tabulate all that is recorded into
+# benchmarks/margins.md and the book's page book/margins.md. A sweep can be run in parts.
+margins: $(STAMP)
+	$(BIN)/python benchmarks/seeds.py --seeds $(SEEDS) --keep-going --claims benchmarks/claims \
+	  $(if $(CHAPTERS),--chapters $(CHAPTERS)); s=$$?; $(BIN)/python benchmarks/margins.py && exit $$s
 
 # Regenerate requirements.txt from requirements.in: one lock for Linux, macOS and Windows and
 # Python 3.11+. torch's CUDA libraries are left out: torch's own metadata pins them where its

@@ -12,6 +12,7 @@ for one seed derived from the commit it tests.
     make seeds SEEDS="7 11"             # other seeds
     python benchmarks/seeds.py --chapters grokking --seeds 5
     python benchmarks/seeds.py --from-commit HEAD   # CI: one seed derived from the commit hash
+    make margins SEEDS="0 1"            # and record every claim's value (benchmarks/margins.py)
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def main() -> int:
         help="run every cell after a failure too, and list every failed assertion",
     )
     parser.add_argument(
+        "--claims",
+        metavar="DIR",
+        type=Path,
+        help="record every claim of each run in DIR/<chapter>/<seed>.json (make margins)",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=execute.default_jobs(), help="chapters at once (default 2)"
     )
     args = parser.parse_args()
@@ -77,7 +84,14 @@ def main() -> int:
     base = Path(args.keep_cache or tempfile.mkdtemp(prefix="toylab-seeds-"))
     threads = execute.threads_per_job(args.jobs)
     jobs = [
-        execute.Job(n, s, str(base / str(s)), threads, args.keep_going)
+        execute.Job(
+            n,
+            s,
+            str(base / str(s)),
+            threads,
+            args.keep_going,
+            claims=str(base / f"claims-{n}-{s}.jsonl") if args.claims else None,
+        )
         for s in seeds
         for n in names
     ]
@@ -85,6 +99,12 @@ def main() -> int:
 
     def report(r: execute.Result) -> None:
         print(execute.line(r, budget), flush=True)
+        if args.claims is not None:
+            import margins  # benchmarks/margins.py
+
+            margins.save(
+                r.job.name, r.job.seed, Path(r.job.claims), r.ok, r.seconds, r.failure, args.claims
+            )
         if args.save is not None:
             import nbformat
 

@@ -53,7 +53,7 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from toylab import exercises, plotting
+from toylab import claims, exercises, plotting
 from toylab import grokking_phase_diagram as pd
 from toylab.data import modular_addition_data
 from toylab.ensemble import Ensemble
@@ -163,7 +163,10 @@ def ensemble_loss_solution(ensemble, x, y, labels, masks) -> torch.Tensor:
 
 
 cases = pd.exercise_cases("ensemble_loss")
-assert exercises.passes(ensemble_loss_solution, pd.ensemble_loss, cases)[0]
+claims.exact(
+    "the solution to exercise 1 (the ensemble loss) is right",
+    *exercises.passes(ensemble_loss_solution, pd.ensemble_loss, cases),
+)
 
 
 # %%
@@ -241,7 +244,10 @@ def first_above_solution(
 
 
 cases = pd.exercise_cases("first_above")
-assert exercises.passes(first_above_solution, pd.first_above, cases)[0]
+claims.exact(
+    "the solution to exercise 2 (the first step above) is right",
+    *exercises.passes(first_above_solution, pd.first_above, cases),
+)
 
 # %%
 d_steps = run_diagram.metric("step")
@@ -368,7 +374,10 @@ def unseen_solution(masks: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: in
 
 
 cases = pd.exercise_cases("unseen")
-assert exercises.passes(unseen_solution, pd.unseen_pairs, cases)[0]
+claims.exact(
+    "the solution to exercise 3 (the unseen pairs) is right",
+    *exercises.passes(unseen_solution, pd.unseen_pairs, cases),
+)
 
 # %%
 # test pairs memory cannot answer: held out, and their swap held out too
@@ -397,15 +406,32 @@ print(final_unseen.mean(-1).round(2))
 
 # %%
 wd0, wd1 = DECAYS.index(0.0), DECAYS.index(1.0)
+# each network's best test accuracy over the run: to_90 is NaN exactly where it is <= 0.9
+peak = np.zeros_like(to_90)
+for i, (f, w, s) in enumerate(cells):
+    idx = (FRACS.index(f), DECAYS.index(w), SEEDS.index(s))
+    peak[idx] = np.nanmax(run_diagram.metric(f"test {i}"))
 # null: with weight decay 1 and 75% of the data every seed reaches 90% (below)
-assert np.isnan(to_90[:, wd0]).all(), "no weight decay: no network reaches 90%"
-# null: with weight decay 1, the same networks fit their training pairs (final_train)
-assert final_train[:, DECAYS.index(10.0)].max() < 0.9, "too much wd: no fit"
-# null: memorisation alone gives ~1/23 on the unseen pairs at every training fraction
-assert final_unseen[-1, wd1].min() > 0.5 > final_unseen[0, wd1].max(), (
-    "more data, generalisation (wd = 1)"
+peak0, peak1 = peak[:, wd0].max(), peak[-1, wd1].min()
+claims.claim(
+    "no weight decay: no network reaches 90%", peak0, "<=", 0.9, null=peak1
 )
-assert not np.isnan(to_90[-1, wd1]).any(), "75% of the data, wd 1: every seed groks"
+# null: with weight decay 1, the same networks fit their training pairs (final_train)
+train10 = final_train[:, DECAYS.index(10.0)].max()
+train1 = final_train[:, wd1].max()
+claims.claim("too much wd: no fit", train10, "<", 0.9, null=train1)
+# null: memorisation alone gives ~1/23 on the unseen pairs at every training fraction
+unseen75, unseen30 = final_unseen[-1, wd1].min(), final_unseen[0, wd1].max()
+claims.claim("more data, generalisation (wd = 1)", unseen75, ">", 0.5, null=1 / P)
+# null: the 75% networks' accuracy, as if the data made no difference
+claims.claim(
+    "little data, no generalisation (wd = 1)", unseen30, "<", 0.5, null=unseen75
+)
+# null: without weight decay, the same fraction's best seed (peak above)
+peak75_wd0 = peak[-1, wd0].max()
+claims.claim(
+    "75% of the data, wd 1: every seed groks", peak1, ">", 0.9, null=peak75_wd0
+)
 
 # %% [markdown]
 # ## 3. Watch the diagram form

@@ -55,12 +55,14 @@ if "google.colab" in sys.modules:  # only on Colab
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from IPython.display import display
 
-from toylab import exercises, hooks, plotting
+from toylab import claims, exercises, hooks, plotting
 from toylab import induction_heads as ind
 from toylab import induction_task as task
 from toylab.induction_task import (
@@ -250,18 +252,50 @@ plt.show()
 
 # %%
 final = per_position_loss(model2)
-# null: evenly spread attention scores CHANCE = 0.10 (printed in section 1)
-assert prefix_l1[0] < 1.5 * CHANCE and prefix_l1[-1] > 0.6, (
-    "an induction head forms"
+# null: evenly spread attention scores CHANCE = 0.10 (printed in section 1). At step 0
+# the best head's score should sit at chance: asserted on its distance from chance,
+# within half of it
+claims.claim(
+    "layer 1 has no induction head at step 0",
+    abs(prefix_l1[0] - CHANCE),
+    "<",
+    0.5 * CHANCE,
+    null=abs(prefix_l1[-1] - CHANCE),  # an induction head there from the start
+    log=True,
 )
+claims.claim("an induction head forms", prefix_l1[-1], ">", 0.6, null=CHANCE)
 # null: a gradual rise would spread the 0.3 -> 0.6 climb over most of the run
-assert end - start <= 0.2 * STEPS, "within a narrow window of steps"
-# null: an untrained model's ICL score is 0; the one-layer model of section 6
-# learns some in-context copying slowly, without an induction head
-assert icl2[steps < start].max() < 1.5 < 3.0 < icl2[-1], "ICL switches on"
+claims.claim(
+    "within a narrow window of steps", end - start, "<=", 0.2 * STEPS, null=STEPS
+)
+# null: ICL already switched on (its final value). An untrained model's ICL score is 0;
+# the one-layer model of section 6 learns some in-context copying slowly, without an
+# induction head. "Low": under half the final value
+claims.claim(
+    "ICL is low before the phase change",
+    icl2[steps < start].max(),
+    "<",
+    0.5 * icl2[-1],
+    null=icl2[-1],
+)
+claims.claim("ICL switches on", icl2[-1], ">", 3.0, null=icl2[0])
 # null: ln 64 = 4.16 nats for a token that cannot be predicted
-assert final[: PERIOD - 1].mean() > 3.5, "the first copy stays unpredictable"
-assert final[PERIOD:].mean() < 1.0, "the later copies are predicted"
+ln_vocab = math.log(N_VOCAB)
+claims.claim(
+    "the first copy stays unpredictable",
+    final[: PERIOD - 1].mean(),
+    ">",
+    3.5,
+    null=final[PERIOD:].mean(),  # the first copy predicted like the later ones
+)
+# "predicted": under half the loss of a token that cannot be predicted
+claims.claim(
+    "the later copies are predicted",
+    final[PERIOD:].mean(),
+    "<",
+    ln_vocab / 2,
+    null=ln_vocab,
+)
 
 # %% [markdown]
 # ## 3. Which heads, and when
@@ -326,7 +360,10 @@ def ov_copying_solution(
 
 
 cases = ind.exercise_cases("ov_copying")
-assert exercises.passes(ov_copying_solution, ind.ov_copying_score, cases)[0]
+claims.exact(
+    "the solution to exercise 1 (OV copying score) is right",
+    *exercises.passes(ov_copying_solution, ind.ov_copying_score, cases),
+)
 
 # %%
 snap_steps = run2.snapshot_steps
@@ -417,18 +454,44 @@ print(
 prev_l0 = best(run2, "prev", 0)
 prev_half = int(steps[np.argmax(prev_l0 > 0.5 * prev_l0[-1])])
 print(f"best previous-token score passes half its final value at step {prev_half}")
-# null: a previous-token head that formed on its own schedule, before or after
-assert prev_heads and start - 100 <= prev_half <= end + 100, (
-    "the previous-token head forms with the phase change"
+# (at least one head scores > 0.3: the best does; null: evenly spread attention)
+claims.claim(
+    "layer 0 has a previous-token head", prev0.max(), ">", 0.3, null=CHANCE
 )
-assert len(induction_heads) >= 1 and prefix1.max() > 0.6  # null: CHANCE = 0.10
+# null: a previous-token head that formed on its own schedule, before or after
+# (at step 0, or at the end of training)
+claims.claim(
+    "the previous-token head forms no earlier than the phase change",
+    prev_half,
+    ">=",
+    start - 100,
+    null=0,
+)
+claims.claim(
+    "the previous-token head forms no later than the phase change",
+    prev_half,
+    "<=",
+    end + 100,
+    null=STEPS,
+)
+# (len(induction_heads) >= 1: the best layer-1 head scores > 0.3)
+claims.claim("layer 1 has an induction head", prefix1.max(), ">", 0.3, null=CHANCE)
+claims.claim(
+    "the best induction head scores > 0.6", prefix1.max(), ">", 0.6, null=CHANCE
+)  # null: CHANCE = 0.10
 copy_start = int(snap_steps[np.argmax(copying[:, 1].min(-1) > 0.9)])
 print(
     f"every layer-1 head copies (score > 0.9) from step {copy_start}; "
     f"layer-0 copying scores at the end: {copying[-1, 0].round(2)}"
 )
 # null: copying that formed with the attention would start inside the window
-assert copy_start < start / 2, "the OV copying forms well before the attention"
+claims.claim(
+    "the OV copying forms well before the attention",
+    copy_start,
+    "<",
+    start / 2,
+    null=start,
+)
 
 
 # %% [markdown]
@@ -506,7 +569,10 @@ def k_composition_solution(
 
 
 cases = ind.exercise_cases("k_composition")
-assert exercises.passes(k_composition_solution, ind.k_composition, cases)[0]
+claims.exact(
+    "the solution to exercise 2 (K-composition) is right",
+    *exercises.passes(k_composition_solution, ind.k_composition, cases),
+)
 
 # %%
 W_OV = (model2.W_V @ model2.W_O).detach()  # (layer, head, d_model, d_model)
@@ -649,18 +715,34 @@ for into, share in by_path.items():
 # %%
 removed = 1 - np.array(list(ablations.values())) / icl_clean
 # null: random matrices of these shapes compose 0 either way (baseline subtracted)
-assert k_comp.mean() > 0 > q_comp.mean(), "layer 1 reads layer 0 through its keys"
+claims.claim(
+    "layer 1 reads layer 0 through its keys", k_comp.mean(), ">", 0, null=0
+)
+claims.claim("... and not through its queries", q_comp.mean(), "<", 0, null=0)
 # null: if layer 0 carried part of the ICL directly (as the one-layer model's heads
-# do, section 6), ablating layer 1 would leave that part
-assert removed[0] > 0.7, "ablating the induction heads removes >70% of ICL"
+# do, section 6), ablating layer 1 would leave that part; that share is measured only
+# in section 6, so the null here is no effect (0 removed)
+claims.claim(
+    "ablating the induction heads removes >70% of ICL", removed[0], ">", 0.7, null=0
+)
 # null: heads that did not matter would remove ~0 plainly; heads that mattered
 # by what they write would remove as much with the patterns kept
-assert removed[1] < 0.1 and removed[2] > 0.3, (
-    "the prev-token heads act via patterns"
+claims.claim(
+    "the prev-token heads act via patterns", removed[1], "<", 0.1, null=removed[2]
+)
+claims.claim(
+    "ablating the prev-token heads plainly removes >30% of ICL",
+    removed[2],
+    ">",
+    0.3,
+    null=0,
 )
 # null: removing them from the queries or the values instead (printed above)
-assert by_path["keys"] > 0.3 > max(by_path["queries"], by_path["values"]), (
-    "... through the keys"
+other_paths = max(by_path["queries"], by_path["values"])
+claims.claim("... through the keys", by_path["keys"], ">", 0.3, null=other_paths)
+# null: the queries or values mattered as much as the keys
+claims.claim(
+    "... and not the queries or values", other_paths, "<", 0.3, null=by_path["keys"]
 )
 # (one head at a time: printed above, not asserted; it varies between seeds)
 
@@ -708,9 +790,10 @@ def prefix_matching_solution(pattern: torch.Tensor, period: int) -> torch.Tensor
 
 
 cases = ind.exercise_cases()
-assert exercises.passes(
-    prefix_matching_solution, task.prefix_matching_scores, cases
-)[0]
+claims.exact(
+    "the solution to exercise 3 (prefix matching) is right",
+    *exercises.passes(prefix_matching_solution, task.prefix_matching_scores, cases),
+)
 
 # %% [markdown]
 # ## 6. Controls: one layer, and one layer with smeared keys
@@ -787,15 +870,45 @@ print(
 # %%
 # null: an induction head scores > 0.6 (the two-layer model's, section 2); even
 # attention scores CHANCE = 0.10
-assert best(run1, "prefix", 0).max() < 0.3, "one layer: no induction head"
-assert phase_change(best(run1, "prefix", 0)) == (None, None)
+prefix_one = best(run1, "prefix", 0)
+claims.claim(
+    "one layer: no induction head", prefix_one.max(), "<", 0.3, null=prefix_l1[-1]
+)
+# (phase_change finds none exactly when the best score never passes 0.6)
+claims.claim(
+    "one layer: no phase change", prefix_one.max(), "<=", 0.6, null=prefix_l1[-1]
+)
 # null: the two-layer model's final ICL score
-assert icl1[-1] < 0.5 * icl2[-1], "one layer: much less in-context learning"
+claims.claim(
+    "one layer: much less in-context learning",
+    icl1[-1],
+    "<",
+    0.5 * icl2[-1],
+    null=icl2[-1],
+)
 # null: the plain one-layer model above (best prefix score < 0.3)
-assert best(run_smear, "prefix", 0)[-1] > 0.5, "smeared keys: an induction head"
-assert icl_smear[-1] > 0.8 * icl2[-1]
+claims.claim(
+    "smeared keys: an induction head",
+    best(run_smear, "prefix", 0)[-1],
+    ">",
+    0.5,
+    null=prefix_one[-1],
+)
+claims.claim(
+    "smeared keys: nearly the two-layer model's in-context learning",
+    icl_smear[-1],
+    ">",
+    0.8 * icl2[-1],
+    null=icl1[-1],
+)
 # null: at initialisation the gate g is the value the smear starts from (0.5)
-assert mix.max() < 0.2, "smeared keys read (mostly) the previous position"
+claims.claim(
+    "smeared keys read (mostly) the previous position",
+    mix.max(),
+    "<",
+    0.2,
+    null=0.5,
+)
 
 # %% [markdown]
 # ## 7. Clamping part of the circuit during training
@@ -870,15 +983,33 @@ for s in CLAMP_SEEDS:
 
 # %%
 # null: a clamp that did not help would leave the two windows overlapping, in
-# either order (the windows of every seed are printed above)
-assert all(
-    None not in free + clamped and clamped[1] < free[0]
-    for free, clamped in windows.values()
-), "clamping the previous-token pattern shortens the plateau, in every seed"
+# either order (the windows of every seed are printed above); the null value is the
+# free window's end (the clamped window no shorter). A window never found fails: the
+# clamped end as never (inf), the free start as at once (-inf)
+for free, clamped in windows.values():
+    clamped_end = clamped[1] if clamped[1] is not None else math.inf
+    free_start = free[0] if free[0] is not None else -math.inf
+    free_end = free[1] if free[1] is not None else math.inf
+    claims.claim(
+        "clamping the previous-token pattern shortens the plateau, in every seed",
+        clamped_end,
+        "<",
+        free_start,
+        null=free_end,
+    )
 # null: chance prefix score CHANCE (0.10); ICL 0 before training
-assert prefix_clamp[-1] > 0.5 and icl_clamp[-1] > 2.5
+claims.claim(
+    "clamped: an induction head forms", prefix_clamp[-1], ">", 0.5, null=CHANCE
+)
+claims.claim("clamped: ICL switches on", icl_clamp[-1], ">", 2.5, null=icl_clamp[0])
 # null: if the trained model did not rely on the clamp, removing it would change little
-assert unclamped < 0.5 * icl_clamp[-1], "the clamp is part of the trained model"
+claims.claim(
+    "the clamp is part of the trained model",
+    unclamped,
+    "<",
+    0.5 * icl_clamp[-1],
+    null=icl_clamp[-1],
+)
 
 # %% [markdown]
 # ## 8. Watch it happen

@@ -56,7 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toylab import exercises, hooks, plotting
+from toylab import claims, exercises, hooks, plotting
 from toylab import ode_circuits as ode
 from toylab.heads import previous_token_scores
 from toylab.train import TrainConfig, snapshot_schedule, train
@@ -185,16 +185,50 @@ for name, curve in base_curves.items():
 
 # %%
 # checks of the baselines themselves (exact maths on clean data, no training)
-assert clean_err["exact flow (true A)"] < 1e-10, "the exact flow is exact"
-assert clean_err["least squares in context"] < 1e-6, "2 clean pairs fix a 2x2 map"
+# null: the best integrator, RK4, which has a truncation error
+rk4_clean = clean_err["RK4 (true A)"]
+exact_clean = clean_err["exact flow (true A)"]
+claims.claim(
+    "the exact flow is exact", exact_clean, "<", 1e-10, null=rk4_clean, log=True
+)
+# null: constant velocity, which also reads only the context but fits no map; least
+# squares is 1000x better (what is left is the bias of its small ridge, 1e-2)
+ls_clean = clean_err["least squares in context"]
+cv_clean = clean_err["constant velocity"]
+claims.claim(
+    "2 clean pairs fix a 2x2 map",
+    ls_clean,
+    "<",
+    1e-3 * cv_clean,
+    null=cv_clean,
+    log=True,
+)
 order = ["Euler (true A)", "AB2 (true A)", "RK4 (true A)"]
-assert clean_err[order[0]] > clean_err[order[1]] > clean_err[order[2]]
+e1, e2, e3 = (clean_err[n] for n in order)
+# null: no ranking, equal errors
+claims.claim("on clean data Euler is less accurate than AB2", e1, ">", e2, null=e2)
+claims.claim("on clean data AB2 is less accurate than RK4", e2, ">", e3, null=e3)
 # noise sets a floor that every predictor but the filter stays above
-assert late(base_curves["copy last state"]) > 5 * late(
-    base_curves["exact flow (true A)"]
+copy_noisy = late(base_curves["copy last state"])
+exact_noisy = late(base_curves["exact flow (true A)"])
+# null: copying no worse than the exact flow
+claims.claim(
+    "on noisy data copying is far worse than the exact flow",
+    copy_noisy,
+    ">",
+    5 * exact_noisy,
+    null=exact_noisy,
 )
 floor = late(base_curves["Kalman filter (true A)"])
-assert all(floor < late(c) for n, c in base_curves.items() if "Kalman" not in n)
+above = min(late(c) for n, c in base_curves.items() if "Kalman" not in n)
+# null: some predictor reaches the filter's floor
+claims.claim(
+    "every predictor but the filter stays above its floor",
+    above,
+    ">",
+    floor,
+    null=floor,
+)
 
 # %% [markdown]
 # Fed clean states, the exact flow is exact and the integrators rank by order. Fed
@@ -323,9 +357,22 @@ for name, curve in summary.items():
 # %%
 m_late, m_early = late(model_curve), early(model_curve)
 # null: each baseline's late error (printed above)
-assert m_late < late(base_curves["constant velocity"]), "beat constant velocity"
-assert m_late < late(base_curves["Euler (true A)"]), "beat Euler with the true A"
-assert m_late < late(base_curves["AB2 (true A)"]), "beat AB2 with the true A"
+cv_late = late(base_curves["constant velocity"])
+euler_late = late(base_curves["Euler (true A)"])
+ab2_late = late(base_curves["AB2 (true A)"])
+claims.claim(
+    "the model beats constant velocity", m_late, "<", cv_late, null=cv_late
+)
+claims.claim(
+    "the model beats Euler with the true A",
+    m_late,
+    "<",
+    euler_late,
+    null=euler_late,
+)
+claims.claim(
+    "the model beats AB2 with the true A", m_late, "<", ab2_late, null=ab2_late
+)
 
 
 # %% [markdown]
@@ -383,7 +430,10 @@ exact_early, exact_late = (
 )
 context_free = ["copy last state", "Euler (true A)", "exact flow (true A)"]
 # the yardstick: predictors that ignore the context gain nothing (printed above)
-assert all(abs(gains[n] - 1) < 0.1 for n in context_free), "no context, no gain"
+# null: a predictor that reads the context, least squares in context
+ls_gap = abs(gains["least squares in context"] - 1)
+gain_gap = max(abs(gains[n] - 1) for n in context_free)
+claims.claim("no context, no gain", gain_gap, "<", 0.1, null=ls_gap, log=True)
 # null: a predictor that reads only the last states (copy, constant velocity, the
 # integrators) or nothing learned (the untrained network) is unmoved by the splice:
 # ratio 0.98-1.00 (printed). The trained model's error rose 15x (seed 9461) and 37x
@@ -392,13 +442,27 @@ unmoved = max(
     splice_ratio[n]
     for n in context_free + ["constant velocity", "transformer, untrained"]
 )
-assert splice_ratio["transformer"] > 3 * unmoved, (
-    "the model reads the law in context"
+splice = splice_ratio["transformer"]
+claims.claim(
+    "the model reads the law in context", splice, ">", 3 * unmoved, null=unmoved
 )
 # null: a model that knew the law from the first state would match the exact flow
-assert m_early > 3 * exact_early, "with 2-4 states, far from the exact flow"
+claims.claim(
+    "with 2-4 states, far from the exact flow",
+    m_early,
+    ">",
+    3 * exact_early,
+    null=exact_early,
+)
 # null: a model that ran least squares in context would match it early on too
-assert early(model_curve) < early(base_curves["least squares in context"])
+ls_early = early(base_curves["least squares in context"])
+claims.claim(
+    "early on, the model beats least squares in context",
+    early(model_curve),
+    "<",
+    ls_early,
+    null=ls_early,
+)
 
 # %% [markdown]
 # So (all errors are printed above):
@@ -485,14 +549,24 @@ print("weight on the current state itself:\n", last_query[..., -1].numpy().round
 
 # %%
 # null: a previous-state head scores near 1 (even attention: about 0.10)
-assert prev_scores.max() < 0.3, "no previous-state head"
+claims.claim("no previous-state head", prev_scores.max(), "<", 0.3, null=1.0)
 # null: a head on one state has entropy 0, a head on the 4 most recent states at most
 # log 4 / log 32 = 0.4 (even attention: 1); measured minimum 0.737 (seed 8688), > 0.75 (0-3)
-assert entropy.min() > np.log(8) / np.log(T), (
-    "every head spreads over 8+ states' worth"
+claims.claim(
+    "every head spreads over 8+ states' worth",
+    entropy.min(),
+    ">",
+    np.log(8) / np.log(T),
+    null=np.log(4) / np.log(T),
 )
 # null: a previous-state head puts nearly all its weight there (even: 0.125)
-assert recent.max() < 0.5, "no head gives the most recent states most of its weight"
+claims.claim(
+    "no head gives the most recent states most of its weight",
+    recent.max(),
+    "<",
+    0.5,
+    null=1.0,
+)
 
 
 # %% [markdown]
@@ -560,7 +634,10 @@ def jacobian_solution(model, y: torch.Tensor, n_back: int) -> torch.Tensor:
 
 
 cases = ode.exercise_cases("jacobian")
-assert exercises.passes(jacobian_solution, ode.stencil_jacobian, cases)[0]
+claims.exact(
+    "the solution to the stencil Jacobian exercise is right",
+    *exercises.passes(jacobian_solution, ode.stencil_jacobian, cases),
+)
 
 # %%
 J = stencil_jacobian(model, test.y[:500], T)  # (500, 32, 2, 2)
@@ -675,25 +752,69 @@ print(
 
 # %%
 # null: constant velocity's second tap is about as large as its first (the squares
-# in the figure)
-assert norms[0] > 5 * norms[1:].max(), "one dominant tap: the last state"
+# in the figure): its |J_0| / |J_1| is 2
+cv_j0, cv_j1 = stencils["constant velocity"]
+cv_ratio = float(fro(cv_j0).mean() / fro(cv_j1).mean())
+later = norms[1:].max()
+claims.claim(
+    "one dominant tap: the last state",
+    norms[0],
+    ">",
+    5 * later,
+    null=cv_ratio * later,
+)
 # null: AB2 (and constant velocity) have a second tap and no taps beyond it; here
 # J_1 is 0.2-0.6 of the largest later tap (seeds 0, 184, 1155, 3978, 4242)
-assert norms[1] < norms[2:].max(), "no AB2-like second tap"
+# AB2's second tap on these sequences; |J_1| is the distance from a one-step
+# stencil's J_1 = 0, and the taps span orders of magnitude (the figure): log
+ab2_j1 = float(fro(stencils["AB2"][1]).mean())
+claims.claim(
+    "no AB2-like second tap", norms[1], "<", norms[2:].max(), null=ab2_j1, log=True
+)
 # null: the exact flow's J_0 is e^hA itself, c = 1
-assert best_c < 0.95, "J_0 is a shrunken flow map"
-assert tap_sum > 0.5 * norms[0], (
-    "together, the earlier states weigh more than half as much as the last"
+claims.claim("J_0 is a shrunken flow map", best_c, "<", 0.95, null=1.0)
+# null: a one-step map (the exact flow, Euler) has no earlier taps: sum 0
+claims.claim(
+    "together, the earlier states weigh more than half as much as the last",
+    tap_sum,
+    ">",
+    0.5 * norms[0],
+    null=0.0,
 )
 # the control: least squares in context has a stencil of the same shape
-assert (
-    norms_ls[0] > 5 * norms_ls[1:].max() and norms_ls[1:].sum() > 0.5 * norms_ls[0]
+ls_later = norms_ls[1:].max()
+claims.claim(
+    "least squares in context also has one dominant tap",
+    norms_ls[0],
+    ">",
+    5 * ls_later,
+    null=cv_ratio * ls_later,
+)
+claims.claim(
+    "least squares' earlier states also weigh more than half as much as the last",
+    norms_ls[1:].sum(),
+    ">",
+    0.5 * norms_ls[0],
+    null=0.0,
 )
 # the check works on a known estimator (least squares: degree-1 homogeneous but
 # for its small ridge); null for the model: a linear rule would rebuild it as well
-assert reading["least squares"] < 0.1, "the taps rebuild least squares' prediction"
-assert reading["transformer"] > 3 * reading["least squares"], (
-    "... but not the model's: its taps are a local slope, not a recipe"
+# null for least squares: taps that rebuild nothing (all zero) leave an error of 1
+ls_reading = reading["least squares"]
+claims.claim(
+    "the taps rebuild least squares' prediction",
+    ls_reading,
+    "<",
+    0.1,
+    null=1.0,
+    log=True,
+)
+claims.claim(
+    "... but not the model's: its taps are a local slope, not a recipe",
+    reading["transformer"],
+    ">",
+    3 * ls_reading,
+    null=ls_reading,
 )
 
 
@@ -748,9 +869,10 @@ def stencil_solution(A: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return torch.stack([trace, -torch.linalg.det(M)], dim=-1)  # det M = e^{h tr A}
 
 
-assert exercises.passes(
-    stencil_solution, ode.two_step_stencil, ode.exercise_cases()
-)[0]
+claims.exact(
+    "the solution to the two-step stencil exercise is right",
+    *exercises.passes(stencil_solution, ode.two_step_stencil, ode.exercise_cases()),
+)
 
 # %% [markdown]
 # ## 5. Ablations and patching
@@ -856,7 +978,10 @@ def patch_solution(act: torch.Tensor, donor: torch.Tensor) -> torch.Tensor:
 
 
 cases = ode.exercise_cases("patch")
-assert exercises.passes(patch_solution, ode.patch_last_position, cases)[0]
+claims.exact(
+    "the solution to the patching exercise is right",
+    *exercises.passes(patch_solution, ode.patch_last_position, cases),
+)
 
 # %%
 gen = torch.Generator().manual_seed(99)
@@ -914,8 +1039,10 @@ print(
 )
 # null: a head the model did not need would leave the error at m_late (1x); measured at
 # seed 9784: least important head 1.46x, median 2.9x (printed above for this run)
-assert factors.min() > 1.1, "every head matters, even mean-ablated"
-assert np.median(factors) > 1.5, "most heads matter a lot"
+claims.claim(
+    "every head matters, even mean-ablated", factors.min(), ">", 1.1, null=1.0
+)
+claims.claim("most heads matter a lot", np.median(factors), ">", 1.5, null=1.0)
 copy_late = late(base_curves["copy last state"])
 # the share of the model's advantage over copying that it keeps with no heads
 kept = {
@@ -927,11 +1054,28 @@ print(
 )
 # null: if the MLPs could do without the heads, the share would stay near 1; measured
 # mean-ablated 0.02 (seed 1445; below 0 at seeds 0, 9461, 9784), zeroed below 0
-assert kept["mean"] < 0.25 and kept["zero"] < 0.25, "no heads: back to copying"
+claims.claim(
+    "no heads (mean-ablated): back to copying", kept["mean"], "<", 0.25, null=1.0
+)
+claims.claim(
+    "no heads (zeroed): back to copying", kept["zero"], "<", 0.25, null=1.0
+)
 # null: patching what carries no law moves the prediction 0% of the way (and
 # patching everything, 100%)
-assert moved["both layers"] > 0.5, "the heads carry the law to the last position"
-assert moved["layer 0"] > 0.2, "layer 0's heads alone move it part of the way"
+claims.claim(
+    "the heads carry the law to the last position",
+    moved["both layers"],
+    ">",
+    0.5,
+    null=0.0,
+)
+claims.claim(
+    "layer 0's heads alone move it part of the way",
+    moved["layer 0"],
+    ">",
+    0.2,
+    null=0.0,
+)
 # (layer 1's alone: printed above, not asserted; it varies between seeds)
 
 # %% [markdown]
@@ -1013,11 +1157,27 @@ print(
 
 # %%
 # the baselines' known behaviour: Euler's |R| > 1, RK4's slightly < 1 on the axis
-assert energy["Euler"][-1] > 100 * energy["exact"][-1], "Euler's energy explodes"
-assert 0.95 < energy["RK4"][-1] / energy["exact"][-1] < 1, "RK4 loses a little"
+e_exact, e_euler = energy["exact"][-1], energy["Euler"][-1]
+# null: a rollout that conserves the energy, as the exact flow does
+claims.claim("Euler's energy explodes", e_euler, ">", 100 * e_exact, null=e_exact)
+rk4_kept = energy["RK4"][-1] / e_exact
+# the share of the energy lost, under 5% (kept > 0.95); null: a rollout that loses
+# all its energy loses a share 1
+claims.claim(
+    "RK4 loses only a little energy", 1 - rk4_kept, "<", 0.05, null=1.0, log=True
+)
+# null: no loss, the exact flow's ratio 1
+claims.claim("RK4 loses some energy", rk4_kept, "<", 1, null=1.0)
 # null: Euler's rollout, whose energy explodes (printed above)
-assert energy["transformer"][-1] < 0.01 * energy["Euler"][-1], (
-    "the rollout stays bounded"
+e_model = energy["transformer"][-1]
+# (energies span orders of magnitude: the margin is in orders of magnitude)
+claims.claim(
+    "the rollout stays bounded",
+    e_model,
+    "<",
+    0.01 * e_euler,
+    null=e_euler,
+    log=True,
 )
 
 # %% [markdown]
@@ -1079,23 +1239,52 @@ for label, row in ood.items():
 # %%
 trained_err = ood["trained: h in [0.25, 0.75]"]["transformer"]
 # null: an estimator of the law, like least squares, keeps its error out of range
-assert ood["h = 1.5"]["transformer"] > 3 * trained_err, "breaks at larger steps"
+big_h = ood["h = 1.5"]["transformer"]
+claims.claim(
+    "the model breaks at larger steps",
+    big_h,
+    ">",
+    3 * trained_err,
+    null=trained_err,
+)
 rot_err = ood["rotations, |omega| in [0.5, 1.5]"]["transformer"]
-assert ood["rotations, |omega| in [2, 3]"]["transformer"] > 3 * rot_err, (
-    "faster turns"
+fast = ood["rotations, |omega| in [2, 3]"]["transformer"]
+claims.claim(
+    "the model breaks on faster turns", fast, ">", 3 * rot_err, null=rot_err
 )
 ls_trained = ood["trained: h in [0.25, 0.75]"]["least squares in context"]
 # the control: an estimator of the law does not care about h
-assert ood["h = 1.5"]["least squares in context"] < 1.5 * ls_trained, "LS does not"
+# null: least squares degrading as much as the model does at h = 1.5
+ls_big_h = ood["h = 1.5"]["least squares in context"]
+ls_null = ls_trained * big_h / trained_err
+claims.claim(
+    "least squares does not break at larger steps",
+    ls_big_h,
+    "<",
+    1.5 * ls_trained,
+    null=ls_null,
+    log=True,
+)
 # null: Euler, with the law
 for label in ["h = 1.5", "rotations, |omega| in [2, 3]"]:
-    assert ood[label]["transformer"] < ood[label]["Euler (true A)"], (
-        "still beats Euler"
+    euler_err = ood[label]["Euler (true A)"]
+    claims.claim(
+        "out of range, the model still beats Euler",
+        ood[label]["transformer"],
+        "<",
+        euler_err,
+        null=euler_err,
     )
 for label in ["pendulum, amplitude 0.3", "pendulum, amplitude 2.5"]:
     # null: copying the last state (a model lost on this system does no better)
-    assert ood[label]["transformer"] < 0.25 * ood[label]["copy last state"], (
-        "the pendulum, never seen, is still predicted"
+    copy_err = ood[label]["copy last state"]
+    claims.claim(
+        "the pendulum, never seen, is still predicted",
+        ood[label]["transformer"],
+        "<",
+        0.25 * copy_err,
+        null=copy_err,
+        log=True,
     )
 
 # %% [markdown]
@@ -1192,7 +1381,14 @@ print(
 
 # %%
 # the filter is linear in the data: its J_0 is exact, c printed above
-assert kalman_c < 0.5 * best_c, "the filter trusts the last state far less"
+# null: the filter trusting the last state as much as the model does (best_c)
+claims.claim(
+    "the filter trusts the last state far less",
+    kalman_c,
+    "<",
+    0.5 * best_c,
+    null=best_c,
+)
 
 # %% [markdown]
 # ### Growth factors of the one-step map
@@ -1289,16 +1485,29 @@ print(
 chance = dist["chance (same modulus, random angle)"]
 # null: the nearest root to a point of the same modulus at a random angle (printed
 # above); a stencil blind to the law gives a ratio of 1, to within a few % here
-assert dist["nearest root of the model's stencil"] < 0.75 * chance, (
-    "a root near e^(h lambda)"
+nearest_dist = dist["nearest root of the model's stencil"]
+claims.claim(
+    "a root near e^(h lambda)", nearest_dist, "<", 0.75 * chance, null=chance
 )
-# null: a root that only matched the angle could have any modulus
-assert abs(modulus_ratio - 1) < 0.05, "the principal roots neither grow nor damp"
+# null: a root that only matched the angle could have any modulus; the number used:
+# J_0's eigenvalues read as the growth factors (j0_ratio, printed above)
+claims.claim(
+    "the principal roots neither grow nor damp",
+    abs(modulus_ratio - 1),
+    "<",
+    0.05,
+    null=abs(j0_ratio - 1),
+)
 # null: if J_0 were the one-step map, it would be as close as the whole stencil
-assert dist["eig J_0 alone"] > dist["Euler 1 + h lambda"], (
-    "J_0 alone is not the map"
+claims.claim(
+    "J_0 alone is not the map",
+    dist["eig J_0 alone"],
+    ">",
+    dist["Euler 1 + h lambda"],
+    null=nearest_dist,
 )
-assert j0_ratio < 0.9, "J_0 alone would damp"  # null: the exact flow's ratio, 1
+# null: the exact flow's ratio, 1
+claims.claim("J_0 alone would damp", j0_ratio, "<", 0.9, null=1.0)
 
 # %% [markdown]
 # Read as a 32-step rule, the model's stencil has a root near each exact growth
@@ -1387,14 +1596,21 @@ plt.show()
 print({k: round(v, 2) for k, v in orders.items()})
 
 # %%
-assert (
-    abs(orders["Euler (true A)"] - 1) < 0.2
-    and abs(orders["AB2 (true A)"] - 2) < 0.3
-)
+# null for each integrator's order: the method one order below it (copying: 0)
+p_copy, p_euler = orders["copy last state"], orders["Euler (true A)"]
+p_ab2, p_rk4 = orders["AB2 (true A)"], orders["RK4 (true A)"]
+claims.claim("Euler has order 1", abs(p_euler - 1), "<", 0.2, null=abs(p_copy - 1))
+claims.claim("AB2 has order 2", abs(p_ab2 - 2), "<", 0.3, null=abs(p_euler - 2))
 # the yardstick: RK4 has order 4
-assert abs(orders["RK4 (true A)"] - 4) < 0.3
+claims.claim("RK4 has order 4", abs(p_rk4 - 4), "<", 0.3, null=abs(p_ab2 - 4))
 # null: an integrator has order >= 1 (Euler, the lowest: 1, asserted above)
-assert orders["transformer"] < 0.5, "no truncation error: not even Euler's order"
+claims.claim(
+    "no truncation error: not even Euler's order",
+    orders["transformer"],
+    "<",
+    0.5,
+    null=p_euler,
+)
 # null: from h = 0.2 to 0.05 an integrator's error falls as h^(p+1): 16x for Euler's
 # order 1, 4x for copying (order 0; ratio 0.25, printed). The model's ratio was 0.68
 # (seed 9461) and 1.00 (seed 0): less than half of copying's fall
@@ -1403,8 +1619,13 @@ print(
     "error at h = 0.05 / at h = 0.2:",
     {n: round(float(r), 2) for n, r in below.items()},
 )
-assert below["transformer"] > 2 * below["copy last state"], (
-    "nearly flat below the range"
+copy_fall = below["copy last state"]
+claims.claim(
+    "nearly flat below the range",
+    below["transformer"],
+    ">",
+    2 * copy_fall,
+    null=copy_fall,
 )
 
 # %% [markdown]

@@ -63,7 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from toylab import exercises, plotting
+from toylab import claims, exercises, plotting
 from toylab import induction_task as task
 from toylab import repeated_data as rd
 from toylab.repeated_data import Member
@@ -215,9 +215,10 @@ def rise_solution(curve: np.ndarray) -> float:
     return float((curve - np.minimum.accumulate(curve)).max())
 
 
-assert exercises.passes(rise_solution, rd.largest_rise, rd.exercise_cases("rise"))[
-    0
-]
+claims.exact(
+    "the solution to exercise 1 (the largest rise) is right",
+    *exercises.passes(rise_solution, rd.largest_rise, rd.exercise_cases("rise")),
+)
 
 # %%
 print(f"{'':8s} seed  test loss  rise  ICL   pool loss  prev L0  prefix L1")
@@ -235,28 +236,62 @@ print(f"start: test loss {curve['test'][0, 0]:.2f}, ICL {curve['icl'][0, 0]:.2f}
 # %%
 for s in SEEDS:
     icl0 = final("icl", 0, s)
+    icl_start = curve["icl"][idx[0, s, None], 0]
     # null: the untrained model, ICL ~0 (the start, printed); measured 3.3-3.4
-    assert icl0 > 2, "the control goes through the phase change"
+    claims.claim(
+        "the control goes through the phase change", icl0, ">", 2, null=icl_start
+    )
     for R in (16, 64):
         # null: the fair control (no repetition); measured 0.6-0.9 against 3.3-3.4
-        assert final("icl", R, s) < icl0 / 2, f"a pool of {R} blocks induction"
+        claims.claim(
+            "a memorised pool blocks induction",
+            final("icl", R, s),
+            "<",
+            icl0 / 2,
+            null=icl0,
+        )
     # null: a pool that harmed like the small ones would keep ICL below half the
     # control's; measured 0.98-1.02 of the control
-    assert final("icl", 1024, s) > 0.9 * icl0, "a large pool does no harm"
+    claims.claim(
+        "a large pool does no harm",
+        final("icl", 1024, s),
+        ">",
+        0.9 * icl0,
+        null=icl0 / 2,
+    )
     for R in (16, 64):
         # null: the control's rise (0.00-0.01); measured 0.15-0.18 at R = 16 and 64
         rise = largest_rise(curve["test"][idx[R, s, None]])
-        assert rise > largest_rise(curve["test"][idx[0, s, None]]) + 0.05, (
-            "it rises"
+        rise0 = largest_rise(curve["test"][idx[0, s, None]])
+        claims.claim(
+            "the test loss rises while a pool is memorised",
+            rise,
+            ">",
+            rise0 + 0.05,
+            null=rise0,
         )
     # null: the start, ln 64 = 4.16 (printed); measured 4.26-4.32
-    assert final("test", 64, s) > curve["test"][idx[64, s, None], 0], (
-        "ends above start"
+    test_start = curve["test"][idx[64, s, None], 0]
+    claims.claim(
+        "with a pool of 64 the test loss ends above its start",
+        final("test", 64, s),
+        ">",
+        test_start,
+        null=test_start,
     )
     # null: the control's loss on rows it never saw (~ln 64 = 4.16, printed);
     # measured 0.07-0.10 (R = 16) and 4.23-4.25 (R = 1024)
-    assert final("pool", 16, s) < 1, "16 sequences are memorised"
-    assert final("pool", 1024, s) > 3.5, "1024 are not"
+    unseen = final("pool", 0, s)
+    claims.claim(
+        "16 sequences are memorised", final("pool", 16, s), "<", 1, null=unseen
+    )
+    claims.claim(  # null: a pool that is memorised (R = 16, just above)
+        "1024 sequences are not memorised",
+        final("pool", 1024, s),
+        ">",
+        3.5,
+        null=final("pool", 16, s),
+    )
 
 # %% [markdown]
 # In both seeds (the table above):
@@ -307,11 +342,20 @@ for s in SEEDS:
     for R in (16, 64):
         # null: the control's heads (printed in the table); measured prev 0.10-0.14
         # and prefix 0.10-0.17 against 0.45-0.47 and 0.74-0.77; untrained ~0.1
-        assert final("prev", R, s) < final("prev", 0, s) / 2, (
-            "no previous-token head"
+        prev0, prefix0 = final("prev", 0, s), final("prefix", 0, s)
+        claims.claim(
+            "a memorised pool forms no previous-token head",
+            final("prev", R, s),
+            "<",
+            prev0 / 2,
+            null=prev0,
         )
-        assert final("prefix", R, s) < final("prefix", 0, s) / 2, (
-            "no induction head"
+        claims.claim(
+            "a memorised pool forms no induction head",
+            final("prefix", R, s),
+            "<",
+            prefix0 / 2,
+            null=prefix0,
         )
 
 # %% [markdown]
@@ -355,7 +399,13 @@ for s in SEEDS:
         )
         # null: rows the model has not memorised give the same spread (the control on
         # R=16's pool: ratio ~1, printed); measured 0.44-0.68 of it (seeds 0, 1, 3, 4)
-        assert own < 0.8 * rand, "layer 1 attends sharply on the memorised pool"
+        claims.claim(
+            "layer 1 attends sharply on the memorised pool",
+            own,
+            "<",
+            0.8 * rand,
+            null=rand,
+        )
 
 # %% [markdown]
 # On its own pool, layer 1 of a model trained with repetition attends much more
@@ -409,11 +459,23 @@ for s in SEEDS:
 for s in SEEDS:
     # null: the twin that kept repeating (printed); measured 3.1-3.3 against 0.7-0.9
     # (seeds 0, 1, 3, 4)
-    assert final("icl", 64, s, STOP) > 2 * final("icl", 64, s), "R = 64 recovers"
+    kept64 = final("icl", 64, s)
+    claims.claim(
+        "R = 64 recovers", final("icl", 64, s, STOP), ">", 2 * kept64, null=kept64
+    )
     # the pool of 16 is forgotten (null: its repeated twin, ~0.1) ...
-    assert final("pool", 16, s, STOP) > 3, "the pool is forgotten"
+    claims.claim(
+        "the pool is forgotten",
+        final("pool", 16, s, STOP),
+        ">",
+        3,
+        null=final("pool", 16, s),
+    )
     # ... but induction does not form (null: the control, 3.3-3.4); measured 0.56-0.63
-    assert final("icl", 16, s, STOP) < final("icl", 0, s) / 2, "R = 16 stays stuck"
+    icl0 = final("icl", 0, s)
+    claims.claim(
+        "R = 16 stays stuck", final("icl", 16, s, STOP), "<", icl0 / 2, null=icl0
+    )
 
 # %% [markdown]
 # The partly memorised pool lets go: within the 1,000 steps after the repetition
@@ -452,7 +514,10 @@ for e, m in enumerate(LONG):
 for e, m in enumerate(LONG):
     # the same data, another draw of the batches: the sweep's finding again
     # (null: the control at 1,500 steps, 3.3-3.4); measured 0.59-0.88
-    assert long_icl[e, half] < final("icl", 0, m.seed) / 2, "no induction by 1,500"
+    icl0 = final("icl", 0, m.seed)
+    claims.claim(
+        "no induction by 1,500", long_icl[e, half], "<", icl0 / 2, null=icl0
+    )
 
 # %% [markdown]
 # Within the control's 1,500 steps no model with a small pool forms induction
@@ -490,9 +555,29 @@ for e, m in enumerate(WIDE):
     narrow, icl0 = final("icl", m.R, m.seed), final("icl", 0, m.seed)
     # null: the same pool at width 64 (printed); measured 3.6-3.8 against 0.7-0.9
     # (seeds 0, 1, 3, 4)
-    assert wide["icl"][e] > icl0 / 2 > narrow, "width 128 escapes the pool of 64"
+    claims.claim(
+        "width 128 escapes the pool of 64",
+        wide["icl"][e],
+        ">",
+        icl0 / 2,
+        null=narrow,
+    )
+    claims.claim(
+        "at width 64 the pool of 64 blocks induction",
+        narrow,
+        "<",
+        icl0 / 2,
+        null=icl0,
+    )
     # null: the narrow model's pool loss (printed); measured 0.46-0.49 against 0.82-0.91
-    assert wide["pool"][e] < final("pool", m.R, m.seed), "and memorises more of it"
+    narrow_pool = final("pool", m.R, m.seed)
+    claims.claim(
+        "width 128 memorises more of the pool",
+        wide["pool"][e],
+        "<",
+        narrow_pool,
+        null=narrow_pool,
+    )
 
 # %% [markdown]
 # At twice the width the pool of 64 no longer blocks induction: the wide model

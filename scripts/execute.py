@@ -93,6 +93,8 @@ def failure_summary(err: Exception) -> str:
     marked = [ln for ln in lines if re.match(r"^-+>\s*\d+", ln)]  # IPython marks the failing line
     where = re.sub(r"^-+>\s*\d+\s*", "", marked[-1]) if marked else ""
     text = f"{ename}: {evalue}".strip().rstrip(":")
+    if ename == "ClaimFailed":  # toylab.claims: the message names the claim, value, bound and null
+        return text
     return f"{text}  [{where}]" if where else text
 
 
@@ -117,6 +119,7 @@ class Job:
     run_cache: str | None  # None: the reader's run cache (TOYLAB_CACHE or ~/.cache/toylab)
     threads: int | None = None  # torch threads in the kernel; None: torch's default
     keep_going: bool = False
+    claims: str | None = None  # a file: each claim appends its JSON record (toylab.claims)
 
 
 @dataclass
@@ -138,6 +141,9 @@ def run(job: Job) -> Result:
         env["TOYLAB_CACHE"] = job.run_cache
     if job.threads is not None:
         env.update(OMP_NUM_THREADS=str(job.threads), MKL_NUM_THREADS=str(job.threads))
+    if job.claims is not None:
+        Path(job.claims).unlink(missing_ok=True)
+        env["TOYLAB_CLAIMS"] = job.claims
     client = nbclient.NotebookClient(
         nb,
         timeout=3600,

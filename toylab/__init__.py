@@ -16,6 +16,7 @@ Chapter modules (data, models, analyses and exercise checks, in that order):
 
 Shared modules:
 
+- ``claims``: every assertion of every chapter, with its bound and null, recorded for ``make margins``
 - ``train``: the one training loop (and ``cache``, the run cache on disk)
 - ``ensemble``: many small models of one architecture trained as one
 - ``hooks``: interventions: clamping, zero/mean, pattern-preserving and path ablation

@@ -213,7 +213,14 @@ def test_front_page_shows_the_figure_the_grokking_chapter_computed(site, browser
 
 
 @pytest.mark.parametrize(
-    "page", ["book/intro.html", "book/notation.html", "book/glossary.html", "book/references.html"]
+    "page",
+    [
+        "book/intro.html",
+        "book/margins.html",
+        "book/notation.html",
+        "book/glossary.html",
+        "book/references.html",
+    ],
 )
 def test_prose_pages_load_without_errors(site, browser, page):
     report = browser.load(f"{site}/{page}", {"title": "document.querySelector('h1').textContent"})
@@ -223,3 +230,28 @@ def test_prose_pages_load_without_errors(site, browser, page):
     )
     assert not local_failures(report, site)
     assert report.values["title"]
+
+
+def test_the_margins_page_shows_every_claim_of_every_chapter(site, browser):
+    """'How sure is each claim?' renders one table row per claim, from the committed records."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import margins  # benchmarks/margins.py
+
+    n_claims = sum(
+        len(margins.chapter_claims(ROOT / "notebooks" / f"{c}.py")) for c in margins.chapters()
+    )
+    report = browser.load(
+        f"{site}/book/margins.html",
+        {
+            "title": "document.querySelector('h1').textContent",
+            "tables": "document.querySelectorAll('article table').length",
+            "rows": "document.querySelectorAll('article table tbody tr').length",
+            "recorded": "Array.from(document.querySelectorAll('article table tbody tr'))"
+            ".filter(r => !r.textContent.includes('not recorded')).length",
+        },
+    )
+    assert not report.exceptions and not console_errors(report), report.exceptions
+    assert "How sure is each claim" in report.values["title"]
+    assert report.values["tables"] == len(margins.chapters())
+    assert report.values["rows"] == n_claims
+    assert report.values["recorded"] == n_claims, "every claim has records"

@@ -65,6 +65,19 @@ def test_the_seed_from_a_commit_is_fixed_by_the_commit_and_never_the_default(mon
         assert seeds.seed_from_commit("HEAD") == seed  # 1 for a hash of zeros: never 0
 
 
+def test_a_failed_claim_is_summarised_by_its_own_message():
+    class Err(Exception):
+        ename, evalue = (
+            "ClaimFailed",
+            "a head forms: measured 0.5, needs > 0.6 (null 0.1; margin -0.25)",
+        )
+
+    traceback = (
+        "----> 3 claims.claim('a head forms', x, '>', 0.6, null=0.1)\n----> 93 raise ClaimFailed(\n"
+    )
+    assert execute.failure_summary(Err(traceback)) == f"ClaimFailed: {Err.evalue}"
+
+
 def test_keep_going_lists_every_failed_cell():
     import nbformat
 
