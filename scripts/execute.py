@@ -73,6 +73,14 @@ def with_seed(source: str, seed: int) -> str:
     return SEED_LINE.sub(f"SEED = {seed}", source)
 
 
+def default_seed(name: str) -> int:
+    """The chapter's own ``SEED`` (what the book executes it with)."""
+    found = SEED_LINE.findall((NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8"))
+    if len(found) != 1:
+        with_seed("", 0)  # raises: a chapter defines its seed on exactly one line
+    return int(found[0].split("=")[1])
+
+
 def load(name: str, seed: int | None = None):
     """The chapter's ``.ipynb`` twin (what the book reads), with ``SEED`` set if ``seed`` is given."""
     import nbformat

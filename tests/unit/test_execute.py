@@ -160,3 +160,11 @@ def test_the_book_build_reads_the_cache_execute_writes():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "cache"
     assert ROOT / config["execute"]["cache"] == execute.BOOK_CACHE
+
+
+def test_the_default_seed_is_read_from_the_chapter():
+    assert execute.default_seed("grokking") == 0
+    # a chapter run at its own seed executes exactly the cells the book executes
+    assert execute.load("grokking", seed=execute.default_seed("grokking")) == execute.load(
+        "grokking"
+    )
