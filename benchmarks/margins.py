@@ -227,7 +227,7 @@ shows how close each claim came to failing.
 
 - **needs**: the direction and bound (a range where the bound is itself measured in the run).
 - **null**: the median null over the runs; "(null passes)" marks a claim whose null would pass
-  its own bound, which is then a test against chance alone, not against that alternative.
+  its own bound: that claim does not rule its null out.
 - **min / median / max**: the measured value over every recorded seed, and over every run a
   chapter's loop asserts (several chapters train several seeds themselves).
 - **worst margin**: (worst value − bound) / |median value − null|, signed so that a failure is

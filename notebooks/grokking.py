@@ -895,12 +895,14 @@ claims.claim(
     null=0,
 )
 typical_other_max = max(typical_other.values())
+# (the ratios span orders of magnitude, 389x to 850,000x at seven seeds: log margin)
 claims.claim(
     "removing any key frequency the network still uses hurts the typical pair",
     min(typical[k] for k in kept),
     ">",
     2 * typical_other_max,
     null=typical_other_max,
+    log=True,
 )
 # null: removing a non-key frequency hurt as much as removing a key one still in use.
 # Asserted on the relative change of the loss, a discrepancy from "no change" (0):
