@@ -1069,11 +1069,13 @@ claims.claim(
     0.5,
     null=0.0,
 )
+# "part of the way": a tenth at least (the median over 1,000 pairs moves by a few
+# hundredths between draws; 0.23-0.49 over the nine seeds of the margins page)
 claims.claim(
     "layer 0's heads alone move it part of the way",
     moved["layer 0"],
     ">",
-    0.2,
+    0.1,
     null=0.0,
 )
 # (layer 1's alone: printed above, not asserted; it varies between seeds)
@@ -1084,8 +1086,8 @@ claims.claim(
 # or nothing of its advantage over copying (the share printed above; in some seeds
 # it is worse than copying), as the MLPs then apply an average law that fits no
 # trajectory; zero-ablation agrees. Patching both layers moves the prediction more than half of
-# the way to $A'$'s law, layer 0 alone more than a fifth (layer 1 alone varies
-# between seeds). The heads average features of the trajectory into the last
+# the way to $A'$'s law, layer 0 alone a smaller part (more than a tenth; layer 1
+# alone varies between seeds). The heads average features of the trajectory into the last
 # position; which features is open (exercise 4 at the end).
 #
 # ## 6. Long rollouts and out of distribution

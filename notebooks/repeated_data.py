@@ -542,7 +542,11 @@ for e, m in enumerate(LONG):
 # %%
 WIDE = [Member(64, s) for s in SEEDS]
 run_wide = rd.train_sweep(WIDE, STEPS, d_model=128, log_every=250)
+wide_icl = rd.curves(run_wide, "icl", len(WIDE))  # (members, logs)
 wide = {k: rd.curves(run_wide, k, len(WIDE))[:, -1] for k in ("icl", "pool")}
+print("steps:", " ".join(f"{int(t):5d}" for t in run_wide.metric("step")))
+for e, m in enumerate(WIDE):
+    print(f"ICL, seed {m.seed}:", " ".join(f"{v:5.2f}" for v in wide_icl[e]))
 for e, m in enumerate(WIDE):
     print(
         f"R={m.R:3d} seed {m.seed}: ICL {wide['icl'][e]:.2f} at width 128, "
@@ -551,17 +555,21 @@ for e, m in enumerate(WIDE):
     )
 
 # %%
+# how far each wide model has come, as a share of its control's ICL score
+share = [wide["icl"][e] / final("icl", 0, m.seed) for e, m in enumerate(WIDE)]
+best = WIDE[int(np.argmax(share))]
+# null: the same pool at width 64 (printed); 0.6-0.8 against a control's 3.3-3.4.
+# Whether the phase change is over by step 1,500 depends on the seed, so this is
+# asserted of the two seeds together: at least one of them has escaped
+claims.claim(
+    "width 128 escapes the pool of 64 (one seed of two at least)",
+    wide["icl"][WIDE.index(best)],
+    ">",
+    final("icl", 0, best.seed) / 2,
+    null=final("icl", best.R, best.seed),
+)
 for e, m in enumerate(WIDE):
     narrow, icl0 = final("icl", m.R, m.seed), final("icl", 0, m.seed)
-    # null: the same pool at width 64 (printed); measured 3.6-3.8 against 0.7-0.9
-    # (seeds 0, 1, 3, 4)
-    claims.claim(
-        "width 128 escapes the pool of 64",
-        wide["icl"][e],
-        ">",
-        icl0 / 2,
-        null=narrow,
-    )
     claims.claim(
         "at width 64 the pool of 64 blocks induction",
         narrow,
@@ -580,14 +588,19 @@ for e, m in enumerate(WIDE):
     )
 
 # %% [markdown]
-# At twice the width the pool of 64 no longer blocks induction: the wide model
-# forms the circuit, and memorises more of its pool than the narrow one did (its
-# pool loss is lower). The harmful range of pools shrinks as the model grows,
-# which is what "memorising takes a share of capacity" predicts. Whether the
-# pool of 16 still blocks the wider model, we leave to exercise 5: a pool of 16
-# random sequences is a small thing to memorise, and if it still blocks, capacity
-# alone would not explain why a fully memorised pool blocks induction so
-# thoroughly.
+# At twice the width the pool of 64 stops blocking induction for long: the wide
+# model forms the circuit within the control's 1,500 steps, in at least one of
+# the two seeds (often both; a wide model that has not finished is in the
+# middle of its phase change, its ICL score climbing in the last logs above),
+# and it memorises more of its pool than the narrow one did (its pool loss is
+# lower). So the harm shrinks as the model grows, which is what "memorising
+# takes a share of capacity" predicts. A simpler explanation fits as well, and
+# this section cannot rule it out: a wider model may form induction heads
+# sooner with or without a pool, so that it outruns the same delay. Telling the
+# two apart needs a control at width 128 (exercise 6). Whether the pool of 16
+# still blocks the wider model is exercise 5: a pool of 16 random sequences is a
+# small thing to memorise, and if it still blocks, capacity alone would not
+# explain why a fully memorised pool blocks induction so thoroughly.
 #
 # ## 7. Watch it happen
 #
@@ -627,7 +640,7 @@ plotting.snapshot_view(draw, [int(s) for s in steps], figsize=(10, 3))
 # | what the heads do instead | layer 1 attends sharply on the memorised pool only |
 # | stop the repetition at 500 | 64 recovers; 16 forgets its pool but stays stuck |
 # | delay or damage | a delay that varies by seed: by 3,000 steps most 64s and a few 16s had recovered |
-# | twice the width | 64 no longer harms (smaller pools: exercise 5) |
+# | twice the width | 64 harms less: induction forms within 1,500 steps in one seed at least (smaller pools: exercise 5) |
 #
 # Hernandez et al. found repetition damaging induction heads in real language
 # models; a toy with 24 induction sequences in every batch shows the same thing
@@ -659,5 +672,8 @@ plotting.snapshot_view(draw, [int(s) for s in steps], figsize=(10, 3))
 #    memorised). Does induction form then?
 # 5. Train the pool of 16 at width 128 (`rd.train_sweep(..., d_model=128)`). Does
 #    the wider model escape it too?
+# 6. Train the control at width 128 too (`Member(0, seed)` in the same sweep) and
+#    log every 100 steps. By how many steps does the pool of 64 delay the phase
+#    change at each width? Is the wide model's escape more than its speed?
 #
 # The works cited here are listed on the [references](../book/references.md) page.
