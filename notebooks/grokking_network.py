@@ -251,14 +251,16 @@ claims.claim(
     null=ipr_init.median(),
 )
 # null: at initialisation input and output agree for about 1/11 of the neurons;
-# asserted: nine neurons in ten (the share is printed above)
+# asserted: nine neurons in ten (the share is printed above), i.e. under one in ten
+# disagree: a shortfall near 0, so its margin is in orders of magnitude
 same_io = (w_in.freq == w_out.freq).float().mean()
 claims.claim(
     "each neuron's input and output share a frequency",
-    same_io,
-    ">",
-    0.9,
-    null=same_init,
+    1 - same_io,
+    "<",
+    0.1,
+    null=1 - same_init,
+    log=True,
 )
 # null: all neurons on one frequency would give a count of 512 and ten zeros
 fair = 0.5 * WIDTH / 11
@@ -925,15 +927,17 @@ for g in stages.values():
     claims.claim(
         "it generalises long after it memorises", half, ">", 2 * mem, null=mem
     )
-    # null: memorisation scores 0 on the unseen pairs; measured 0.92-1.00 off the diagonal
-    # (seeds 875-877; all unseen pairs: 0.76-0.93, as the pairs (a, a) stay wrong: below)
-    claims.claim(
-        "at the end it answers the unseen pairs off the diagonal",
-        g["unseen_off_diagonal_end"],
-        ">",
-        0.8,
-        null=0,
-    )
+# null: memorisation scores 0 on the unseen pairs. Asserted over the three seeds
+# together: a run can end with a few of its ~30 such pairs still wrong (0.857 once in
+# 24 runs; the rest 1.00), and the pairs (a, a) stay wrong in every run (below)
+off_diagonal = np.mean([g["unseen_off_diagonal_end"] for g in stages.values()])
+claims.claim(
+    "at the end it answers the unseen pairs off the diagonal",
+    off_diagonal,
+    ">",
+    0.8,
+    null=0,
+)
 
 # %%
 for s, g in stages.items():
@@ -1739,13 +1743,15 @@ for s, r in runs.items():
     claims.claim(
         "the grokked neurons are single-frequency", ipr_g, ">", 0.6, null=ipr0
     )
-    # null: about 1/11 of neurons agree at initialisation
+    # null: about 1/11 of neurons agree at initialisation; asserted as under one
+    # neuron in ten disagreeing (a shortfall near 0: margin in orders of magnitude)
     claims.claim(
         "the grokked network's input and output share a frequency",
-        same_g,
-        ">",
-        0.9,
-        null=1 / 11,
+        1 - same_g,
+        "<",
+        0.1,
+        null=1 - 1 / 11,
+        log=True,
     )
     # null: random phases give ~0; measured 0.996-0.997 (seeds 0-3)
     # asserted as mean cos D > 0.95, i.e. its shortfall from 1 under 0.05
