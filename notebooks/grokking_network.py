@@ -1153,7 +1153,7 @@ print("cos D at init, at memorisation: " + ", ".join(
 for s in SEEDS:
     d, g = dates[s], stages[s]
     # null: alignment after memorisation would date cos D after `memorised`;
-    # measured cos D at 90% by step 200, memorised at 1300-1350 (seeds 0-2)
+    # measured cos D at 90% by step 200, memorised at 2,050-2,150 (seeds 0-2)
     mem = g["memorised"]
     claims.claim(
         "the phases align before memorisation", d["cos_d"], "<", mem, null=mem
@@ -1171,8 +1171,7 @@ for s in SEEDS:
         null=1 - traj[s]["cos_d"][0],
         log=True,
     )
-    # null: purity complete before the jump; measured 90% of the IPR's rise at 5,500-6,000,
-    # after the unseen accuracy rises at 3,700-4,350 (seeds 0-2)
+    # null: purity complete before the jump (dates printed in the table above)
     claims.claim(
         "the neurons keep purifying after the jump starts",
         d["ipr_in"],
@@ -1181,7 +1180,7 @@ for s in SEEDS:
         null=g["rises"],
     )
     # null: weights that weight decay shrank would end below their size at memorisation;
-    # measured squared norm ~570 at memorisation, ~1,390 at step 12,000 (seeds 0-3)
+    # measured squared norm ~660 at memorisation, 2,450-2,520 at step 12,000 (8 seeds)
     norm_mem = traj[s]["norm"][at(mem)]
     claims.claim(
         "the weights grow after memorisation",
@@ -1275,8 +1274,8 @@ for s in SEEDS:
     claims.claim(
         "the algorithm hides in the network", t["acc"][m], "<", 0.2, null=dom_acc[m]
     )
-    # null: a rest that did not oppose the answer would vote ~0; measured -2.8 to -2.9
-    # against +1.6 to +1.8 for the dominant waves (seeds 0-2)
+    # null: a rest that did not oppose the answer would vote ~0; measured -3.9 to -4.6
+    # against +2.0 to +2.6 for the dominant waves (8 seeds of 3 runs)
     dom_m = t["dominant_vote"][m]
     claims.claim(
         "on the plateau the residual outvotes the algorithm",
@@ -1285,7 +1284,7 @@ for s in SEEDS:
         -dom_m,
         null=0,
     )
-    # measured: dominant +6.5 to +6.8, rest -3.4 to -3.8 at step 12,000 (seeds 0-2)
+    # measured: dominant +11.5 to +13.3, rest -6.6 to -9.8 at step 12,000 (8 seeds)
     # null: an algorithm that stopped growing at memorisation would keep its vote there
     claims.claim(
         "at the end the algorithm wins",
@@ -1294,8 +1293,8 @@ for s in SEEDS:
         -t["rest_vote"][-1],
         null=dom_m,
     )
-    # null: a crossing unrelated to the jump could fall anywhere in the run; measured
-    # 3,250-3,500, after memorisation (1,300-1,350) and before 50% (5,000-5,950), seeds 0-2
+    # null: a crossing unrelated to the jump could fall anywhere in the run (the
+    # crossing and the stages are printed above)
     # (nulls: the run's first step; and a crossing that only came with generalisation,
     # at the step the unseen accuracy passes 50%)
     cross = crossing[s]
@@ -1389,9 +1388,9 @@ claims.claim(
 )
 dom_d, rest_d = np.mean(groups["held out, a = b"], 0)
 # null: the other held-out pairs, where the rest votes about 0 (printed);
-# measured dominant +9.6, rest -11.1 (seeds 0-2). Asserted on the ratio of the rest's
-# vote against to the dominant waves' vote for: at least half. It is 1.10-1.15 (seeds
-# 0, 2844, 3152, 9410): more than all of it, but too close to 1 to assert "more"
+# (values over seeds: the margins page). Asserted on the ratio of the rest's
+# vote against to the dominant waves' vote for: at least half. It is 1.06-1.16 (8 seeds
+# of 3 runs): more than all of it, but too close to 1 to assert "more"
 rest_other = np.mean(groups["held out, a != b"], 0)[1]
 against = -rest_d / dom_d
 print(
@@ -1469,13 +1468,13 @@ for s in SEEDS:
 # %%
 for on, off, rest_on, rest_off in effect.values():
     # null: if weight decay did not matter after memorisation, on ~ off; measured
-    # 0.65-0.78 with and 0.04-0.50 without, a gap of 0.25-0.72 (seeds 0-2, 5125-5127, 8688-8690)
+    # a gap of 0.15-0.61 (8 seeds of 3 runs)
     claims.claim(
         "without weight decay the plateau ends later", on - off, ">", 0.1, null=0
     )
 
     # null: a decay that did not hold the residual back would leave its vote unchanged;
-    # measured -3.4 to -3.6 with and -6.5 to -6.7 without (seeds 0-2)
+    # measured -8 to -11 with and -13.7 to -17.6 without (8 seeds of 3 runs)
     claims.claim(
         "without weight decay the residual votes harder against",
         rest_off,
@@ -1656,8 +1655,7 @@ for s in SEEDS:
         0.5,
         null=at0["ticket"],
     )
-    # null: the full initialisation passes 50% at 5,000-5,950 (the `half` column);
-    # measured 0.22-0.25 of that (ticket) and 0.26-0.42 (random), seeds 0-2
+    # null: the full initialisation's step to 50% (the `half` column)
     half_full = stages[s]["half"]
     t_ticket = when["ticket"] if when["ticket"] is not None else math.inf
     t_random = when["random"] if when["random"] is not None else math.inf
@@ -1676,7 +1674,7 @@ for s in SEEDS:
         null=half_full,
     )
     # null: if the smaller norm were what speeds the cut arms, this arm would be as fast;
-    # measured: not within 4,000 steps (4,100-5,900 in longer runs, seeds 0-2)
+    # measured: not within 4,000 steps
     # (a scaled arm that never passes 50% counts as slower, as before)
     t_scaled = when["scaled"] if when["scaled"] is not None else math.inf
     claims.claim(
