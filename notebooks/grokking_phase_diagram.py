@@ -402,7 +402,9 @@ print(final_unseen.mean(-1).round(2))
 # within the budget, whatever the decay (their test accuracy still creeps above
 # the plateau). With too much weight decay (10) they cannot even fit the training
 # set: the decay wins against the loss. Near the boundary the seeds can
-# disagree: there, whether a run groks in time depends on its initialisation.
+# disagree: there, whether a run groks in time depends on its seed, which draws
+# both its initial weights and its split of the pairs (`pd.train_masks` takes
+# the seed too); this diagram does not tell the two apart.
 
 # %%
 wd0, wd1 = DECAYS.index(0.0), DECAYS.index(1.0)
@@ -486,7 +488,8 @@ plotting.snapshot_view(draw, [int(s) for s in d_steps], figsize=(5, 3.6))
 # - Whether and when the network groks depends on the data and the weight decay:
 #   a memorisation phase without decay, a no-fit phase with too much, and
 #   generalisation in between, sooner with more data.
-# - Near the boundaries the seeds disagree: there, the initialisation decides.
+# - Near the boundaries the seeds disagree: there, the seed decides (its initial
+#   weights and its split of the pairs together).
 # - An `Ensemble` trains many small networks as one program; each member still
 #   trains exactly as it would alone.
 #
