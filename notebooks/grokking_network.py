@@ -825,7 +825,7 @@ def train_grokking(
             steps=steps,
             lr=1e-4,
             weight_decay=2.0,
-            betas=(0.9, 0.98),  # the authors' trainer, as its 10-step warm-up
+            betas=(0.9, 0.98),  # the authors' trainer's, and its 10-step warm-up
             warmup_steps=10,
             seed=seed,
             log_every=50,
@@ -944,7 +944,7 @@ for s, g in stages.items():
     print(
         f"seed {s}: the authors' detector dates stage 1 at {g['detector 1']} "
         f"({g['detector 1'] / 2200:.2f} of the paper's 2.2k) and stage 2 at "
-        f"{g['detector 2']} (None: test accuracy never 0.95 in {GROK_STEPS:,} steps); "
+        f"{g['detector 2'] or f'none (test accuracy never 0.95 in {GROK_STEPS:,} steps)'}; "
         f"ours: memorised {g['memorised']}, settled {g['settled']} "
         f"({g['settled'] / 10400:.2f} of 10.4k)"
     )

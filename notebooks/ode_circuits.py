@@ -1070,7 +1070,7 @@ claims.claim(
     null=0.0,
 )
 # "part of the way": a tenth at least (the median over 1,000 pairs moves by a few
-# hundredths between draws; 0.23-0.49 over the nine seeds of the margins page)
+# hundredths between draws; 0.23-0.49 over the ten seeds of the margins page)
 claims.claim(
     "layer 0's heads alone move it part of the way",
     moved["layer 0"],

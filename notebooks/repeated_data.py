@@ -543,7 +543,10 @@ for e, m in enumerate(LONG):
 WIDE = [Member(64, s) for s in SEEDS]
 run_wide = rd.train_sweep(WIDE, STEPS, d_model=128, log_every=250)
 wide_icl = rd.curves(run_wide, "icl", len(WIDE))  # (members, logs)
-wide = {k: rd.curves(run_wide, k, len(WIDE))[:, -1] for k in ("icl", "pool")}
+wide = {
+    "icl": wide_icl[:, -1],
+    "pool": rd.curves(run_wide, "pool", len(WIDE))[:, -1],
+}
 print("steps:", " ".join(f"{int(t):5d}" for t in run_wide.metric("step")))
 for e, m in enumerate(WIDE):
     print(f"ICL, seed {m.seed}:", " ".join(f"{v:5.2f}" for v in wide_icl[e]))
