@@ -61,7 +61,7 @@ import torch
 
 from toylab import claims, exercises, grokking, plotting
 from toylab.data import modular_addition_data
-from toylab.fourier import fourier_basis
+from toylab.fourier import fourier_2d, fourier_basis
 from toylab.grokking import grokking_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
 
@@ -737,6 +737,131 @@ for freqs in (key_freqs, control_freqs):
     print(f"accuracy of the hand-built clock with k in {freqs}: {clock_acc:.1%}")
 
 # %% [markdown]
+# ### 4.6 Where the products come from
+#
+# The clock needs products: $\cos(\omega(a+b)) = \cos\omega a \cos\omega b -
+# \sin\omega a \sin\omega b$. Yet the model never sees $a$ and $b$ together. At
+# `=`, the residual stream holds the embedding of `=` plus what attention copies
+# there from the positions of $a$ and $b$: a weighted sum of a vector that
+# depends on $a$ and one that depends on $b$. With fixed attention weights, the
+# MLP's input would be exactly a function of $a$ plus a function of $b$, with no
+# product in it. The weights are not fixed, since each depends on both tokens,
+# so we measure where the products appear. For each neuron, take the 2-D Fourier
+# transform over $(a, b)$ of its input (before the ReLU) and of its output (after),
+# and split the variance into terms of $a$ alone, of $b$ alone, and *products*
+# $\mathrm{wave}(a) \cdot \mathrm{wave}(b)$ (`grokking.product_share`). Of the
+# products, how much is at the neuron's own frequency $k$: $\cos\omega_k a \cos\omega_k b$,
+# $\sin\omega_k a \sin\omega_k b$ and the two mixed ones?
+
+# %%
+pre = grokking.neuron_activations(run.model, data, where="pre")  # (p, p, d_mlp)
+prod_pre = grokking.product_share(pre)[alive]  # (live,)
+prod_post = grokking.product_share(acts)[alive]
+in_cluster = alive & torch.isin(neuron_freq, torch.tensor(key_freqs))
+own = grokking.product_share(acts, neuron_freq.clamp_min(1))[in_cluster]
+# the null for `own`: the products of the key frequency (not its own) that holds most
+other = torch.stack(
+    [
+        grokking.product_share(acts, torch.full_like(neuron_freq, k))
+        for k in key_freqs
+    ]
+)[:, in_cluster]  # (K, n): each key frequency's share of each neuron's products
+other = torch.where(
+    torch.tensor(key_freqs)[:, None] == neuron_freq[in_cluster], 0.0, other
+).amax(0)
+# how the attention at '=' splits between a and b, as a function of (a, b)
+with torch.no_grad():
+    _, cache = run.model.run_with_cache(
+        data.inputs, names_filter="blocks.0.attn.hook_pattern"
+    )
+to_a = cache["blocks.0.attn.hook_pattern"][:, :, -1, 0].double()  # (p*p, heads)
+to_a = to_a.reshape(P, P, -1)  # attention from '=' to a, over (a, b), per head
+print(
+    "median share of a neuron's variance in products: "
+    f"before the ReLU {prod_pre.median():.3f}, after {prod_post.median():.3f}"
+)
+print(
+    f"of a neuron's products, its own frequency's: median {own.median():.2f} "
+    f"(the largest other key frequency's: median {other.median():.2f})"
+)
+print(
+    "attention from '=' to a, per head: it varies with the inputs (std "
+    + ", ".join(f"{v:.2f}" for v in to_a.std(dim=(0, 1)))
+    + "), and its share of variance in products is "
+    + ", ".join(f"{v:.3f}" for v in grokking.product_share(to_a))
+)
+
+# one neuron of the first key frequency: its 2-D Fourier power, before and after
+n = int(
+    torch.nonzero(neuron_freq == key_freqs[0]).flatten()[
+        neuron_frac[neuron_freq == key_freqs[0]].argmax()
+    ]
+)
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+for ax, grid, title in [
+    (axes[0], pre, "before the ReLU"),
+    (axes[1], acts, "after"),
+]:
+    centred = grid[:, :, n] - grid[:, :, n].mean()
+    power = fourier_2d(centred).pow(2)
+    im = ax.imshow(
+        torch.log10(power / power.sum() + 1e-8), cmap="Blues", vmin=-6, vmax=0
+    )
+    ticks = [0] + [2 * key_freqs[0] - 1]
+    ax.set_xticks(ticks, ["const", f"cos {key_freqs[0]}"])
+    ax.set_yticks(ticks, ["const", f"cos {key_freqs[0]}"])
+    ax.set(xlabel="wave of b", ylabel="wave of a")
+    ax.set_title(f"neuron {n} (k = {key_freqs[0]}), {title}", fontsize=9)
+fig.colorbar(im, ax=axes[:2], shrink=0.8, label="log10 share of variance")
+axes[2].hist([prod_pre, prod_post], bins=30, label=["before the ReLU", "after"])
+axes[2].set(xlabel="share of a neuron's variance in products", ylabel="neurons")
+axes[2].legend(fontsize=9)
+fig.suptitle(
+    "before the ReLU a neuron sees a wave in a plus a wave in b (first row and "
+    "column); the ReLU makes their products",
+    fontsize=10,
+)
+plt.show()
+
+# %%
+# null: a neuron whose input already held its products, as its output does (printed)
+claims.claim(
+    "before the ReLU a neuron's input is a sum of a wave in a and a wave in b",
+    prod_pre.median(),
+    "<",
+    0.1,
+    null=prod_post.median(),
+)
+# null: the products already in the ReLU's input (printed)
+claims.claim(
+    "after the ReLU a neuron holds products of a and b",
+    prod_post.median(),
+    ">",
+    0.1,
+    null=prod_pre.median(),
+)
+# null: products spread over the key frequencies, as a neuron fed several would make;
+# the largest other key frequency's share (printed)
+claims.claim(
+    "a neuron's products are at its own frequency",
+    own.median(),
+    ">",
+    0.5,
+    null=other.median(),
+)
+
+# %% [markdown]
+# So the multiplication happens in the MLP. Attention weighs $a$ and $b$
+# differently for different inputs, but its weights vary almost additively (the
+# small product shares printed above), and the neuron's input stays close to a
+# wave in $a$ plus a wave in $b$, of the neuron's frequency: the first row and
+# column of the left panel. The ReLU's kink turns that sum into products: in the
+# middle panel the $2 \times 2$ block of the neuron's frequency lights up, and
+# $\cos\omega a \cos\omega b$ and $\sin\omega a \sin\omega b$ are what section
+# 4.5's clock combines into $\cos\omega(a+b)$. Nanda et al. describe the same
+# route {cite}`nanda2023progress`; here it is measured on this run.
+
+# %% [markdown]
 # ## 5. Ablations in Fourier space
 #
 # An explanation is only convincing if the model's behaviour depends on what it
@@ -943,6 +1068,53 @@ claims.claim(
 # and half of its neurons, in the last few hundred steps of clean-up. So the
 # network can build more clocks than it keeps; we have not measured what decides
 # which one goes.
+
+# %% [markdown]
+# The same test on the input side. The embedding holds most of its norm at the
+# key frequencies (section 4.1); is that all the model reads? Project each
+# column of $W_E$ (a function of the token) onto the constant and the key
+# frequencies, dropping the rest of the embedding's spectrum, and run the model
+# on every pair (`grokking.project_embedding`). The control keeps the same
+# number of random other frequencies instead.
+
+# %%
+embed = {}  # name -> (accuracy on all pairs, loss) with W_E kept at those frequencies
+for name, freqs in [("key", key_freqs), ("control", control_freqs)]:
+    projected = grokking.project_embedding(run.model, freqs)
+    logits_e = grokking.all_logits(projected, data)  # (p, p, p)
+    right = logits_e.reshape(-1, P).argmax(-1) == data.labels
+    embed[name] = (float(right.double().mean()), grokking.grid_loss(logits_e, data))
+    print(
+        f"W_E kept at the {name} frequencies {freqs}: accuracy on all pairs "
+        f"{embed[name][0]:.4f}, loss {embed[name][1]:.2e} (full model {full_loss:.2e})"
+    )
+
+# %%
+# null: an embedding whose key frequencies were no more needed than any others: the
+# control's accuracy (printed)
+claims.claim(
+    "the embedding's key frequencies alone answer every pair",
+    embed["key"][0],
+    ">=",
+    0.99,
+    null=embed["control"][0],
+)
+# null: the key frequencies' embedding, which answers them (printed)
+claims.claim(
+    "an embedding at random other frequencies answers almost none",
+    embed["control"][0],
+    "<",
+    0.5,
+    null=embed["key"][0],
+)
+
+# %% [markdown]
+# The key frequencies of the embedding are enough to answer every pair, and
+# random ones are not. The loss is a finer test: compare the two losses printed
+# above. Where the projected loss is the higher, the rest of the embedding's
+# spectrum, a small share of its norm, still adds to the answers' margins. On
+# the output side, dropping the rest of the logits' spectrum did no such harm
+# (asserted above).
 
 # %% [markdown]
 # ## 6. Progress measures: the circuit forms during the plateau

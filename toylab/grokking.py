@@ -9,6 +9,7 @@ the progress measures and phases, the exercise check. The task's data is in
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -151,18 +152,48 @@ def frequency_share(W: Tensor) -> Tensor:
     return norms / norms.sum()
 
 
-def neuron_activations(model: nn.Module, data: ModularAdditionData) -> Tensor:
-    """ReLU outputs of the MLP at '=' for every input: (p, p, d_mlp) over (a, b, neuron).
+def neuron_activations(model: nn.Module, data: ModularAdditionData, where: str = "post") -> Tensor:
+    """The MLP's neurons at '=' for every input: (p, p, d_mlp) over (a, b, neuron).
 
-    Taught in: grokking §4.1.
+    ``where="post"``: the ReLU's outputs; ``"pre"``: its inputs.
+
+    Taught in: grokking §4.1 (and §4.6, before the ReLU).
     """
+    if where not in ("pre", "post"):
+        raise ValueError(f"where must be 'pre' or 'post', got {where!r}")
+    name = f"blocks.0.mlp.hook_{where}"
     device = next(model.parameters()).device
     with torch.no_grad():
-        _, cache = model.run_with_cache(
-            data.inputs.to(device), names_filter="blocks.0.mlp.hook_post"
-        )
-    acts = cache["blocks.0.mlp.hook_post"][:, -1].double().cpu()  # (p*p, d_mlp)
+        _, cache = model.run_with_cache(data.inputs.to(device), names_filter=name)
+    acts = cache[name][:, -1].double().cpu()  # (p*p, d_mlp)
     return acts.reshape(data.p, data.p, -1)
+
+
+def product_share(acts: Tensor, freq: Tensor | None = None) -> Tensor:
+    """The share of each neuron's variance in products of a wave in a and a wave in b: (n,).
+
+    In the 2-D Fourier transform over (a, b) (mean removed), a component
+    basis_i(a)·basis_j(b) with i = 0 or j = 0 is a function of one input alone;
+    with both non-constant it is a product such as cos(ω_k a)·cos(ω_k b). Returned:
+    the squared norm in the products over the total. With ``freq`` (n,), only the
+    products of neuron n's own frequency, cos/sin(ω_k a)·cos/sin(ω_k b) with k = freq[n],
+    as a share of all its products. Dead neurons get 0.
+
+    Args:
+        acts: (p, p, n) over (a, b, neuron).
+
+    Taught in: grokking §4.6.
+    """
+    coefs, total = _power(acts)
+    products = coefs[1:, 1:].sum(dim=(0, 1))  # (n,)
+    if freq is None:
+        return torch.where(total <= 1e-20, 0.0, products / total.clamp_min(1e-30))
+    if freq.shape != products.shape:
+        raise ValueError(f"need one frequency per neuron, {products.shape}, got {freq.shape}")
+    rows = row_frequencies(acts.shape[0])  # (p,)
+    mine = rows[:, None] == freq[None, :]  # (p, n): the rows of each neuron's frequency
+    own = (coefs * (mine[:, None, :] & mine[None, :, :])).sum(dim=(0, 1))
+    return torch.where(products <= 1e-20, 0.0, own / products.clamp_min(1e-30))
 
 
 def neuron_frequencies(acts: Tensor) -> tuple[Tensor, Tensor]:
@@ -244,6 +275,28 @@ def neuron_logit_map(model: nn.Module) -> Tensor:
     Taught in: grokking §4.4.
     """
     return (model.blocks[0].mlp.W_out @ model.unembed.W_U).detach().cpu().double()
+
+
+def project_embedding(model: nn.Module, freqs: list[int]) -> nn.Module:
+    """A copy of ``model`` whose embedding of the numbers keeps only the constant and ``freqs``.
+
+    Each column of W_E[:p] (one per residual dimension, a function of the token)
+    is projected onto the constant and the cos/sin of each k in ``freqs``; the
+    embedding of '=' is left alone. The input-side ablation of grokking §5.
+
+    Taught in: grokking §5.
+    """
+    W = model.embed.W_E
+    p = W.shape[0] - 1  # the last token is '='
+    if any(not 1 <= k <= (p - 1) // 2 for k in freqs):
+        raise ValueError(f"frequencies must be in 1..{(p - 1) // 2}, got {freqs}")
+    basis, _ = fourier_basis(p)
+    keep = basis[torch.isin(row_frequencies(p), torch.tensor([0, *freqs]))].double()  # (2K+1, p)
+    ablated = copy.deepcopy(model)
+    with torch.no_grad():
+        W_E = ablated.embed.W_E
+        W_E[:p] = (keep.T @ (keep @ W_E[:p].double().cpu())).to(W_E.device, W_E.dtype)
+    return ablated
 
 
 def sum_directions(p: int, freqs: list[int]) -> Tensor:

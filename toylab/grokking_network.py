@@ -269,25 +269,104 @@ def keep_frequency(W: Tensor, freq: Tensor) -> Tensor:
     return (coefs * keep) @ basis
 
 
-def answer_votes(model: ModularMLP, x: Tensor, y: Tensor, labels: Tensor) -> tuple[float, float]:
-    """How much the dominant waves and the rest of the spectrum each add to the right answer.
+def without_constant(model: ModularMLP) -> ModularMLP:
+    """A copy of ``model`` with θ's constant term removed: each row θ_m minus its mean over j.
 
-    The logits split exactly into those of ``dominant_waves(model)`` and the rest
-    (the model's minus those). Each part's logits are centred per pair (mean over
-    the p outputs removed); returned are the mean centred logit at the correct
-    answer of the dominant part and of the rest, over the pairs given. A positive
-    vote pushes the answer up, a negative one down.
+    The constant shifts where each neuron's ReLU opens; ``dominant_waves`` drops it
+    along with the other frequencies, and this ablates it alone.
+
+    Taught in: grokking_network §4.3.
+    """
+    ablated = copy.deepcopy(model)
+    with torch.no_grad():
+        ablated.theta.sub_(ablated.theta.mean(-1, keepdim=True))
+    return ablated
+
+
+def _vote(logits: Tensor, labels: Tensor) -> float:
+    """The mean centred logit (B, p) at the correct answer: what these logits add to it."""
+    centred = logits - logits.mean(-1, keepdim=True)
+    return float(centred.gather(1, labels[:, None]).mean())
+
+
+def answer_votes(model: ModularMLP, x: Tensor, y: Tensor, labels: Tensor) -> tuple[float, float]:
+    """How much the dominant waves and the residual each add to the right answer.
+
+    The logits split exactly into those of ``dominant_waves(model)`` and the
+    residual (the model's minus those). Each part's logits are centred per pair
+    (mean over the p outputs removed); returned are the mean centred logit at the
+    correct answer of the dominant part and of the residual, over the pairs given.
+    A positive vote pushes the answer up, a negative one down.
 
     Taught in: grokking_network §4.3.
     """
     with torch.no_grad():
         full = model(x, y)
         dominant = dominant_waves(model)(x, y)
-    votes = []
-    for part in (dominant, full - dominant):  # (B, p) each
-        centred = part - part.mean(-1, keepdim=True)
-        votes.append(float(centred.gather(1, labels[:, None]).mean()))
-    return votes[0], votes[1]
+    return _vote(dominant, labels), _vote(full - dominant, labels)
+
+
+def residual_split(model: ModularMLP, x: Tensor, y: Tensor, labels: Tensor) -> dict[str, float]:
+    """The residual's vote split in two: θ's constant, and everything else.
+
+    The logits are split exactly as full = dominant + (full − no_constant) +
+    (no_constant − dominant), with ``no_constant = without_constant(model)``:
+    ``constant`` is what removing θ's constant alone changes, ``other`` the other
+    frequencies and the interactions between the waves. Also ``no_constant_acc``,
+    the accuracy of the network without θ's constant, and ``acc``, the network's.
+
+    Taught in: grokking_network §4.3.
+    """
+    with torch.no_grad():
+        full = model(x, y)
+        dominant = dominant_waves(model)(x, y)
+        no_const = without_constant(model)(x, y)
+    labels = labels.to(full.device)
+    return {
+        "dominant": _vote(dominant, labels),
+        "residual": _vote(full - dominant, labels),
+        "constant": _vote(full - no_const, labels),
+        "other": _vote(no_const - dominant, labels),
+        "acc": float((full.argmax(-1) == labels).float().mean()),
+        "no_constant_acc": float((no_const.argmax(-1) == labels).float().mean()),
+    }
+
+
+def spectrum_measures(theta: Tensor, xi: Tensor, freq: Tensor) -> dict[str, float]:
+    """Alignment and power measured over the whole spectrum, against each neuron's ``freq`` (M,).
+
+    - ``aligned_power``: Σ α_k²β_k cos D_k / Σ α_k²β_k over every neuron and frequency,
+      alignment weighted by each wave's initial head start (section 3's score);
+    - ``cos_d_final``: mean cos D at ``freq`` (in the chapter, the final frequency);
+    - ``on_power``, ``off_power``: Σ_m of α² + β² at ``freq[m]``, and at every other k;
+    - ``phase_bias``: within each group of neurons sharing a ``freq``, |mean e^{2iφ_m}|
+      (0 when the phases are spread evenly, 1 when they coincide; the term it
+      weighs, cos(ω(a−b))·cos(ωc + 2φ), only cancels over the group when it is
+      small), averaged over the groups weighted by their size.
+
+    Taught in: grokking_network §4.2.
+    """
+    c_in, s_in = wave_coefficients(theta)
+    c_out, s_out = wave_coefficients(xi)
+    alpha2, beta2 = c_in**2 + s_in**2, c_out**2 + s_out**2  # (M, K)
+    phi, psi = torch.atan2(-s_in, c_in), torch.atan2(-s_out, c_out)
+    weight = alpha2 * beta2.sqrt()
+    at = (freq - 1)[:, None]
+    power = alpha2 + beta2
+    on = power.gather(1, at)[:, 0]
+    phi_k = phi.gather(1, at)[:, 0]
+    bias = torch.zeros(())
+    for k in freq.unique():
+        group = freq == k
+        resultant = torch.polar(torch.ones(int(group.sum())), 2 * phi_k[group]).mean().abs()
+        bias = bias + resultant * group.float().mean()
+    return {
+        "aligned_power": float((weight * torch.cos(psi - 2 * phi)).sum() / weight.sum()),
+        "cos_d_final": float(torch.cos(psi.gather(1, at)[:, 0] - 2 * phi_k).mean()),
+        "on_power": float(on.sum()),
+        "off_power": float(power.sum() - on.sum()),
+        "phase_bias": float(bias),
+    }
 
 
 def over_training(
@@ -300,7 +379,8 @@ def over_training(
     each neuron's own frequency; ``ipr_in`` and ``ipr_out``, the mean IPR of θ and
     ξ; ``norm``, the squared parameter norm; on the pairs (a, b) = (``x``, ``y``) given:
     ``acc`` of the network, ``dominant_acc`` of its dominant waves alone, and
-    the two ``answer_votes`` (``dominant_vote``, ``rest_vote``).
+    the two ``answer_votes`` (``dominant_vote``, ``rest_vote``, the residual's); and
+    the ``spectrum_measures`` against each neuron's final frequency.
 
     Taught in: grokking_network §4.
     """
@@ -327,6 +407,7 @@ def over_training(
             "dominant_acc": dom_acc,
             "dominant_vote": votes[0],
             "rest_vote": votes[1],
+            **spectrum_measures(state["theta"], state["xi"], final_freq),
         }
         for k, v in row.items():
             out.setdefault(k, []).append(float(v))

@@ -243,3 +243,46 @@ def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
     assert_check_tells_right_from_wrong(reference, right, wrong, G.exercise_cases(name))
+
+
+def test_product_share_tells_sums_from_products():
+    w = 2 * math.pi * 3 / P
+    a, b = torch.meshgrid(*(torch.arange(P, dtype=torch.float64),) * 2, indexing="ij")
+    acts = torch.stack(
+        [
+            torch.cos(w * a) + torch.sin(w * b),  # a sum: no products
+            torch.cos(w * a) * torch.cos(w * b),  # a product only
+            torch.relu(torch.cos(w * a) + torch.cos(w * b)),  # a ReLU makes some
+            torch.zeros(P, P),  # dead
+        ],
+        dim=-1,
+    )
+    share = G.product_share(acts)
+    assert share[0] == pytest.approx(0.0, abs=1e-12)
+    assert share[1] == pytest.approx(1.0, abs=1e-12)
+    assert 0.05 < share[2] < 0.95 and share[3] == 0
+    own = G.product_share(acts, torch.tensor([3, 3, 3, 3]))
+    assert own[1] == pytest.approx(1.0, abs=1e-12) and own[3] == 0
+    assert G.product_share(acts, torch.tensor([5, 5, 5, 5]))[1] == pytest.approx(0, abs=1e-12)
+    # the ReLU's products include harmonics (2k, 2k, ...): its own share is below 1
+    assert 0.2 < own[2] < 1
+    with pytest.raises(ValueError, match="one frequency per neuron"):
+        G.product_share(acts, torch.tensor([3]))
+
+
+def test_project_embedding_keeps_the_chosen_frequencies_and_leaves_the_model():
+    model = grokking_transformer(11, d_model=16, n_heads=2, d_mlp=32, seed=0)
+    before = model.embed.W_E.detach().clone()
+    everything = G.project_embedding(model, [1, 2, 3, 4, 5]).embed.W_E.detach()
+    assert torch.allclose(everything, before, atol=1e-5), "all frequencies: nothing dropped"
+    only_const = G.project_embedding(model, []).embed.W_E.detach()
+    assert torch.allclose(
+        only_const[:11], before[:11].mean(0, keepdim=True).expand(11, -1), atol=1e-5
+    )
+    assert torch.equal(only_const[11], before[11]), "'=' is left alone"
+    basis, _ = fourier_basis(11)
+    kept = basis.double() @ G.project_embedding(model, [2]).embed.W_E.detach()[:11].double()
+    assert kept[[1, 2, 5, 6, 7, 8, 9, 10]].abs().max() < 1e-5  # only const, cos 2, sin 2
+    assert torch.equal(model.embed.W_E.detach(), before), "the model itself is unchanged"
+    with pytest.raises(ValueError, match="frequencies must be in"):
+        G.project_embedding(model, [6])

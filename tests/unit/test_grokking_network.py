@@ -220,7 +220,8 @@ def test_over_training_measures_every_state():
     out = GN.over_training(pure, [noisy.state_dict(), pure.state_dict()], x, y, labels)
     assert set(out) == {
         "same_freq", "cos_d", "ipr_in", "ipr_out", "norm", "acc", "dominant_acc",
-        "dominant_vote", "rest_vote",
+        "dominant_vote", "rest_vote", "aligned_power", "cos_d_final", "on_power",
+        "off_power", "phase_bias",
     }  # fmt: skip
     assert all(v.shape == (2,) for v in out.values())
     assert out["same_freq"][1] == 1.0 and out["cos_d"][1] == pytest.approx(1.0, abs=1e-4)
@@ -231,3 +232,47 @@ def test_over_training_measures_every_state():
     assert out["norm"][1] == pytest.approx(float(norm))
     with pytest.raises(ValueError, match="at least one state"):
         GN.over_training(pure, [], x, y, labels)
+
+
+def test_spectrum_measures_on_planted_waves():
+    n = 8  # one group of 8 neurons at k = 3, phases spread evenly over half a turn
+    phi = (torch.arange(n) * math.pi / n).tolist()
+    theta = planted([3] * n, [1.0] * n, phi)
+    aligned = GN.spectrum_measures(theta, planted([3] * n, [0.5] * n, [2 * f for f in phi]),
+                                   torch.full((n,), 3))  # fmt: skip
+    assert aligned["aligned_power"] == pytest.approx(1.0, abs=1e-4)
+    assert aligned["cos_d_final"] == pytest.approx(1.0, abs=1e-4)
+    # the power is alpha_k^2 = (p/2) amp^2 on the orthonormal basis, all of it at k = 3
+    assert aligned["on_power"] == pytest.approx(n * P / 2 * (1 + 0.25), rel=1e-4)
+    assert aligned["off_power"] == pytest.approx(0.0, abs=1e-3)
+    # 2 phi goes once round the circle: no bias (e^{i phi} would give 0.64)
+    assert aligned["phase_bias"] == pytest.approx(0.0, abs=1e-5)
+    flipped = GN.spectrum_measures(theta, planted([3] * n, [0.5] * n, [2 * f + math.pi for f in phi]),
+                                   torch.full((n,), 3))  # fmt: skip
+    assert flipped["aligned_power"] == pytest.approx(-1.0, abs=1e-4)
+    same = GN.spectrum_measures(planted([3] * n, [1.0] * n, [0.7] * n),
+                                planted([3] * n, [1.0] * n, [1.4] * n), torch.full((n,), 3))  # fmt: skip
+    assert same["phase_bias"] == pytest.approx(1.0, abs=1e-5)
+    # measured against another frequency, all the power is off it
+    elsewhere = GN.spectrum_measures(theta, theta, torch.full((n,), 5))
+    assert elsewhere["on_power"] == pytest.approx(0.0, abs=1e-3)
+    assert elsewhere["off_power"] == pytest.approx(n * P, rel=1e-4)
+
+
+def test_residual_split_adds_up_and_ablates_the_constant_alone():
+    m = pure_network(extra=1.0)
+    with torch.no_grad():
+        m.theta.add_(0.5)  # a constant term in every row of theta
+    x, y = torch.arange(P), (5 - torch.arange(P)) % P
+    labels = (x + y) % P
+    ablated = GN.without_constant(m)
+    assert torch.allclose(ablated.theta.mean(-1), torch.zeros(m.theta.shape[0]), atol=1e-5)
+    assert torch.allclose(m.theta.mean(-1), torch.full((m.theta.shape[0],), 0.5), atol=1e-5)
+    split = GN.residual_split(m, x, y, labels)
+    dom, rest = GN.answer_votes(m, x, y, labels)
+    assert split["dominant"] == pytest.approx(dom) and split["residual"] == pytest.approx(rest)
+    assert split["constant"] + split["other"] == pytest.approx(split["residual"], abs=1e-4)
+    assert abs(split["constant"]) > 1e-3, "with f(z) = z^2 a constant shifts the logits"
+    pure = GN.residual_split(pure_network(), x, y, labels)
+    assert pure["constant"] == pytest.approx(0.0, abs=1e-4)
+    assert pure["acc"] == pure["no_constant_acc"] == 1.0
