@@ -791,34 +791,41 @@ print(
     + ", ".join(f"{v:.3f}" for v in grokking.product_share(to_a))
 )
 
-# one neuron of the first key frequency: its 2-D Fourier power, before and after
+# one neuron of the first key frequency: its 2-D Fourier power, before and after, on
+# the constant and the waves of k and of its first harmonic 2k (folded into 1..p//2)
+kf = key_freqs[0]
 n = int(
-    torch.nonzero(neuron_freq == key_freqs[0]).flatten()[
-        neuron_frac[neuron_freq == key_freqs[0]].argmax()
+    torch.nonzero(neuron_freq == kf).flatten()[
+        neuron_frac[neuron_freq == kf].argmax()
     ]
 )
+k2 = min(2 * kf % P, P - 2 * kf % P)
+rows = [0, 2 * kf - 1, 2 * kf, 2 * k2 - 1, 2 * k2]  # rows of the Fourier basis
+labels = ["1", f"cos {kf}", f"sin {kf}", f"cos {k2}", f"sin {k2}"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
 for ax, grid, title in [
     (axes[0], pre, "before the ReLU"),
     (axes[1], acts, "after"),
 ]:
-    centred = grid[:, :, n] - grid[:, :, n].mean()
-    power = fourier_2d(centred).pow(2)
-    im = ax.imshow(
-        torch.log10(power / power.sum() + 1e-8), cmap="Blues", vmin=-6, vmax=0
-    )
-    ticks = [0] + [2 * key_freqs[0] - 1]
-    ax.set_xticks(ticks, ["const", f"cos {key_freqs[0]}"])
-    ax.set_yticks(ticks, ["const", f"cos {key_freqs[0]}"])
+    power = fourier_2d(grid[:, :, n] - grid[:, :, n].mean()).pow(2)
+    share_ab = (power / power.sum())[rows][:, rows]  # (5, 5)
+    im = ax.imshow(torch.log10(share_ab + 1e-6), cmap="Blues", vmin=-4, vmax=0)
+    for r in range(5):
+        for c in range(5):
+            if share_ab[r, c] >= 0.005:
+                ax.text(c, r, f"{share_ab[r, c]:.2f}", ha="center", va="center",
+                        fontsize=9, color="w" if share_ab[r, c] > 0.1 else "k")  # fmt: skip
+    ax.set_xticks(range(5), labels)
+    ax.set_yticks(range(5), labels)
     ax.set(xlabel="wave of b", ylabel="wave of a")
-    ax.set_title(f"neuron {n} (k = {key_freqs[0]}), {title}", fontsize=9)
+    ax.set_title(f"neuron {n} (k = {kf}), {title}", fontsize=9)
 fig.colorbar(im, ax=axes[:2], shrink=0.8, label="log10 share of variance")
 axes[2].hist([prod_pre, prod_post], bins=30, label=["before the ReLU", "after"])
 axes[2].set(xlabel="share of a neuron's variance in products", ylabel="neurons")
 axes[2].legend(fontsize=9)
 fig.suptitle(
     "before the ReLU a neuron sees a wave in a plus a wave in b (first row and "
-    "column); the ReLU makes their products",
+    "column); the ReLU makes their products (the other cells)",
     fontsize=10,
 )
 plt.show()
@@ -853,10 +860,12 @@ claims.claim(
 # %% [markdown]
 # So the multiplication happens in the MLP. Attention weighs $a$ and $b$
 # differently for different inputs, but its weights vary almost additively (the
-# small product shares printed above), and the neuron's input stays close to a
-# wave in $a$ plus a wave in $b$, of the neuron's frequency: the first row and
-# column of the left panel. The ReLU's kink turns that sum into products: in the
-# middle panel the $2 \times 2$ block of the neuron's frequency lights up, and
+# small product shares printed above), and the typical neuron's input stays
+# close to a wave in $a$ plus a wave in $b$, of the neuron's frequency: the first
+# row and column of the left panel. (A small group of neurons, on the right of
+# the histogram, already gets products in its input; we have not traced where
+# from.) The ReLU's kink turns that sum into products: in the middle panel the
+# $2 \times 2$ block of the neuron's frequency lights up, and
 # $\cos\omega a \cos\omega b$ and $\sin\omega a \sin\omega b$ are what section
 # 4.5's clock combines into $\cos\omega(a+b)$. Nanda et al. describe the same
 # route {cite}`nanda2023progress`; here it is measured on this run.

@@ -1233,11 +1233,17 @@ spec = ["aligned_power", "cos_d_final", "on_power", "off_power", "phase_bias"]
 
 
 def random_bias(seed):
-    """The phase bias random phases give, about sqrt(pi / 4n) for a group of n, here."""
+    """Mean and variance of the phase bias random phases give, in groups of these sizes.
+
+    For n random unit vectors |mean| is about Rayleigh: mean sqrt(pi / 4n), variance
+    (4 - pi) / 4n; a seed's bias weighs each group by its share of the neurons.
+    """
     final = gn.neuron_waves(runs[seed].state_at(GROK_STEPS)["theta"]).freq
-    return sum(
-        n / WIDTH * math.sqrt(math.pi / (4 * n)) for n in np.bincount(final) if n
-    )
+    w = np.bincount(final)[1:] / WIDTH  # (11,) each group's share
+    n = np.maximum(w * WIDTH, 1)
+    return (w * np.sqrt(np.pi / (4 * n))).sum(), (
+        w**2 * (4 - np.pi) / (4 * n)
+    ).sum()
 
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), sharex=True)
@@ -1251,7 +1257,7 @@ axes[1].plot(snap_steps, tr_s["off_power"], label="at every other frequency")
 axes[1].set_yscale("log")
 axes[2].plot(snap_steps, tr_s["phase_bias"], color="tab:purple", label="phase bias")
 
-axes[2].axhline(random_bias(SEED), color="grey", ls=":", label="random phases")
+axes[2].axhline(random_bias(SEED)[0], color="grey", ls=":", label="random phases")
 titles = ["alignment", r"power $\alpha^2 + \beta^2$ (sum over neurons)",
           "phase bias within a frequency group"]  # fmt: skip
 for ax, title in zip(axes, titles):
@@ -1279,7 +1285,9 @@ for s in SEEDS:
               + f"   {t90(snap_steps, t[k])}")  # fmt: skip
 print(
     "phase bias of random phases in groups of these sizes: "
-    + ", ".join(f"{random_bias(s):.3f}" for s in SEEDS)
+    + ", ".join(
+        f"{random_bias(s)[0]:.3f} ± {random_bias(s)[1] ** 0.5:.3f}" for s in SEEDS
+    )
 )
 
 # %%
@@ -1315,6 +1323,22 @@ for s in SEEDS:
         share[mem],
         null=share[mem],
     )
+    # null: phases spread with the alignment, before memorisation; measured 90% of the
+    # change at 9,250-10,750 from init, the unseen accuracy rising at 5,500-6,850
+    # (seeds 0-2)
+    # dated from the bias's highest point, so that the fall is measured whatever the
+    # initial (random) bias: the first step with 90% of the fall to its final value
+    top = int(np.argmax(t["phase_bias"]))
+    fall = (t["phase_bias"][top] - t["phase_bias"]) / (
+        t["phase_bias"][top] - t["phase_bias"][-1]
+    )
+    claims.claim(
+        "the phases spread out after the unseen accuracy rises",
+        int(snap_steps[top + np.argmax(fall[top:] >= 0.9)]),
+        ">",
+        g["rises"],
+        null=g["memorised"],
+    )
     # null: no pruning after the jump would leave it at its size when the unseen
     # accuracy passes 50%; measured 466-496 there, 332-356 at step 12,000 (seeds 0-2)
     claims.claim(
@@ -1324,15 +1348,18 @@ for s in SEEDS:
         off[half],
         null=off[half],
     )
-# null: random phases, which is what every group has at initialisation (printed);
-# asserted on the mean of the three seeds, since one group's bias is noisy
+# null: random phases. Asserted on the mean of the three seeds, and as a one-sided
+# test: below the random phases' mean by two of their standard deviations, which
+# random phases pass about 2% of the time (at initialisation they are random: printed)
 bias_end = np.mean([traj[s]["phase_bias"][-1] for s in SEEDS])
+rand_mean = np.mean([random_bias(s)[0] for s in SEEDS])
+rand_sd = np.sqrt(sum(random_bias(s)[1] for s in SEEDS)) / len(SEEDS)
 claims.claim(
     "at the end the phases are spread more evenly than at random",
     bias_end,
     "<",
-    np.mean([random_bias(s) for s in SEEDS]),
-    null=np.mean([traj[s]["phase_bias"][0] for s in SEEDS]),
+    rand_mean - 2 * rand_sd,
+    null=rand_mean,
 )
 
 # %% [markdown]
@@ -1345,11 +1372,10 @@ claims.claim(
 # power at the final frequencies grows faster, so the off share falls. It falls
 # in absolute terms only after the jump, as the authors' account has it: weight
 # decay drives the sparsification that comes with the jump. The phases spread
-# out last: the phase bias reaches 90% of its change during the clean-up, after
-# the jump, and ends below what random phases give (on average over the
-# seeds). On the plateau, then,
-# nothing is pruned; the algorithm outgrows the rest. Section 4.3 measures
-# what that rest does.
+# out last: the phase bias makes 90% of its change after the unseen accuracy
+# rises, and ends further below what random phases give than chance would put
+# it (both asserted). On the plateau, then, nothing is pruned; the algorithm
+# outgrows the rest. Section 4.3 measures what that rest does.
 #
 # ### 4.3 The algorithm is there, hidden under memorisation
 #
