@@ -1100,12 +1100,14 @@ for name, freqs in [("key", key_freqs), ("control", control_freqs)]:
 
 # %%
 # null: an embedding whose key frequencies were no more needed than any others: the
-# control's accuracy (printed)
+# control's accuracy (printed). Asserted: most pairs. All of them at most seeds, but
+# 0.93 at seed 7065, where the full model answers 0.997 of its unseen pairs (a bound
+# of 0.99 failed there): how much the rest of the embedding adds is seed-dependent
 claims.claim(
-    "the embedding's key frequencies alone answer every pair",
+    "the embedding's key frequencies alone answer most pairs",
     embed["key"][0],
-    ">=",
-    0.99,
+    ">",
+    0.5,
     null=embed["control"][0],
 )
 # null: the key frequencies' embedding, which answers them (printed)
@@ -1116,14 +1118,28 @@ claims.claim(
     0.5,
     null=embed["key"][0],
 )
+# null: a remainder that was only noise, which dropping would not hurt, as dropping
+# the rest of the logits' spectrum did not (restricted / full, 0.003-0.24x); a ratio
+# of losses, so its margin is in orders of magnitude
+claims.claim(
+    "dropping the rest of the embedding raises the loss",
+    embed["key"][1] / full_loss,
+    ">",
+    1,
+    null=restricted_loss / full_loss,
+    log=True,
+)
 
 # %% [markdown]
-# The key frequencies of the embedding are enough to answer every pair, and
-# random ones are not. The loss is a finer test: compare the two losses printed
-# above. Where the projected loss is the higher, the rest of the embedding's
-# spectrum, a small share of its norm, still adds to the answers' margins. On
-# the output side, dropping the rest of the logits' spectrum did no such harm
-# (asserted above).
+# The key frequencies of the embedding answer most of the pairs, and random
+# ones almost none: what the model reads from its embedding is mostly at the
+# key frequencies. Mostly, not only: the accuracy after the projection (printed)
+# is 100% in some runs and a few points lower in others (the margins page gives
+# the range over seeds), and the loss, a finer test, rises above the full
+# model's (asserted; the two losses are printed above). The rest of the
+# embedding's spectrum, a small share of its norm, still adds to the answers'
+# margins. On the output side, dropping the rest of the logits' spectrum did no
+# such harm (asserted above).
 
 # %% [markdown]
 # ## 6. Progress measures: the circuit forms during the plateau
