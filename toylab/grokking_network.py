@@ -337,6 +337,8 @@ def spectrum_measures(theta: Tensor, xi: Tensor, freq: Tensor) -> dict[str, floa
 
     - ``aligned_power``: Σ α_k²β_k cos D_k / Σ α_k²β_k over every neuron and frequency,
       alignment weighted by each wave's initial head start (section 3's score);
+    - ``aligned_off``: the same, over every frequency but each neuron's ``freq``: is
+      the rest of the spectrum aligned too, or only the waves that win?
     - ``cos_d_final``: mean cos D at ``freq`` (in the chapter, the final frequency);
     - ``on_power``, ``off_power``: Σ_m of α² + β² at ``freq[m]``, and at every other k;
     - ``phase_bias``: within each group of neurons sharing a ``freq``, |mean e^{2iφ_m}|
@@ -360,8 +362,11 @@ def spectrum_measures(theta: Tensor, xi: Tensor, freq: Tensor) -> dict[str, floa
         group = freq == k
         resultant = torch.polar(torch.ones(int(group.sum())), 2 * phi_k[group]).mean().abs()
         bias = bias + resultant * group.float().mean()
+    off = torch.ones_like(weight, dtype=torch.bool).scatter_(1, at, False)  # (M, K)
+    aligned = weight * torch.cos(psi - 2 * phi)
     return {
-        "aligned_power": float((weight * torch.cos(psi - 2 * phi)).sum() / weight.sum()),
+        "aligned_power": float(aligned.sum() / weight.sum()),
+        "aligned_off": float(aligned[off].sum() / weight[off].sum()),
         "cos_d_final": float(torch.cos(psi.gather(1, at)[:, 0] - 2 * phi_k).mean()),
         "on_power": float(on.sum()),
         "off_power": float(power.sum() - on.sum()),

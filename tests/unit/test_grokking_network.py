@@ -221,7 +221,7 @@ def test_over_training_measures_every_state():
     assert set(out) == {
         "same_freq", "cos_d", "ipr_in", "ipr_out", "norm", "acc", "dominant_acc",
         "dominant_vote", "rest_vote", "aligned_power", "cos_d_final", "on_power",
-        "off_power", "phase_bias",
+        "off_power", "phase_bias", "aligned_off",
     }  # fmt: skip
     assert all(v.shape == (2,) for v in out.values())
     assert out["same_freq"][1] == 1.0 and out["cos_d"][1] == pytest.approx(1.0, abs=1e-4)
@@ -250,6 +250,14 @@ def test_spectrum_measures_on_planted_waves():
     flipped = GN.spectrum_measures(theta, planted([3] * n, [0.5] * n, [2 * f + math.pi for f in phi]),
                                    torch.full((n,), 3))  # fmt: skip
     assert flipped["aligned_power"] == pytest.approx(-1.0, abs=1e-4)
+    # a wave at k = 5, aligned, beside a misaligned one at k = 3: only k = 5 is "off"
+    mixed_in = planted([3] * n, [1.0] * n, phi) + planted([5] * n, [1.0] * n, phi)
+    mixed_out = planted([3] * n, [1.0] * n, [2 * f + math.pi for f in phi]) + planted(
+        [5] * n, [1.0] * n, [2 * f for f in phi]
+    )
+    mixed = GN.spectrum_measures(mixed_in, mixed_out, torch.full((n,), 3))
+    assert mixed["aligned_off"] == pytest.approx(1.0, abs=1e-4)
+    assert mixed["aligned_power"] == pytest.approx(0.0, abs=1e-4)
     same = GN.spectrum_measures(planted([3] * n, [1.0] * n, [0.7] * n),
                                 planted([3] * n, [1.0] * n, [1.4] * n), torch.full((n,), 3))  # fmt: skip
     assert same["phase_bias"] == pytest.approx(1.0, abs=1e-5)
