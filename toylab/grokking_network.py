@@ -352,7 +352,7 @@ def spectrum_measures(theta: Tensor, xi: Tensor, freq: Tensor) -> dict[str, floa
     c_out, s_out = wave_coefficients(xi)
     alpha2, beta2 = c_in**2 + s_in**2, c_out**2 + s_out**2  # (M, K)
     phi, psi = torch.atan2(-s_in, c_in), torch.atan2(-s_out, c_out)
-    weight = alpha2 * beta2.sqrt()
+    weight = alpha2 * beta2.sqrt()  # each wave's head start, without its alignment
     at = (freq - 1)[:, None]
     power = alpha2 + beta2
     on = power.gather(1, at)[:, 0]
@@ -363,7 +363,7 @@ def spectrum_measures(theta: Tensor, xi: Tensor, freq: Tensor) -> dict[str, floa
         resultant = torch.polar(torch.ones(int(group.sum())), 2 * phi_k[group]).mean().abs()
         bias = bias + resultant * group.float().mean()
     off = torch.ones_like(weight, dtype=torch.bool).scatter_(1, at, False)  # (M, K)
-    aligned = weight * torch.cos(psi - 2 * phi)
+    aligned = lottery_scores(theta, xi)  # (M, K): weight * cos D_k
     return {
         "aligned_power": float(aligned.sum() / weight.sum()),
         "aligned_off": float(aligned[off].sum() / weight[off].sum()),
