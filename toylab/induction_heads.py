@@ -121,24 +121,114 @@ def v_composition(W_OV_early: Tensor, W_OV_late: Tensor) -> float:
     return composition_score(W_OV_early, W_OV_late)
 
 
-def random_composition_baseline(
-    d_model: int, d_head: int, n_samples: int = 200, seed: int = 0
-) -> float:
-    """Mean composition score of random rank-``d_head`` matrices shaped like W_OV and W_QK.
+def haar_rotation(d: int, generator: torch.Generator) -> Tensor:
+    """A random rotation (orthogonal matrix) of R^d, uniform over the orthogonal group: (d, d).
 
-    Subtract it from a measured score: random matrices compose a little by chance
-    (about sqrt(d_head) / d_model for low-rank factors).
+    Taught in: induction_heads §5, through ``rotation_null``.
+    """
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))  # the sign fix makes it uniform
+
+
+def rotation_null(first: Tensor, second: Tensor, n_samples: int = 200, seed: int = 0) -> float:
+    """Mean :func:`composition_score` of ``first @ R`` and ``second`` over random rotations R.
+
+    The rotation turns the subspace ``first`` writes into at random and keeps both
+    matrices' singular values, so this is what their spectra alone would give: a
+    head pair that composes no more than chance scores about this. (The mean
+    square is exactly 1/d_model for any spectra; the mean is lower, the more so
+    the fewer directions carry the norm: 0.09 for rank-1 matrices in d_model 64.)
 
     Taught in: induction_heads §5.
     """
     gen = torch.Generator().manual_seed(seed)
+    first, second = first.double(), second.double()
+    rotations = [haar_rotation(first.shape[-1], gen) for _ in range(n_samples)]
+    return sum(composition_score(first @ R, second) for R in rotations) / n_samples
 
-    def low_rank() -> Tensor:
-        return torch.randn(d_model, d_head, generator=gen) @ torch.randn(
-            d_head, d_model, generator=gen
-        )
 
-    return sum(composition_score(low_rank(), low_rank()) for _ in range(n_samples)) / n_samples
+def full_circuit_accuracy(W_E: Tensor, W_QK_late: Tensor, W_OV_early: Tensor) -> float:
+    """Top-1 diagonal accuracy of the full K-composition circuit W_E W_QK (W_E W_OV)ᵀ (vocab x vocab).
+
+    Entry (a, b): the late head's attention score from a query holding token a to a
+    key into which the early head wrote token b (through its OV circuit). An
+    induction head fed by a previous-token head should score highest where b = a;
+    the accuracy is the share of query tokens a whose best key token is a itself
+    (chance: 1 / vocab). ARENA 1.2's test; the weights alone, so it cannot see
+    *which* token the early head attends to.
+
+    Taught in: induction_heads §5.
+    """
+    circuit = W_E @ W_QK_late @ (W_E @ W_OV_early).T  # (query token, key token)
+    return float((circuit.argmax(-1) == torch.arange(len(circuit))).double().mean())
+
+
+def residual_components(
+    model: TransformerBridge, tokens: Tensor, layer: int
+) -> tuple[list[str], Tensor]:
+    """The input of ``layer`` split into what wrote it: names and (component, batch, pos, d_model).
+
+    Components: the token embedding ``embed``, the positional embedding ``pos``, each
+    earlier head's output ``L{l}H{h}`` and ``biases`` (the earlier layers' output
+    biases). For an attention-only model without LayerNorm they sum to
+    ``blocks.{layer}.hook_resid_pre``; a model for which they do not raises.
+
+    Taught in: induction_heads §5, through ``induction_score_decomposition``.
+    """
+    if model.cfg.normalization_type is not None or not model.cfg.attn_only:
+        raise ValueError("needs an attention-only model without LayerNorm")
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens)
+    names, parts = ["embed", "pos"], [cache["hook_embed"], cache["hook_pos_embed"]]
+    for l in range(layer):
+        z = cache[f"blocks.{l}.attn.hook_z"]  # (batch, pos, head, d_head)
+        out = torch.einsum("bphd,hdm->hbpm", z, model.W_O[l].detach())
+        names += [f"L{l}H{h}" for h in range(model.cfg.n_heads)]
+        parts += list(out)
+    parts.append(model.b_O[:layer].detach().sum(0).expand_as(parts[0]))
+    names.append("biases")
+    stacked = torch.stack(parts)  # (component, batch, pos, d_model)
+    resid = cache[f"blocks.{layer}.hook_resid_pre"]
+    if not torch.allclose(stacked.sum(0), resid, atol=1e-4):
+        raise RuntimeError(f"the components do not add up to blocks.{layer}.hook_resid_pre")
+    return names, stacked
+
+
+def induction_score_decomposition(
+    model: TransformerBridge, tokens: Tensor, period: int, layer: int, head: int
+) -> tuple[list[str], Tensor]:
+    """How each (query component, key component) pair makes a head prefer the induction keys.
+
+    On ``tokens`` repeating with ``period``, a query from the second copy on should
+    pick the keys right after the earlier copies of its token. Its preference is the
+    attention score on those keys minus the mean score on the other keys it can see.
+    Scores are bilinear, q·k / sqrt(d_head), and q and k are sums over the residual
+    components (:func:`residual_components`; each side's bias joins ``biases``), so
+    the preference splits exactly into one term per pair. Returns the names and
+    the terms, (component of the query, component of the key), averaged over
+    sequences and queries; they sum to the whole preference. ARENA 1.2's
+    decomposition of attention scores, scored on the induction keys.
+
+    Taught in: induction_heads §5.
+    """
+    names, comps = residual_components(model, tokens, layer)
+    W_Q, W_K = model.W_Q[layer, head].detach(), model.W_K[layer, head].detach()
+    q = comps @ W_Q  # (component, batch, pos, d_head)
+    k = comps @ W_K
+    q[-1] += model.b_Q[layer, head].detach()
+    k[-1] += model.b_K[layer, head].detach()
+    n_pos = tokens.shape[-1]
+    i, j = torch.arange(n_pos)[:, None], torch.arange(n_pos)[None, :]
+    lag = i - j + 1
+    target = ((lag > 0) & (lag % period == 0)).double()  # (query, key)
+    other = (j <= i).double() - target
+    weight = target / target.sum(-1, keepdim=True).clamp(min=1) - other / other.sum(
+        -1, keepdim=True
+    )
+    weight[:period] = 0  # only queries from the second copy on
+    weight = weight / (n_pos - period)
+    scores = torch.einsum("xbid,ybjd->xybij", q.double(), k.double()) / q.shape[-1] ** 0.5
+    return names, torch.einsum("xybij,ij->xy", scores, weight) / tokens.shape[0]
 
 
 def induction_pattern(n_pos: int, period: int) -> Tensor:

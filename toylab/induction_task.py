@@ -13,6 +13,7 @@ key]``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -25,7 +26,7 @@ N_VOCAB, N_CTX, BATCH = 64, 32, 32  # vocabulary, context, sequences per step
 N_HEADS, D_MODEL, D_HEAD = 4, 64, 16  # per layer; the main model has 2 layers
 STEPS, LR = 1500, 3e-3  # Adam steps and learning rate
 PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
-VERSION = 2  # part of every run's cache key
+VERSION = 3  # part of every run's cache key (3: scores log the top-1 copy accuracy)
 
 
 def repeated_random_tokens(
@@ -103,6 +104,48 @@ def icl_score(loss: Tensor, period: int) -> float:
     return float(first.mean().detach() - later.mean().detach())
 
 
+def copy_accuracy(logits: Tensor, tokens: Tensor, period: int) -> float:
+    """Top-1 copy accuracy: the share of copyable targets whose most likely token is the right one.
+
+    The targets are those :func:`icl_score` calls the later copies (period + 1 .. end):
+    each can be found by copying. A model that only knows which tokens it has seen,
+    not in what order, scores about 1 / (number of distinct tokens seen)
+    (:func:`bag_of_tokens_null`).
+
+    Taught in: induction_heads §2; learning_coefficient and repeated_data print it.
+    """
+    if tokens.shape[-1] < period + 2:
+        raise ValueError(f"{tokens.shape[-1]} tokens hold no copyable target for period {period}")
+    guess = logits[:, period:-1].argmax(-1).cpu()  # predicts targets period+1 .. end
+    return float((guess == tokens[:, period + 1 :].cpu()).float().mean())
+
+
+def bag_of_tokens_null(tokens: Tensor, period: int, d_vocab: int) -> dict[str, float]:
+    """ICL score and copy accuracy of a predictor that copies without an induction head.
+
+    It knows which tokens it has seen but not their order: on the first copy it
+    predicts uniformly over the vocabulary (loss ln ``d_vocab``), on the later copies
+    uniformly over the distinct tokens seen so far (the current one included), so
+    its loss there is ln(number seen) and its top-1 accuracy 1 / (number seen). Any
+    attention head that spreads over the past and copies can do this; an ICL
+    score or a copy accuracy is evidence of induction only above it. Returns
+    ``{"icl": nats, "copy": accuracy}`` on ``tokens`` (batch, n_ctx), sequences
+    repeating with ``period`` (as for :func:`icl_score`).
+
+    Taught in: induction_heads §2.
+    """
+    if tokens.ndim != 2 or tokens.shape[-1] < period + 2:
+        raise ValueError(
+            f"expected (batch, n_ctx >= {period + 2}) tokens, got {tuple(tokens.shape)}"
+        )
+    seen = (
+        torch.nn.functional.one_hot(tokens, d_vocab).cummax(dim=1).values
+    )  # (batch, n_ctx, vocab)
+    n_seen = seen.sum(-1)[:, period:-1].double()  # seen when predicting targets period+1 .. end
+    later = n_seen.log().mean()
+    return {"icl": math.log(d_vocab) - float(later), "copy": float((1 / n_seen).mean())}
+
+
 def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
     """Mean attention to the tokens right after earlier copies of the current token, per head.
 
@@ -168,9 +211,9 @@ TEST_TOKENS = repeated_random_tokens(
 
 
 def scores(model: nn.Module, fwd_hooks: Sequence[tuple[str, Callable]] = ()) -> dict[str, float]:
-    """ICL score and every head's previous-token and prefix-matching scores on ``TEST_TOKENS``.
+    """ICL score, copy accuracy and every head's previous-token and prefix-matching scores on ``TEST_TOKENS``.
 
-    Keys: ``"icl"``, ``"prev L{layer}H{head}"``, ``"prefix L{layer}H{head}"``. The hooks
+    Keys: ``"icl"``, ``"copy"``, ``"prev L{layer}H{head}"``, ``"prefix L{layer}H{head}"``. The hooks
     apply while scoring (a clamped run is scored with its clamp).
 
     Taught in: induction_heads §1.
@@ -179,7 +222,10 @@ def scores(model: nn.Module, fwd_hooks: Sequence[tuple[str, Callable]] = ()) -> 
         logits, cache = model.run_with_cache(
             TEST_TOKENS, names_filter=lambda n: n.endswith("hook_pattern")
         )
-    out = {"icl": icl_score(per_token_loss(logits, TEST_TOKENS), PERIOD)}
+    out = {
+        "icl": icl_score(per_token_loss(logits, TEST_TOKENS), PERIOD),
+        "copy": copy_accuracy(logits, TEST_TOKENS, PERIOD),
+    }
     for layer in range(model.cfg.n_layers):
         pattern = cache[f"blocks.{layer}.attn.hook_pattern"]  # (batch, head, q, k)
         prev = previous_token_scores(pattern)

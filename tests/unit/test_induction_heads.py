@@ -1,6 +1,7 @@
 """Head scores on hand-built attention patterns and weights whose right answer is known."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -91,7 +92,7 @@ def test_copying_score_signs():
     assert abs(I.ov_copying_score(eye, rotation, eye)) < 1e-6
 
 
-def test_composition_scores_and_baseline():
+def test_composition_scores_and_rotation_null():
     d_model, d_head = 32, 4
     writes = torch.zeros(d_model, d_model)
     writes[:d_head, :d_head] = torch.eye(d_head)  # writes into the first 4 dimensions
@@ -101,8 +102,78 @@ def test_composition_scores_and_baseline():
     assert (
         I.q_composition(writes, reads_other) == 0.0 and I.v_composition(writes, reads_other) == 0.0
     )
-    baseline = I.random_composition_baseline(d_model, d_head)
-    assert 0 < baseline < I.k_composition(writes, reads_same)
+    # the null keeps spectra: its mean square is 1/d_model for any pair, and a pair
+    # that reads exactly what is written scores above it
+    gen = torch.Generator().manual_seed(0)
+    R = I.haar_rotation(d_model, gen)
+    assert torch.allclose(R @ R.T, torch.eye(d_model, dtype=R.dtype), atol=1e-10)
+    null = I.rotation_null(writes, reads_same.T, n_samples=400)
+    assert 0 < null < I.k_composition(writes, reads_same)
+    A, B = (
+        torch.randn(d_model, d_model, generator=gen),
+        torch.randn(d_model, d_model, generator=gen),
+    )
+    squares = [
+        I.composition_score(A @ I.haar_rotation(d_model, gen).float(), B) ** 2 for _ in range(400)
+    ]
+    assert sum(squares) / 400 == pytest.approx(1 / d_model, rel=0.1)
+    # rank 1 on both sides: the mean falls well below 1/sqrt(d_model)
+    u = torch.randn(d_model, 1, generator=gen)
+    assert I.rotation_null(u @ u.T, u @ u.T) < 0.85 / d_model**0.5
+
+
+def test_full_circuit_accuracy_finds_a_matching_circuit():
+    gen = torch.Generator().manual_seed(0)
+    W_E = torch.linalg.qr(torch.randn(16, 16, generator=gen))[0][:10]  # 10 orthonormal tokens
+    eye = torch.eye(16)
+    assert I.full_circuit_accuracy(W_E, eye, eye) == 1.0  # key token b scored against a: a·b
+    shift = torch.roll(torch.eye(10), 1, dims=1)  # maps token a to a + 1
+    permuted = torch.linalg.pinv(W_E) @ shift @ W_E  # the early head writes the next token
+    assert I.full_circuit_accuracy(W_E, eye, permuted) == 0.0
+
+
+def test_bag_of_tokens_null_and_copy_accuracy():
+    # period 3 over 8 tokens: 0 1 2 0 1 2 0 1; targets from position 3 on are copies
+    t = torch.tensor([[0, 1, 2, 0, 1, 2, 0, 1]])
+    null = task.bag_of_tokens_null(t, period=3, d_vocab=5)
+    # predicting targets 4..7 from positions 3..6: 3 distinct tokens seen every time
+    assert null["icl"] == pytest.approx(math.log(5) - math.log(3))
+    assert null["copy"] == pytest.approx(1 / 3)
+    t2 = torch.tensor([[0, 0, 2, 0, 0, 2, 0, 0]])  # two distinct tokens seen
+    both = task.bag_of_tokens_null(torch.cat([t, t2]), 3, 5)
+    assert both["copy"] == pytest.approx((1 / 3 + 1 / 2) / 2)  # averaged per token
+    assert both["icl"] == pytest.approx(math.log(5) - (math.log(3) + math.log(2)) / 2)
+    perfect = torch.nn.functional.one_hot(t.roll(-1, dims=1), 5).float()  # predicts the next token
+    assert task.copy_accuracy(perfect, t, 3) == 1.0
+    assert task.copy_accuracy(perfect.roll(1, dims=-1), t, 3) == 0.0
+    with pytest.raises(ValueError):
+        task.bag_of_tokens_null(t[:, :4], period=3, d_vocab=5)
+
+
+def test_score_decomposition_adds_up_to_the_heads_preference():
+    m = model()
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # biases start at 0: give them values, so that they count
+        for name, p in m.named_parameters():
+            if name.endswith("bias"):
+                p.copy_(torch.randn(p.shape, generator=gen))
+    t = torch.randint(11, (3, 4), generator=torch.Generator().manual_seed(2)).repeat(
+        1, 2
+    )  # period 4
+    names, terms = I.induction_score_decomposition(m, t, period=4, layer=1, head=2)
+    assert names == ["embed", "pos", "L0H0", "L0H1", "L0H2", "biases"] and terms.shape == (6, 6)
+    # the preference computed directly from the model's own queries and keys
+    _, cache = m.run_with_cache(t)
+    q, k = cache["blocks.1.attn.hook_q"][:, :, 2], cache["blocks.1.attn.hook_k"][:, :, 2]
+    scores = (q @ k.transpose(-1, -2)).double() / 2  # sqrt(d_head = 4)
+    want = []
+    for i in range(4, 8):
+        target = [j for j in range(i + 1) if (i - j + 1) % 4 == 0]
+        other = [j for j in range(i + 1) if j not in target]
+        want.append(scores[:, i, target].mean(-1) - scores[:, i, other].mean(-1))
+    assert terms.sum().item() == pytest.approx(torch.stack(want).mean().item(), abs=1e-5)
+    with pytest.raises(ValueError, match="attention-only"):
+        I.residual_components(model(normalization_type="LN"), t, 1)
 
 
 def test_prefix_matching_check_accepts_the_diagonal_and_refuses_the_previous_token_stripe():
