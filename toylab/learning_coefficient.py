@@ -88,6 +88,16 @@ class LLCEstimate:
         """The spread over chains (0 for one chain)."""
         return float(self.llc_per_chain.std())
 
+    @property
+    def below_init(self) -> float:
+        """devinterp's health check: the share of draws whose batch loss is below L(w*).
+
+        A chain sampling around a minimum stays above it, but for the batch noise;
+        a large share means the chains are sliding downhill from a point that is not
+        a minimum of the loss they sample (e.g. a snapshot trained with weight decay).
+        """
+        return float((self.loss_trace < self.init_loss).mean())
+
 
 def token_dataset(tokens: Tensor):
     """A ``datasets.Dataset`` with an ``input_ids`` column (torch format), as devinterp takes it.
@@ -271,6 +281,65 @@ def _from_entry(result: dict, settings: SGLDSettings) -> LLCEstimate:
     )
 
 
+def hutchinson(hvp: Callable[[Tensor], Tensor], probes: Tensor) -> float:
+    """Hutchinson's estimate of tr(H) from Hessian-vector products: the mean of vᵀHv over the probes.
+
+    ``hvp(v)`` returns H v for a flat vector v (dim,); ``probes`` is (n_probes, dim).
+    With Rademacher probes (entries ±1) E[vᵀHv] = tr(H), and the estimate is exact
+    when H is diagonal.
+
+    Taught in: learning_coefficient §2 (exercise 3).
+    """
+    if probes.ndim != 2:
+        raise ValueError(f"probes must be (n_probes, dim), got shape {tuple(probes.shape)}")
+    return float(torch.stack([v @ hvp(v) for v in probes]).mean())
+
+
+def hessian_trace(
+    model: nn.Module,
+    data: Tensor,
+    n_probes: int = 16,
+    seed: int = 0,
+    loss: Callable[[nn.Module, Tensor], Tensor] | None = None,
+    estimator: Callable[[Callable[[Tensor], Tensor], Tensor], float] = hutchinson,
+) -> tuple[float, float]:
+    """tr(H) of the mean loss on ``data`` at ``model``'s weights (Hutchinson), and its standard error.
+
+    The loss is the one :func:`estimate_llc` measures: next-token cross-entropy on
+    ``data`` (n_sequences, n_ctx), or ``loss(model, rows)`` per example (devinterp's
+    shape, e.g. :func:`modular_addition_loss`). Each Rademacher probe sees its own
+    slice of ``data`` (``n_probes`` near-equal slices): the trace is linear in the
+    loss, so every slice's vᵀH v is an unbiased estimate of the whole data's tr(H),
+    and their spread, the standard error, counts the slices' noise with the probes'.
+    It costs one Hessian-vector product over the data. ``estimator(hvp, probes)`` is
+    :func:`hutchinson` or the reader's version of it, given one probe at a time.
+    ``model`` is not changed.
+
+    Taught in: learning_coefficient §2.
+    """
+    if not 2 <= n_probes <= len(data):
+        raise ValueError(f"need 2 to {len(data)} probes (one slice of data each), got {n_probes}")
+    device = default_device()
+    model = model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    gen = torch.Generator().manual_seed(seed)
+    values = []
+    for chunk in torch.tensor_split(data, n_probes):
+        chunk = chunk.to(device)
+        value = model(chunk, return_type="loss") if loss is None else loss(model, chunk).mean()
+        grads = torch.autograd.grad(value, params, create_graph=True)
+        flat = torch.cat([g.reshape(-1) for g in grads])  # (dim,)
+
+        def hvp(v: Tensor, flat: Tensor = flat) -> Tensor:
+            out = torch.autograd.grad(flat, params, grad_outputs=v, retain_graph=True)
+            return torch.cat([h.reshape(-1) for h in out]).detach()
+
+        probe = (torch.randint(0, 2, (1, flat.numel()), generator=gen) * 2 - 1).to(flat)
+        values.append(estimator(hvp, probe))
+    values = np.array(values)
+    return float(values.mean()), float(values.std(ddof=1) / n_probes**0.5)
+
+
 def modular_addition_loss(model: nn.Module, rows: Tensor) -> Tensor:
     """Per-example cross-entropy of ``model(a, b)`` against ``c`` for rows ``(a, b, c)``: (batch, 2).
 
@@ -362,10 +431,12 @@ def exercise_cases(name: str, model: nn.Module | None = None, seed: int = 0) -> 
     """The cases an exercise of the chapter is checked on.
 
     ``"llc_from_trace"``: random traces of one and of several chains, and a flat
-    chain (λ̂ = 0). ``"head_masks"``: the first and last head of each layer of
-    ``model`` (a ``TransformerBridge``).
+    chain (λ̂ = 0). ``"hutchinson"``: Hessians given as products (diagonal, where any
+    ±1 probe gives the exact trace; symmetric with off-diagonal terms; one probe).
+    ``"head_masks"``: the first and last head of each layer of ``model`` (a
+    ``TransformerBridge``).
 
-    Taught in: learning_coefficient §1 and §3 (the exercises).
+    Taught in: learning_coefficient §1, §2 and §3 (the exercises).
     """
     from toylab import exercises
 
@@ -376,6 +447,20 @@ def exercise_cases(name: str, model: nn.Module | None = None, seed: int = 0) -> 
             Case("four chains of 100 steps", (3.3 + 0.1 * rng.random((4, 100)), 3.25, 30.0)),
             Case("one chain", (4.0 + rng.random((1, 7)), 4.1, 10.0)),
             Case("a chain that never moved (0)", (np.full((2, 5), 2.0), 2.0, 30.0)),
+        ]
+    if name == "hutchinson":
+        gen = torch.Generator().manual_seed(seed)
+
+        def rademacher(n: int, dim: int) -> Tensor:
+            return (torch.randint(0, 2, (n, dim), generator=gen) * 2 - 1).double()
+
+        diagonal = torch.diag(torch.rand(6, generator=gen, dtype=torch.float64))
+        a = torch.randn(5, 5, generator=gen, dtype=torch.float64)
+        symmetric = a + a.T
+        return [
+            Case("a diagonal Hessian, 4 probes (exact)", (diagonal.__matmul__, rademacher(4, 6))),
+            Case("a symmetric Hessian, 3 probes", (symmetric.__matmul__, rademacher(3, 5))),
+            Case("one probe", (symmetric.__matmul__, rademacher(1, 5))),
         ]
     if name == "head_masks":
         if model is None:

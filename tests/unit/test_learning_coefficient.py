@@ -133,6 +133,53 @@ def test_exercise_llc_from_trace():
     )
 
 
+def test_hutchinson_is_exact_for_a_diagonal_hessian_and_averages_the_probes():
+    H = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    probes = torch.tensor([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]], dtype=torch.float64)
+    assert lc.hutchinson(H.__matmul__, probes) == pytest.approx(6.0)
+    S = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)  # trace 0, v'Sv = 2 v1 v2
+    assert lc.hutchinson(S.__matmul__, torch.tensor([[1.0, 1.0], [1.0, 1.0]]).double()) == 2.0
+    with pytest.raises(ValueError):
+        lc.hutchinson(H.__matmul__, probes[0])
+
+
+def test_hessian_trace_of_a_known_quadratic():
+    # loss(w) = mean over rows x of (w.x)^2 / 2: H = mean x x'; with rows of norm 1 every
+    # slice's diagonal H has trace 1, and the ±1 probes are exact on a diagonal H
+    linear = torch.nn.Linear(3, 1, bias=False)
+    rows = torch.eye(3)[[0, 0, 1, 2]]
+
+    def loss(m, x):
+        return (m(x) ** 2 / 2).expand(-1, 2)  # (batch, 2), devinterp's shape
+
+    before = linear.weight.detach().clone()
+    trace, se = lc.hessian_trace(linear, rows, n_probes=4, loss=loss)
+    assert trace == pytest.approx(1.0) and se == pytest.approx(0.0, abs=1e-6)
+    assert torch.equal(linear.weight, before) and linear.weight.grad is None
+    t, se = lc.hessian_trace(model(), data(8), n_probes=4, seed=1)
+    assert np.isfinite(t) and se > 0  # a transformer's Hessian is not diagonal
+
+
+def test_below_init_counts_draws_under_the_snapshots_loss():
+    est = lc.LLCEstimate(
+        llc_per_chain=np.zeros(2),
+        loss_trace=np.array([[1.0, 2.0, 3.0, 0.5], [2.5, 2.5, 1.9, 4.0]]),
+        init_loss=2.0,
+        settings=QUICK,
+        seconds=0.0,
+    )
+    assert est.below_init == pytest.approx(3 / 8)
+
+
+def test_exercise_hutchinson():
+    assert_check_tells_right_from_wrong(
+        lc.hutchinson,
+        lambda hvp, probes: float(sum(v @ hvp(v) for v in probes) / len(probes)),
+        lambda hvp, probes: float(sum(hvp(v).sum() for v in probes) / len(probes)),  # 1'Hv
+        lc.exercise_cases("hutchinson"),
+    )
+
+
 def test_exercise_head_masks():
     def rows_for_o(m, layer, head):  # o's rows instead of its columns
         masks = lc.head_masks(m, layer, head)
