@@ -130,21 +130,29 @@ def haar_rotation(d: int, generator: torch.Generator) -> Tensor:
     return q * torch.sign(torch.diagonal(r))  # the sign fix makes it uniform
 
 
-def rotation_null(first: Tensor, second: Tensor, n_samples: int = 200, seed: int = 0) -> float:
-    """Mean :func:`composition_score` of ``first @ R`` and ``second`` over random rotations R.
+def rotation_null(
+    first: Tensor, second: Tensor, n_samples: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """Mean and standard deviation of :func:`composition_score` of ``first @ R`` and ``second`` over random rotations R.
 
     The rotation turns the subspace ``first`` writes into at random and keeps both
     matrices' singular values, so this is what their spectra alone would give: a
     head pair that composes no more than chance scores about this. (The mean
     square is exactly 1/d_model for any spectra; the mean is lower, the more so
-    the fewer directions carry the norm: 0.09 for rank-1 matrices in d_model 64.)
+    the fewer directions carry the norm: for rank-1 matrices it is the mean
+    |cosine| of two random directions, about sqrt(2 / (pi d_model)), 0.10 in d_model 64.)
 
     Taught in: induction_heads §5.
     """
     gen = torch.Generator().manual_seed(seed)
-    first, second = first.double(), second.double()
-    rotations = [haar_rotation(first.shape[-1], gen) for _ in range(n_samples)]
-    return sum(composition_score(first @ R, second) for R in rotations) / n_samples
+    first, second = first.detach().double(), second.detach().double()
+    scores = torch.tensor(
+        [
+            composition_score(first @ haar_rotation(first.shape[-1], gen).to(first.device), second)
+            for _ in range(n_samples)
+        ]
+    )
+    return float(scores.mean()), float(scores.std())
 
 
 def full_circuit_accuracy(W_E: Tensor, W_QK_late: Tensor, W_OV_early: Tensor) -> float:
@@ -160,7 +168,8 @@ def full_circuit_accuracy(W_E: Tensor, W_QK_late: Tensor, W_OV_early: Tensor) ->
     Taught in: induction_heads §5.
     """
     circuit = W_E @ W_QK_late @ (W_E @ W_OV_early).T  # (query token, key token)
-    return float((circuit.argmax(-1) == torch.arange(len(circuit))).double().mean())
+    right = torch.arange(len(circuit), device=circuit.device)
+    return float((circuit.argmax(-1) == right).double().mean())
 
 
 def residual_components(
@@ -178,7 +187,7 @@ def residual_components(
     if model.cfg.normalization_type is not None or not model.cfg.attn_only:
         raise ValueError("needs an attention-only model without LayerNorm")
     with torch.no_grad():
-        _, cache = model.run_with_cache(tokens)
+        _, cache = model.run_with_cache(tokens.to(model.cfg.device))
     names, parts = ["embed", "pos"], [cache["hook_embed"], cache["hook_pos_embed"]]
     for l in range(layer):
         z = cache[f"blocks.{l}.attn.hook_z"]  # (batch, pos, head, d_head)
@@ -218,7 +227,8 @@ def induction_score_decomposition(
     q[-1] += model.b_Q[layer, head].detach()
     k[-1] += model.b_K[layer, head].detach()
     n_pos = tokens.shape[-1]
-    i, j = torch.arange(n_pos)[:, None], torch.arange(n_pos)[None, :]
+    pos = torch.arange(n_pos, device=q.device)
+    i, j = pos[:, None], pos[None, :]
     lag = i - j + 1
     target = ((lag > 0) & (lag % period == 0)).double()  # (query, key)
     other = (j <= i).double() - target

@@ -26,7 +26,7 @@ N_VOCAB, N_CTX, BATCH = 64, 32, 32  # vocabulary, context, sequences per step
 N_HEADS, D_MODEL, D_HEAD = 4, 64, 16  # per layer; the main model has 2 layers
 STEPS, LR = 1500, 3e-3  # Adam steps and learning rate
 PERIOD = 8  # test sequences: 8 random tokens repeated 4 times
-VERSION = 3  # part of every run's cache key (3: scores log the top-1 copy accuracy)
+VERSION = 4  # part of every run's cache key (4: scores log the copy accuracy on COPY_TOKENS)
 
 
 def repeated_random_tokens(
@@ -104,23 +104,33 @@ def icl_score(loss: Tensor, period: int) -> float:
     return float(first.mean().detach() - later.mean().detach())
 
 
-def copy_accuracy(logits: Tensor, tokens: Tensor, period: int) -> float:
+def copy_accuracy(logits: Tensor, tokens: Tensor, period: int, offset: int = 0) -> float:
     """Top-1 copy accuracy: the share of copyable targets whose most likely token is the right one.
 
-    The targets are those :func:`icl_score` calls the later copies (period + 1 .. end):
-    each can be found by copying. A model that only knows which tokens it has seen,
-    not in what order, scores about 1 / (number of distinct tokens seen)
-    (:func:`bag_of_tokens_null`).
+    ``tokens`` (batch, n_ctx) repeat a block of ``period`` tokens from position
+    ``offset`` on; the targets from ``offset + period + 1`` to the end can be found by
+    copying (as for :func:`icl_score`, with ``offset`` 0). Compare it with
+    :func:`bag_of_tokens_null` and :func:`recency_null`.
 
-    Taught in: induction_heads §2; learning_coefficient and repeated_data print it.
+    Taught in: induction_heads §1 and §2; learning_coefficient prints it.
     """
-    if tokens.shape[-1] < period + 2:
+    start = offset + period
+    if tokens.shape[-1] < start + 2:
         raise ValueError(f"{tokens.shape[-1]} tokens hold no copyable target for period {period}")
-    guess = logits[:, period:-1].argmax(-1).cpu()  # predicts targets period+1 .. end
-    return float((guess == tokens[:, period + 1 :].cpu()).float().mean())
+    guess = logits[:, start:-1].argmax(-1).cpu()  # predicts targets start+1 .. end
+    return float((guess == tokens[:, start + 1 :].cpu()).float().mean())
 
 
-def bag_of_tokens_null(tokens: Tensor, period: int, d_vocab: int) -> dict[str, float]:
+def _check_blocks(tokens: Tensor, start: int) -> None:
+    if tokens.ndim != 2 or tokens.shape[-1] < start + 2:
+        raise ValueError(
+            f"expected (batch, n_ctx >= {start + 2}) tokens, got {tuple(tokens.shape)}"
+        )
+
+
+def bag_of_tokens_null(
+    tokens: Tensor, period: int, d_vocab: int, offset: int = 0
+) -> dict[str, float]:
     """ICL score and copy accuracy of a predictor that copies without an induction head.
 
     It knows which tokens it has seen but not their order: on the first copy it
@@ -129,21 +139,42 @@ def bag_of_tokens_null(tokens: Tensor, period: int, d_vocab: int) -> dict[str, f
     its loss there is ln(number seen) and its top-1 accuracy 1 / (number seen). Any
     attention head that spreads over the past and copies can do this; an ICL
     score or a copy accuracy is evidence of induction only above it. Returns
-    ``{"icl": nats, "copy": accuracy}`` on ``tokens`` (batch, n_ctx), sequences
-    repeating with ``period`` (as for :func:`icl_score`).
+    ``{"icl": nats, "copy": accuracy}`` on ``tokens`` (batch, n_ctx), a block of
+    ``period`` repeated from position ``offset`` on (as for :func:`copy_accuracy`).
 
-    Taught in: induction_heads §2.
+    Taught in: induction_heads §1.
     """
-    if tokens.ndim != 2 or tokens.shape[-1] < period + 2:
-        raise ValueError(
-            f"expected (batch, n_ctx >= {period + 2}) tokens, got {tuple(tokens.shape)}"
-        )
-    seen = (
-        torch.nn.functional.one_hot(tokens, d_vocab).cummax(dim=1).values
-    )  # (batch, n_ctx, vocab)
-    n_seen = seen.sum(-1)[:, period:-1].double()  # seen when predicting targets period+1 .. end
+    start = offset + period
+    _check_blocks(tokens, start)
+    seen = torch.nn.functional.one_hot(tokens, d_vocab).cummax(dim=1).values  # (b, n_ctx, vocab)
+    n_seen = seen.sum(-1)[:, start:-1].double()  # seen when predicting targets start+1 ..
     later = n_seen.log().mean()
     return {"icl": math.log(d_vocab) - float(later), "copy": float((1 / n_seen).mean())}
+
+
+def recency_null(tokens: Tensor, period: int, offset: int = 0) -> float:
+    """Copy accuracy of always predicting the token seen least recently.
+
+    In a block repeated from the start of a sequence, the next token is always the
+    one not seen for longest, so this rule copies without an induction head: it
+    scores near 1 on ``TEST_TOKENS``. On ``COPY_TOKENS``, whose repeated block follows
+    filler tokens it does not share, the least recent token is filler and the rule
+    scores 0. Arguments as for :func:`copy_accuracy`.
+
+    Taught in: induction_heads §1.
+    """
+    start = offset + period
+    _check_blocks(tokens, start)
+    right = []
+    for t in range(start, tokens.shape[-1] - 1):  # predicting target t + 1
+        past = tokens[:, : t + 1]  # (batch, t + 1)
+        pos = torch.arange(t + 1).expand_as(past)
+        last = torch.full((len(tokens), int(tokens.max()) + 1), -1).scatter_reduce(
+            1, past, pos, reduce="amax"
+        )  # the last position of each token; -1 if unseen
+        oldest = last.masked_fill(last < 0, t + 1).argmin(-1)  # the least recently seen
+        right.append(oldest == tokens[:, t + 1])
+    return float(torch.stack(right).float().mean())
 
 
 def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
@@ -204,14 +235,24 @@ def lm_loss(model: nn.Module, tokens: Tensor) -> Tensor:
     return model(tokens, return_type="loss")
 
 
-# (64, N_CTX): the fixed test sequences every score is measured on
+# (64, N_CTX): the fixed test sequences every score but the copy accuracy is measured on
 TEST_TOKENS = repeated_random_tokens(
     64, PERIOD, N_VOCAB, repeats=N_CTX // PERIOD, generator=torch.Generator().manual_seed(3)
+)
+# (64, N_CTX): the copy accuracy's: COPY_OFFSET filler tokens, then a block of PERIOD tokens
+# repeated; the 16 are distinct within a sequence, so the token seen least recently is
+# filler, never the one to copy (recency_null scores 0)
+COPY_OFFSET = PERIOD
+_distinct = torch.stack(
+    [torch.randperm(N_VOCAB, generator=torch.Generator().manual_seed(4 + i)) for i in range(64)]
+)[:, : 2 * PERIOD]
+COPY_TOKENS = torch.cat(
+    [_distinct[:, :PERIOD], _distinct[:, PERIOD:].repeat(1, (N_CTX - COPY_OFFSET) // PERIOD)], dim=1
 )
 
 
 def scores(model: nn.Module, fwd_hooks: Sequence[tuple[str, Callable]] = ()) -> dict[str, float]:
-    """ICL score, copy accuracy and every head's previous-token and prefix-matching scores on ``TEST_TOKENS``.
+    """ICL score and head scores on ``TEST_TOKENS``; copy accuracy on ``COPY_TOKENS``.
 
     Keys: ``"icl"``, ``"copy"``, ``"prev L{layer}H{head}"``, ``"prefix L{layer}H{head}"``. The hooks
     apply while scoring (a clamped run is scored with its clamp).
@@ -222,9 +263,10 @@ def scores(model: nn.Module, fwd_hooks: Sequence[tuple[str, Callable]] = ()) -> 
         logits, cache = model.run_with_cache(
             TEST_TOKENS, names_filter=lambda n: n.endswith("hook_pattern")
         )
+        copy_logits = model(COPY_TOKENS)
     out = {
         "icl": icl_score(per_token_loss(logits, TEST_TOKENS), PERIOD),
-        "copy": copy_accuracy(logits, TEST_TOKENS, PERIOD),
+        "copy": copy_accuracy(copy_logits, COPY_TOKENS, PERIOD, COPY_OFFSET),
     }
     for layer in range(model.cfg.n_layers):
         pattern = cache[f"blocks.{layer}.attn.hook_pattern"]  # (batch, head, q, k)

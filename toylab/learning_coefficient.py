@@ -17,6 +17,7 @@ this module only feeds it, checks what comes back, and caches it:
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import importlib.metadata
@@ -34,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from toylab import cache
-from toylab.train import default_device
+from toylab.train import default_device, move_quietly
 
 FORMAT = 1  # bump when what a cached estimate holds changes
 
@@ -308,23 +309,27 @@ def hessian_trace(
     The loss is the one :func:`estimate_llc` measures: next-token cross-entropy on
     ``data`` (n_sequences, n_ctx), or ``loss(model, rows)`` per example (devinterp's
     shape, e.g. :func:`modular_addition_loss`). Each Rademacher probe sees its own
-    slice of ``data`` (``n_probes`` near-equal slices): the trace is linear in the
-    loss, so every slice's vᵀH v is an unbiased estimate of the whole data's tr(H),
-    and their spread, the standard error, counts the slices' noise with the probes'.
-    It costs one Hessian-vector product over the data. ``estimator(hvp, probes)`` is
-    :func:`hutchinson` or the reader's version of it, given one probe at a time.
-    ``model`` is not changed.
+    slice of ``data`` (``n_probes`` near-equal slices). The trace is linear in the
+    loss, and the data's loss is the slices' losses weighted by their sizes, so the
+    same weighted mean of the slices' vᵀH v is an unbiased estimate of the data's
+    tr(H); the spread of the slices' values gives its standard error, which counts
+    the slices' noise with the probes'. It costs one Hessian-vector product over the
+    data. ``estimator(hvp, probes)`` is :func:`hutchinson` or the reader's version of
+    it, given one probe at a time. ``model`` is not changed (a copy is moved to the
+    device).
 
     Taught in: learning_coefficient §2.
     """
     if not 2 <= n_probes <= len(data):
         raise ValueError(f"need 2 to {len(data)} probes (one slice of data each), got {n_probes}")
     device = default_device()
-    model = model.to(device)
+    model = copy.deepcopy(model)
+    move_quietly(model, device)
     params = [p for p in model.parameters() if p.requires_grad]
     gen = torch.Generator().manual_seed(seed)
     values = []
-    for chunk in torch.tensor_split(data, n_probes):
+    chunks = torch.tensor_split(data, n_probes)
+    for chunk in chunks:
         chunk = chunk.to(device)
         value = model(chunk, return_type="loss") if loss is None else loss(model, chunk).mean()
         grads = torch.autograd.grad(value, params, create_graph=True)
@@ -337,7 +342,10 @@ def hessian_trace(
         probe = (torch.randint(0, 2, (1, flat.numel()), generator=gen) * 2 - 1).to(flat)
         values.append(estimator(hvp, probe))
     values = np.array(values)
-    return float(values.mean()), float(values.std(ddof=1) / n_probes**0.5)
+    weights = np.array([len(c) for c in chunks]) / len(data)
+    mean = float(weights @ values)
+    # the weighted mean's standard error: sqrt(sum w^2) times the values' spread
+    return mean, float(values.std(ddof=1) * np.sqrt((weights**2).sum()))
 
 
 def modular_addition_loss(model: nn.Module, rows: Tensor) -> Tensor:

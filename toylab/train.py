@@ -190,18 +190,21 @@ class Run:
     def model_at(self, step: int) -> nn.Module:
         """A CPU copy of the model with the parameters saved at ``step`` (snapshots live on the CPU)."""
         model = copy.deepcopy(self.model)
-        _move(model, torch.device("cpu"))
+        move_quietly(model, torch.device("cpu"))
         model.load_state_dict(self.state_at(step))
         return model
 
     def cpu_model(self) -> nn.Module:
         """The final model, moved to the CPU for analysis (quietly, also for TransformerLens models)."""
-        _move(self.model, torch.device("cpu"))
+        move_quietly(self.model, torch.device("cpu"))
         return self.model
 
 
-def _move(model: nn.Module, device: torch.device) -> None:
-    """``model.to(device)``, quietly: some models (TransformerLens's) print a line when moved."""
+def move_quietly(model: nn.Module, device: torch.device) -> None:
+    """``model.to(device)``, quietly: some models (TransformerLens's) print a line when moved.
+
+    Taught in: grokking §3, through ``train``; learning_coefficient §2 uses it.
+    """
     with contextlib.redirect_stdout(io.StringIO()):
         model.to(device)
 
@@ -484,7 +487,7 @@ def train(
     device = torch.device(device) if device is not None else default_device()
     spec = run_spec(model, data, cfg, name, config, device)  # 1. the cache key
     path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
-    _move(model, device)
+    move_quietly(model, device)
     entry = _load_entry(path / "run.pt", spec) if use_cache else None
     from_cache = entry is not None
     if from_cache:  # 2. a finished run: load it
@@ -504,7 +507,7 @@ def train(
         if ckpt:
             cache.save_atomic(path / "run.pt", entry)
             ckpt.unlink(missing_ok=True)
-    _move(model, torch.device("cpu"))  # analyses run on the CPU
+    move_quietly(model, torch.device("cpu"))  # analyses run on the CPU
     torch.manual_seed(cfg.seed)  # the same global generator after a cold run and a cached one
     return Run(
         name, path, spec, entry["history"], entry["snapshots"], model, entry["seconds"], from_cache

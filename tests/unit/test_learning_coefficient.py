@@ -156,6 +156,9 @@ def test_hessian_trace_of_a_known_quadratic():
     trace, se = lc.hessian_trace(linear, rows, n_probes=4, loss=loss)
     assert trace == pytest.approx(1.0) and se == pytest.approx(0.0, abs=1e-6)
     assert torch.equal(linear.weight, before) and linear.weight.grad is None
+    # unequal slices (3 rows and 2) are weighted by size: tr(H) = mean squared norm = 2.2
+    uneven = torch.eye(3)[[0, 1, 2, 0, 1]] * torch.tensor([1.0, 1, 1, 2, 2])[:, None]
+    assert lc.hessian_trace(linear, uneven, n_probes=2, loss=loss)[0] == pytest.approx(2.2)
     t, se = lc.hessian_trace(model(), data(8), n_probes=4, seed=1)
     assert np.isfinite(t) and se > 0  # a transformer's Hessian is not diagonal
 
