@@ -81,7 +81,7 @@ set-repo: $(STAMP)
 # Every chapter alone and cold, training against analysis (writes benchmarks/profile.md, about
 # 20 minutes), then the training loop's and the ensembles' speed.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/profile.py
+	$(BIN)/python benchmarks/chapter_profile.py
 	$(BIN)/python benchmarks/run.py
 
 # Every chapter again with other seeds, each seed on an empty run cache; a pass/fail table

@@ -1,9 +1,9 @@
 """The chapters' time budgets, and the speed of the training loop and the ensembles.
 
 Not part of the test suite: speed targets live here, never in timed tests. Each chapter's
-cold time, training against analysis, is measured by ``benchmarks/profile.py``.
+cold time, training against analysis, is measured by ``benchmarks/chapter_profile.py``.
 
-    make bench                       # profile.py (every chapter, cold), then this
+    make bench                       # chapter_profile.py (every chapter, cold), then this
     python benchmarks/run.py         # only the training loop and the ensembles
 """
 

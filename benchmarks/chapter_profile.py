@@ -6,8 +6,8 @@ spent training (the ``seconds`` every run in its run cache records), the rest (a
 imports), and its slowest cells. ``make bench`` runs it; it takes as long as every chapter
 together (about 20 minutes on the 2-core machine).
 
-    python benchmarks/profile.py                       # every chapter; writes profile.md
-    python benchmarks/profile.py --chapters grokking   # print only
+    python benchmarks/chapter_profile.py                       # every chapter; writes profile.md
+    python benchmarks/chapter_profile.py --chapters grokking   # print only
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> int:
     if not args.chapters:
         OUT.write_text(
             "# Where each chapter's time goes\n\n"
-            "Written by `benchmarks/profile.py` (`make bench`): each chapter executed alone with an\n"
+            "Written by `benchmarks/chapter_profile.py` (`make bench`): each chapter executed alone with an\n"
             "empty run cache on the 2-core machine CI uses. *Training* is the time every run in the\n"
             "chapter's run cache records; *rest* is everything else (analysis, plots, imports).\n\n"
             + text
