@@ -289,7 +289,7 @@ def hutchinson(hvp: Callable[[Tensor], Tensor], probes: Tensor) -> float:
     With Rademacher probes (entries ±1) E[vᵀHv] = tr(H), and the estimate is exact
     when H is diagonal.
 
-    Taught in: learning_coefficient §2 (exercise 3).
+    Taught in: learning_coefficient §2 (exercise 2).
     """
     if probes.ndim != 2:
         raise ValueError(f"probes must be (n_probes, dim), got shape {tuple(probes.shape)}")
@@ -417,7 +417,7 @@ def llc_from_trace(loss_trace: np.ndarray, init_loss: float, n_beta: float) -> n
 def compare_masks(got, want: dict[str, Tensor]) -> str | None:
     """What is wrong with a dict of masks ``got`` given ``want``, or None (for ``exercises.check``).
 
-    Taught in: learning_coefficient §3 (exercise 2).
+    Taught in: learning_coefficient §3 (exercise 3).
     """
     if not isinstance(got, dict):
         return f"expected a dict of masks, got {type(got).__name__}"
