@@ -329,11 +329,12 @@ claims.claim(
 # null: the bag of tokens (section 1) gains ln 64 - ln 8 without an induction head.
 # "Switches on": more than halfway from it to the largest possible score, ln 64
 ln_vocab = math.log(N_VOCAB)
+SWITCHED_ON = (BAG["icl"] + ln_vocab) / 2
 claims.claim(
     "ICL switches on, beyond a bag of tokens",
     icl2[-1],
     ">",
-    (BAG["icl"] + ln_vocab) / 2,
+    SWITCHED_ON,
     null=BAG["icl"],
 )
 # null: copying without an induction head, the better of the bag of tokens and the
@@ -1237,11 +1238,7 @@ claims.claim(
 )
 # null: the bag of tokens; "switches on" as in section 2
 claims.claim(
-    "clamped: ICL switches on",
-    icl_clamp[-1],
-    ">",
-    (BAG["icl"] + ln_vocab) / 2,
-    null=BAG["icl"],
+    "clamped: ICL switches on", icl_clamp[-1], ">", SWITCHED_ON, null=BAG["icl"]
 )
 # null: if the trained model did not rely on the clamp, removing it would change little
 claims.claim(
