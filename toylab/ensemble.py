@@ -10,7 +10,7 @@ the trajectory it would follow if trained by itself (up to float rounding).
 A sweep over weight decay gives each member its own decay: the ensemble brings
 the optimiser that applies them (:meth:`Ensemble.configure_optimizer`).
 
-Taught in: icl_regression §5; the phase diagram of grokking_phase_diagram §2 trains 75
+Taught in: icl_regression §4 and §5; the phase diagram of grokking_phase_diagram §2 trains 75
 networks as one.
 """
 
@@ -34,7 +34,7 @@ class MemberDecayAdamW(torch.optim.AdamW):
     ``decays`` (E,) holds member e's decay; every parameter is stacked along a
     first axis of length E, so row e of each parameter shrinks by its own factor.
 
-    Taught in: grokking_phase_diagram §2; icl_regression §5, through ``Ensemble``.
+    Taught in: grokking_phase_diagram §2; icl_regression §4 and §5, through ``Ensemble``.
     """
 
     def __init__(self, params, decays: Tensor, **adam_kwargs):
@@ -57,7 +57,7 @@ class Ensemble(nn.Module):
     output with a leading member axis (E, ...). ``ensemble.member(i)`` is a plain
     copy of model ``i`` with its current parameters.
 
-    Taught in: grokking_phase_diagram §2; icl_regression §5.
+    Taught in: grokking_phase_diagram §2; icl_regression §4 and §5.
     """
 
     def __init__(self, models: Sequence[nn.Module]):
