@@ -16,8 +16,10 @@ networks as one.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import torch
@@ -138,6 +140,20 @@ class Ensemble(nn.Module):
 
         in_dims = (0, 0) + (in_dim,) * len(inputs)
         return vmap(one, in_dims=in_dims)(self._params(), self._stacked_buffers(), *inputs)
+
+    def hooks(self, fwd_hooks: Sequence[tuple[str, Callable]]) -> AbstractContextManager:
+        """A context in which ``fwd_hooks`` act on every member's forward pass.
+
+        The members' models must have a ``hooks(fwd_hooks=...)`` context (TransformerLens
+        models do); a hook sees one member's activations at a time. No hooks: nothing.
+
+        Taught in: repeated_data §5 (a clamp on every member of a sweep).
+        """
+        if not fwd_hooks:
+            return contextlib.nullcontext()
+        if not hasattr(self._base, "hooks"):
+            raise TypeError(f"{type(self._base).__name__} has no hooks() context to add hooks with")
+        return self._base.hooks(fwd_hooks=list(fwd_hooks))
 
     def configure_optimizer(self, cfg: TrainConfig) -> torch.optim.Optimizer:
         """The optimiser :func:`toylab.train.train` uses: AdamW, with one decay per member if

@@ -5,17 +5,23 @@ part repeated many times, and found that the repetition damages induction heads.
 repeated-data chapter (``notebooks/repeated_data.py``) builds a toy version on the induction
 task of :mod:`toylab.induction_task`, and this module holds its machinery.
 
-Every training batch holds ``BATCH`` sequences: ``BATCH - N_REP`` fresh induction sequences,
-the same for every member of a sweep, and ``N_REP`` rows of the member's own, which are
+Every training batch holds 40 sequences: ``N_FRESH`` fresh induction sequences
+and ``N_BIGRAM`` fresh chains of a fixed bigram table (a structure that is learnt without
+looking back: :data:`BIGRAM`), the same for every member of a sweep, and ``N_REP`` rows of
+the member's own, which are
 
-- drawn from its fixed **pool** of R random sequences (R > 0): repeated across steps, with
-  no structure inside them, so they can only be memorised; or
-- fresh random sequences (R = 0, the **fair control**): the same share of the same kind of
-  data, never repeated. The control differs from a pool only in the repetition.
+- drawn from its fixed **pool** of R sequences (R > 0), repeated across steps: R induction
+  sequences (``kind="induction"``, a slice of the training distribution repeated, which can
+  be memorised or solved by induction) or R random sequences (``kind="random"``, which can
+  only be memorised); or
+- fresh sequences (R = 0): induction sequences for the **fair control** (the same share of the
+  same kind of data, never repeated), random ones for the **noise control** (``kind="random"``:
+  rows with nothing to learn, so the batch holds as few useful rows as with a memorised pool).
 
 A member may also stop the repetition at a step (``Member.stop_at``): from then on its own
-rows are fresh random sequences, as the control's are. One :class:`toylab.ensemble.Ensemble`
-trains a whole sweep at once; every metric is logged per member, under ``"{metric} {i}"``.
+rows are fresh sequences of its pool's kind. One :class:`toylab.ensemble.Ensemble` trains the
+members of one seed at once, on that seed's stream of batches; every metric is logged per
+member, under ``"{metric} {i}"``.
 """
 
 from __future__ import annotations
@@ -32,63 +38,111 @@ from toylab.ensemble import Ensemble
 from toylab.models import build_transformer
 from toylab.train import Run, TrainConfig, train
 
-T, V, BATCH = task.N_CTX, task.N_VOCAB, task.BATCH
-N_REP = 8  # of every batch's 32 rows, this many are the member's own (a quarter)
-VERSION = 1  # part of every run's cache key
-METRICS = ("test", "induction", "pool", "icl", "prev", "prefix")
+T, V = task.N_CTX, task.N_VOCAB
+N_FRESH, N_BIGRAM, N_REP = 24, 8, 8  # a batch's 40 rows: shared induction, shared bigram, own
+VERSION = 2  # part of every run's cache key
+KINDS = ("induction", "random")
+METRICS = ("test", "induction", "bigram", "pool", "icl", "copy", "prev", "prefix")
+BIGRAM_K = 16  # successors per token in the bigram table
+
+
+def bigram_table(k: int = BIGRAM_K, seed: int = 12345) -> Tensor:
+    """A random bigram table (V, V): each token has ``k`` possible successors, weights Dirichlet(1).
+
+    Dirichlet(1) weights are independent exponential draws, normalised.
+
+    Taught in: repeated_data §1.
+    """
+    if not 1 <= k <= V:
+        raise ValueError(f"k must lie in [1, {V}], got {k}")
+    gen = torch.Generator().manual_seed(seed)
+    succ = torch.rand(V, V, generator=gen).argsort(-1)[:, :k]  # (V, k): k distinct successors
+    weights = -torch.rand(V, k, generator=gen).clamp_min(1e-12).log()  # Exp(1)
+    table = torch.zeros(V, V)
+    return table.scatter_(1, succ, weights / weights.sum(-1, keepdim=True))
+
+
+BIGRAM = bigram_table()
+# the best possible loss on a chain: the mean entropy of a token's successors (nats)
+BIGRAM_ENTROPY = float(-(BIGRAM * BIGRAM.clamp_min(1e-30).log()).sum(-1).mean())
+
+
+def bigram_chains(n: int, generator: torch.Generator | None = None) -> Tensor:
+    """``n`` chains of :data:`BIGRAM`, (n, T): a uniform first token, then each from its row.
+
+    Taught in: repeated_data §1.
+    """
+    tokens = torch.empty(n, T, dtype=torch.long)
+    tokens[:, 0] = torch.randint(V, (n,), generator=generator)
+    for t in range(1, T):
+        tokens[:, t] = torch.multinomial(BIGRAM[tokens[:, t - 1]], 1, generator=generator)[:, 0]
+    return tokens
+
 
 # (256, T), (256, T - 1): fresh induction sequences, and where their next token is predictable
 TEST_TOKENS, TEST_PREDICTABLE = task.repeated_subsequence_tokens(
     256, T, V, generator=torch.Generator().manual_seed(7)
 )
-# (64, T): the control's "own rows" for scoring: random sequences it never trained on
-RANDOM_ROWS = torch.randint(V, (64, T), generator=torch.Generator().manual_seed(99))
+BIGRAM_TOKENS = bigram_chains(256, torch.Generator().manual_seed(8))  # (256, T)
 
 
 @dataclass(frozen=True)
 class Member:
-    """One model of a sweep: its pool size ``R`` (0: the fair control) and its ``seed``.
+    """One model of a sweep: its pool size ``R`` (0: the fair control), ``seed`` and pool ``kind``.
 
-    The seed draws the model's initial weights and the pool. ``stop_at``: from this
-    step on, the pool rows are replaced by fresh random rows (``None``: never).
+    The seed draws the model's initial weights, the pool and (through the sweep) the
+    stream of batches. ``kind``: ``"induction"`` or ``"random"`` sequences, in the pool
+    or, for R = 0, fresh at every step (the fair control and the noise control).
+    ``stop_at``: from this step on, the pool rows are replaced by fresh rows of the same
+    kind (``None``: never).
 
     Taught in: repeated_data §1.
     """
 
     R: int
     seed: int
+    kind: str = "induction"
     stop_at: int | None = None
 
     def __post_init__(self):
         if self.R < 0:
             raise ValueError(f"a pool holds R >= 0 sequences, got {self.R}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind is one of {KINDS}, got {self.kind!r}")
         if self.stop_at is not None and (self.R == 0 or self.stop_at < 0):
             raise ValueError("stop_at needs a pool (R > 0) and a step >= 0")
 
     @property
     def label(self) -> str:
-        name = "control" if self.R == 0 else f"R={self.R}"
+        if self.R == 0:
+            return "control" if self.kind == "induction" else "noise control"
+        name = f"R={self.R}" + (" random" if self.kind == "random" else "")
         return name + (f", stop {self.stop_at}" if self.stop_at is not None else "")
 
 
 def make_pool(member: Member) -> Tensor | None:
-    """The member's pool: R random sequences (R, T), or ``None`` for the control.
+    """The member's pool (R, T): R induction or random sequences, or ``None`` for the control.
 
     Taught in: repeated_data §1.
     """
     if member.R == 0:
         return None
-    gen = torch.Generator().manual_seed(1_000_003 * member.seed + member.R)
-    return torch.randint(V, (member.R, T), generator=gen)
+    gen = torch.Generator().manual_seed(
+        1_000_003 * member.seed + 2 * member.R + (member.kind == "random")
+    )
+    if member.kind == "random":
+        return torch.randint(V, (member.R, T), generator=gen)
+    return task.repeated_subsequence_tokens(member.R, T, V, generator=gen)[0]
 
 
 def sampler(members: Sequence[Member]) -> Callable[[torch.Generator, int], tuple[Tensor]]:
-    """``sample(gen, step)``: every member's batch, (E, BATCH, T).
+    """``sample(gen, step)``: every member's batch, (E, N_FRESH + N_BIGRAM + N_REP, T).
 
-    Rows ``:BATCH - N_REP`` are fresh induction sequences shared by every member; the last
-    ``N_REP`` are the member's own: rows of its pool, or fresh random rows (the control,
-    and a member past its ``stop_at``). Every draw is made for every member, so the
-    random stream, and with it the shared rows, does not depend on the sweep's make-up.
+    The first ``N_FRESH`` rows are fresh induction sequences and the next ``N_BIGRAM``
+    fresh bigram chains, shared by every member; the last ``N_REP`` are the member's
+    own: rows of its pool, or fresh rows (induction for the control; the pool's kind for
+    a member past its ``stop_at``). Every draw is made for every member, so the random
+    stream, and with it the shared rows, does not depend on the sweep's make-up.
 
     Taught in: repeated_data §1.
     """
@@ -96,16 +150,22 @@ def sampler(members: Sequence[Member]) -> Callable[[torch.Generator, int], tuple
     E = len(members)
 
     def sample(gen: torch.Generator, step: int) -> tuple[Tensor]:
-        fresh, _ = task.repeated_subsequence_tokens(BATCH - N_REP, T, V, generator=gen)
-        random_rows = torch.randint(V, (E, N_REP, T), generator=gen)
+        fresh, _ = task.repeated_subsequence_tokens(N_FRESH, T, V, generator=gen)
+        chains = bigram_chains(N_BIGRAM, gen)
+        new = {
+            "induction": task.repeated_subsequence_tokens(E * N_REP, T, V, generator=gen)[0],
+            "random": torch.randint(V, (E * N_REP, T), generator=gen),
+        }
+        new = {k: v.view(E, N_REP, T) for k, v in new.items()}
         picks = torch.randint(1 << 30, (E, N_REP), generator=gen)
         own = [
-            random_rows[e]
+            new[m.kind][e]
             if pool is None or (m.stop_at is not None and step >= m.stop_at)
             else pool[picks[e] % len(pool)]
             for e, (m, pool) in enumerate(zip(members, pools))
         ]
-        return (torch.cat([fresh.expand(E, -1, -1), torch.stack(own)], dim=1),)
+        shared = torch.cat([fresh, chains])  # (N_FRESH + N_BIGRAM, T)
+        return (torch.cat([shared.expand(E, -1, -1), torch.stack(own)], dim=1),)
 
     return sample
 
@@ -127,51 +187,55 @@ def ensemble_loss(ens: Ensemble, tokens: Tensor) -> Tensor:
     return member_nll(ens, tokens).mean(dim=(1, 2)).sum()
 
 
-def best_head_scores(model: nn.Module) -> tuple[float, float]:
-    """The best previous-token score in layer 0 and the best prefix-matching score in layer 1.
+def best_head_scores(model: nn.Module, fwd_hooks: Sequence = ()) -> dict[str, float]:
+    """The ICL score, copy accuracy, best previous-token score in layer 0 and best prefix score in layer 1.
 
-    The induction chapter's scores (:func:`toylab.induction_task.scores`) on its test
-    sequences; an untrained model gives about 0.1 for both.
+    The induction chapter's scores (:func:`toylab.induction_task.scores`, with
+    ``fwd_hooks``) on its test sequences; an untrained model gives about 0.1 for both
+    head scores. Returns ``{"icl", "copy", "prev", "prefix"}``.
 
     Taught in: repeated_data §3.
     """
-    sc = task.scores(model)
+    sc = task.scores(model, fwd_hooks)
     prev = max(v for k, v in sc.items() if k.startswith("prev L0"))
     prefix = max(v for k, v in sc.items() if k.startswith("prefix L1"))
-    return prev, prefix
+    return {"icl": sc["icl"], "copy": sc["copy"], "prev": prev, "prefix": prefix}
 
 
-def evaluator(members: Sequence[Member]) -> Callable[[Ensemble], dict[str, float]]:
-    """``evaluate(ens)``: every member's :data:`METRICS`, under ``"{metric} {i}"``.
+def evaluator(
+    members: Sequence[Member], fwd_hooks: Sequence = ()
+) -> Callable[[Ensemble], dict[str, float]]:
+    """``evaluate(ens)``: every member's :data:`METRICS` (and ``copy``), under ``"{metric} {i}"``.
 
     ``test``: loss on fresh induction sequences (start ln 64 = 4.16); ``induction``:
-    the same on the positions an induction head can predict; ``pool``: loss on the
-    member's own pool (on fresh random rows for the control); ``icl``: the ICL score;
-    ``prev``, ``prefix``: :func:`best_head_scores`.
+    the same on the positions an induction head can predict; ``bigram``: loss on fresh
+    bigram chains (best possible :data:`BIGRAM_ENTROPY`); ``pool``: loss on the member's
+    own pool (on held-out induction sequences for R = 0); ``icl``, ``copy``,
+    ``prev``, ``prefix``: :func:`best_head_scores`. With ``fwd_hooks`` on every model.
 
     Taught in: repeated_data §2.
     """
     E = len(members)
     pools = [make_pool(m) for m in members]
     own_rows = torch.stack(
-        [RANDOM_ROWS if p is None else p[torch.arange(64) % len(p)] for p in pools]
+        [TEST_TOKENS[:64] if p is None else p[torch.arange(64) % len(p)] for p in pools]
     )  # (E, 64, T)
 
     def evaluate(ens: Ensemble) -> dict[str, float]:
         device = next(ens.parameters()).device
-        test = member_nll(ens, TEST_TOKENS.to(device).expand(E, -1, -1))  # (E, 256, T - 1)
-        pool = member_nll(ens, own_rows.to(device))  # (E, 64, T - 1)
-        icl = member_nll(ens, task.TEST_TOKENS.to(device).expand(E, -1, -1))
+        with ens.hooks(fwd_hooks):
+            test = member_nll(ens, TEST_TOKENS.to(device).expand(E, -1, -1))  # (E, 256, T - 1)
+            bigram = member_nll(ens, BIGRAM_TOKENS.to(device).expand(E, -1, -1))
+            pool = member_nll(ens, own_rows.to(device))  # (E, 64, T - 1)
         out = {}
         for e in range(E):
-            prev, prefix = best_head_scores(ens.member(e))
+            heads = best_head_scores(ens.member(e), fwd_hooks)
+            out |= {f"{k} {e}": v for k, v in heads.items()}
             out |= {
                 f"test {e}": test[e].mean().item(),
                 f"induction {e}": test[e][TEST_PREDICTABLE.to(device)].mean().item(),
+                f"bigram {e}": bigram[e].mean().item(),
                 f"pool {e}": pool[e].mean().item(),
-                f"icl {e}": task.icl_score(icl[e], task.PERIOD),
-                f"prev {e}": prev,
-                f"prefix {e}": prefix,
             }
         return out
 
@@ -183,31 +247,44 @@ def train_sweep(
     steps: int = task.STEPS,
     d_model: int = task.D_MODEL,
     log_every: int = 50,
+    fwd_hooks: Sequence = (),
 ) -> Run:
-    """Train every member as one Ensemble on its mixture, or load the run from the cache.
+    """Train the members of one seed as one Ensemble, each on its mixture, or load the run.
 
     The induction chapter's 2-layer attention-only model (``d_model`` may be widened, with
-    4 heads of ``d_model // 4``), Adam at its learning rate, scored every ``log_every``
-    steps by :func:`evaluator`.
+    4 heads of ``d_model // 4``), Adam at its learning rate, on the batches of the
+    members' seed (every seed its own stream), scored every ``log_every`` steps by
+    :func:`evaluator`. ``fwd_hooks`` (for instance a clamp, ``hooks.clamp_pattern``)
+    act on every member, in training and in scoring.
 
-    Taught in: repeated_data §2.
+    Taught in: repeated_data §2; the clamp in §5.
     """
     members = list(members)
     if not members:
         raise ValueError("a sweep needs at least one member")
+    if len({m.seed for m in members}) != 1:
+        raise ValueError("a sweep trains the members of one seed (one stream of batches)")
     cfg = dict(task.model_config(2), d_model=d_model, d_head=d_model // task.N_HEADS)
     ens = Ensemble([build_transformer(cfg, seed=m.seed) for m in members])
+    hooks = list(fwd_hooks)
+
+    def loss(ens: Ensemble, tokens: Tensor) -> Tensor:
+        with ens.hooks(hooks):
+            return ensemble_loss(ens, tokens)
+
     return train(
         ens,
         sampler(members),
-        ensemble_loss,
-        TrainConfig(steps=steps, lr=task.LR, seed=0, log_every=log_every),
-        evaluate=evaluator(members),
+        loss,
+        TrainConfig(steps=steps, lr=task.LR, seed=members[0].seed, log_every=log_every),
+        evaluate=evaluator(members, hooks),
         name="repeated-data",
         config={
-            "members": [(m.R, m.seed, m.stop_at) for m in members],
+            "members": [(m.R, m.seed, m.kind, m.stop_at) for m in members],
             "d_model": d_model,
-            "n_rep": N_REP,
+            "rows": (N_FRESH, N_BIGRAM, N_REP),
+            "bigram_k": BIGRAM_K,
+            "hooks": [h[0] for h in hooks],
             "v": VERSION,
         },
     )
@@ -236,40 +313,56 @@ def largest_rise(curve: np.ndarray) -> float:
     return float((curve - np.minimum.accumulate(curve)).max())
 
 
-def attention_profile(model: nn.Module, tokens: Tensor) -> dict[str, np.ndarray]:
-    """Where each head attends on ``tokens`` (b, T), averaged over sequences and queries.
+def bag_icl(tokens: Tensor, period: int, d_vocab: int, offset: int = 0) -> float:
+    """The ICL score of the bag-of-tokens null alone (:func:`toylab.induction_task.bag_of_tokens_null`).
 
-    ``"prev"``: the share on the previous token; ``"first"``: on position 0;
-    ``"spread"``: the pattern's entropy over the entropy of uniform attention on the
-    keys the query may see (1: uniform, 0: one key). Queries from position 1 on; each
-    (n_layers, n_heads).
-
-    Taught in: repeated_data §3.
+    Taught in: repeated_data §2 (exercise 2).
     """
-    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
-    n_layers = model.cfg.n_layers
-    out = {k: np.zeros((n_layers, model.cfg.n_heads)) for k in ("prev", "first", "spread")}
-    q = torch.arange(1, tokens.shape[1])
-    for layer in range(n_layers):
-        pattern = cache[f"blocks.{layer}.attn.hook_pattern"][:, :, 1:]  # (b, head, q, k)
-        entropy = -(pattern * pattern.clamp_min(1e-12).log()).sum(-1)  # (b, head, q)
-        out["prev"][layer] = pattern[:, :, q - 1, q - 1].mean(dim=(0, 2)).numpy()
-        out["first"][layer] = pattern[..., 0].mean(dim=(0, 2)).numpy()
-        out["spread"][layer] = (entropy / (q + 1).log()).mean(dim=(0, 2)).numpy()
-    return out
+    return task.bag_of_tokens_null(tokens, period, d_vocab, offset)["icl"]
+
+
+def relative_damage(loss: float, control: float, start: float) -> float:
+    """How much of what the control learnt a model has lost: (loss − control) / (start − control).
+
+    0: as good as the control; 1: no better than at the start (``start``, the untrained
+    loss); below 0: better than the control. Comparing it across structures (induction,
+    bigrams) says whether a damage is general or aimed at one of them.
+
+    Taught in: repeated_data §3 (exercise 3).
+    """
+    if start == control:
+        raise ValueError("the control learnt nothing (start == control): no damage to measure")
+    return (loss - control) / (start - control)
 
 
 def exercise_cases(name: str) -> list:
-    """The cases the chapter's exercise is checked on.
+    """The cases the chapter's exercises are checked on.
 
-    ``"rise"``: a curve that only falls (0), a double descent, a curve that rises from
-    its first value, a rise that is undone and a larger one later, one value.
+    ``"rise"``: a curve that only falls (0), a rise and a second descent, a curve that
+    rises from its first value, a rise that is undone and a larger one later, one value.
+    ``"damage"``: :func:`relative_damage` at 0, 1, a half and below 0. ``"bag"``: the
+    bag-of-tokens null (:func:`toylab.induction_task.bag_of_tokens_null`) on hand-built
+    blocks and on the test sequences.
 
-    Taught in: repeated_data §2 (the exercise).
+    Taught in: repeated_data §2, §3 and §2 (exercises 1, 3 and 2).
     """
     from toylab import exercises
 
     Case = exercises.Case
+    if name == "damage":
+        return [
+            Case("as good as the control (0)", (0.8, 0.8, 4.16)),
+            Case("back at the start (1)", (4.16, 0.8, 4.16)),
+            Case("half lost", (2.48, 0.8, 4.16)),
+            Case("better than the control (< 0)", (3.2, 3.4, 4.16)),
+        ]
+    if name == "bag":
+        copies = torch.tensor([[0, 1, 2, 0, 1, 2], [3, 3, 3, 3, 3, 3]])  # a block of 3, twice
+        return [
+            Case("two sequences, block of 3", (copies, 3, 64)),
+            Case("offset 1", (torch.tensor([[5, 0, 1, 0, 1, 0]]), 2, 8, 1)),
+            Case("test sequences", (task.TEST_TOKENS[:8], task.PERIOD, V)),
+        ]
     if name == "rise":
         return [
             Case("falls only (0)", (np.array([4.2, 4.0, 3.5, 3.3]),)),

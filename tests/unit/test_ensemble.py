@@ -128,3 +128,25 @@ def test_bad_ensembles():
         Ensemble([Tiny(0), other])
     with pytest.raises(IndexError, match="out of range"):
         Ensemble([Tiny(0)]).member(1)
+
+
+def test_hooks_act_on_every_member_as_on_each_model():
+    from tiny import CFG
+
+    from toylab import hooks
+    from toylab.models import build_transformer
+
+    models = [build_transformer(CFG, seed=s) for s in (0, 1)]
+    ens = Ensemble(models)
+    tokens = torch.randint(11, (3, 8), generator=torch.Generator().manual_seed(0))
+    clamp = [hooks.clamp_pattern(layer=0, head=0)]
+    with ens.hooks(clamp):
+        clamped = ens(tokens)
+    for i, m in enumerate(models):
+        with m.hooks(fwd_hooks=clamp):
+            torch.testing.assert_close(clamped[i], m(tokens), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(clamped[i], m(tokens), atol=1e-3)  # the clamp did act
+    with ens.hooks([]):  # no hooks: nothing
+        torch.testing.assert_close(ens(tokens)[0], models[0](tokens), atol=1e-5, rtol=1e-5)
+    with pytest.raises(TypeError, match="hooks"):
+        Ensemble([Tiny(0)]).hooks(clamp)

@@ -2,18 +2,29 @@ import numpy as np
 import pytest
 import torch
 from exercise_checks import assert_check_tells_right_from_wrong
-from tiny import model as tiny_model
 
 from toylab import induction_task as task
 from toylab import repeated_data as rd
 from toylab.ensemble import Ensemble
 from toylab.models import build_transformer
 
-MEMBERS = [rd.Member(0, 0), rd.Member(4, 0), rd.Member(4, 1), rd.Member(4, 0, stop_at=2)]
+MEMBERS = [
+    rd.Member(0, 0),
+    rd.Member(4, 0),
+    rd.Member(4, 0, "random"),
+    rd.Member(4, 0, stop_at=2),
+    rd.Member(0, 0, "random"),
+]
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(R=-1, seed=0), dict(R=0, seed=0, stop_at=5), dict(R=4, seed=0, stop_at=-1)]
+    "kwargs",
+    [
+        dict(R=-1, seed=0),
+        dict(R=0, seed=0, stop_at=5),
+        dict(R=4, seed=0, stop_at=-1),
+        dict(R=4, seed=0, kind="noise"),
+    ],
 )
 def test_bad_member(kwargs):
     with pytest.raises(ValueError):
@@ -21,15 +32,40 @@ def test_bad_member(kwargs):
 
 
 def test_labels():
-    assert [m.label for m in MEMBERS] == ["control", "R=4", "R=4", "R=4, stop 2"]
+    labels = ["control", "R=4", "R=4 random", "R=4, stop 2", "noise control"]
+    assert [m.label for m in MEMBERS] == labels
 
 
-def test_a_pool_is_fixed_by_its_seed_and_size():
+def has_repeat(rows):
+    """(n,) whether each row's first S tokens come again right after them, for some S >= 4."""
+    T = rows.shape[1]
+    return torch.stack(
+        [(rows[:, :S] == rows[:, S : 2 * S]).all(-1) for S in range(4, T // 2 + 1)]
+    ).any(0)
+
+
+def test_a_pool_is_fixed_by_its_seed_size_and_kind():
     pool = rd.make_pool(rd.Member(4, 0))
     assert pool.shape == (4, rd.T) and pool.max() < rd.V
+    assert has_repeat(pool).all()  # induction sequences
     assert torch.equal(pool, rd.make_pool(rd.Member(4, 0, stop_at=3)))  # the same pool
     assert not torch.equal(pool, rd.make_pool(rd.Member(4, 1)))
+    noise = rd.make_pool(rd.Member(64, 0, "random"))
+    assert noise.shape == (64, rd.T) and not has_repeat(noise).all()
     assert rd.make_pool(rd.Member(0, 0)) is None
+
+
+def test_the_bigram_table_and_its_chains():
+    table = rd.bigram_table(k=3, seed=1)
+    torch.testing.assert_close(table.sum(-1), torch.ones(rd.V))
+    assert ((table > 0).sum(-1) == 3).all()
+    assert torch.equal(table, rd.bigram_table(k=3, seed=1))
+    with pytest.raises(ValueError):
+        rd.bigram_table(k=0)
+    chains = rd.bigram_chains(50, torch.Generator().manual_seed(0))
+    assert chains.shape == (50, rd.T)
+    assert (rd.BIGRAM[chains[:, :-1], chains[:, 1:]] > 0).all()  # every step is allowed
+    assert 0 < rd.BIGRAM_ENTROPY < np.log(rd.BIGRAM_K)  # Dirichlet weights: below uniform
 
 
 def rows_in(rows, pool):
@@ -41,16 +77,44 @@ def test_the_sampler_mixes_shared_fresh_rows_with_each_members_own():
     sample = rd.sampler(MEMBERS)
     gen = torch.Generator().manual_seed(0)
     (batch,) = sample(gen, 0)
-    n_fresh = rd.BATCH - rd.N_REP
-    assert batch.shape == (len(MEMBERS), rd.BATCH, rd.T)
-    assert all(torch.equal(batch[0, :n_fresh], batch[e, :n_fresh]) for e in range(4))
-    pool0, pool1 = rd.make_pool(MEMBERS[1]), rd.make_pool(MEMBERS[2])
-    assert rows_in(batch[1, n_fresh:], pool0).all() and rows_in(batch[2, n_fresh:], pool1).all()
-    assert not rows_in(batch[0, n_fresh:], pool0).any()  # the control: fresh random rows
-    assert rows_in(batch[3, n_fresh:], pool0).all()  # before its stop
+    n_shared = rd.N_FRESH + rd.N_BIGRAM
+    assert batch.shape == (len(MEMBERS), n_shared + rd.N_REP, rd.T)
+    assert all(torch.equal(batch[0, :n_shared], batch[e, :n_shared]) for e in range(5))
+    assert has_repeat(batch[0, : rd.N_FRESH]).all()  # induction rows first
+    chains = batch[0, rd.N_FRESH : n_shared]  # then bigram chains
+    assert (rd.BIGRAM[chains[:, :-1], chains[:, 1:]] > 0).all()
+    pool0, noise = rd.make_pool(MEMBERS[1]), rd.make_pool(MEMBERS[2])
+    own = batch[:, n_shared:]
+    assert rows_in(own[1], pool0).all() and rows_in(own[2], noise).all()
+    assert not rows_in(own[0], pool0).any() and has_repeat(own[0]).all()  # control: fresh
+    assert rows_in(own[3], pool0).all()  # before its stop
+    assert not has_repeat(own[4]).any()  # the noise control: fresh random rows
     (later,) = sample(gen, 2)
-    assert not rows_in(later[3, n_fresh:], pool0).any()  # from its stop on: fresh rows
-    assert rows_in(later[1, n_fresh:], pool0).all()
+    own = later[:, n_shared:]
+    assert not rows_in(own[3], pool0).any() and has_repeat(own[3]).all()  # fresh, its kind
+    assert rows_in(own[1], pool0).all()
+
+
+def test_the_shared_rows_follow_the_stream_not_the_sweep():
+    (a,) = rd.sampler(MEMBERS)(torch.Generator().manual_seed(3), 0)
+    (b,) = rd.sampler(MEMBERS[:1])(torch.Generator().manual_seed(3), 0)
+    (c,) = rd.sampler(MEMBERS[:1])(torch.Generator().manual_seed(4), 0)
+    n_shared = rd.N_FRESH + rd.N_BIGRAM
+    assert torch.equal(a[0, :n_shared], b[0, :n_shared])
+    assert not torch.equal(b[0, :n_shared], c[0, :n_shared])
+
+
+def test_a_sweep_holds_one_seed():
+    with pytest.raises(ValueError, match="one seed"):
+        rd.train_sweep([rd.Member(0, 0), rd.Member(0, 1)], steps=1)
+
+
+def test_relative_damage():
+    assert rd.relative_damage(0.8, 0.8, 4.16) == 0
+    assert rd.relative_damage(4.16, 0.8, 4.16) == 1
+    assert rd.relative_damage(3.2, 3.4, 4.16) < 0
+    with pytest.raises(ValueError):
+        rd.relative_damage(1.0, 4.16, 4.16)
 
 
 def test_member_nll_is_each_members_own_loss():
@@ -79,18 +143,27 @@ def test_curves_refuses_an_unknown_metric():
         rd.curves(None, "accuracy", 2)
 
 
-def test_attention_profile_of_uniform_attention():
-    """With zero queries every head attends uniformly: spread 1, prev and first 1/(q + 1)."""
-    m = tiny_model()
-    with torch.no_grad():
-        for name, p in m.named_parameters():
-            if ".q." in name:
-                p.zero_()
-        profile = rd.attention_profile(m, torch.randint(11, (3, 8)))
-    uniform = float(np.mean([1 / (q + 1) for q in range(1, 8)]))
-    for key, value in [("spread", 1.0), ("prev", uniform), ("first", uniform)]:
-        assert profile[key].shape == (2, 3)
-        np.testing.assert_allclose(profile[key], value, atol=1e-5)
+def test_exercise_damage():
+    assert_check_tells_right_from_wrong(
+        rd.relative_damage,
+        lambda loss, control, start: (loss - control) / (start - control),
+        lambda loss, control, start: (loss - control) / start,  # not relative to what was learnt
+        rd.exercise_cases("damage"),
+    )
+
+
+def test_exercise_bag():
+    def right(tokens, period, d_vocab, offset=0):
+        start = offset + period
+        seen = [
+            [len(set(row[: t + 1].tolist())) for t in range(start, len(row) - 1)] for row in tokens
+        ]
+        return float(np.log(d_vocab) - np.log(np.array(seen, dtype=float)).mean())
+
+    def wrong(tokens, period, d_vocab, offset=0):  # counts the distinct tokens of the block only
+        return float(np.log(d_vocab) - np.log(period))
+
+    assert_check_tells_right_from_wrong(rd.bag_icl, right, wrong, rd.exercise_cases("bag"))
 
 
 def test_exercise_rise():
