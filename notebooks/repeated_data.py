@@ -118,7 +118,7 @@ print("batch of each member:", tuple(batch.shape[1:]), "(sequences, tokens)")
 print("shared rows identical:", torch.equal(batch[0, :shared], batch[1, :shared]))
 print(
     f"bigram chains: best possible loss {rd.BIGRAM_ENTROPY:.2f} nats "
-    f"(ln 64 = {math.log(rd.V):.2f} without them)"
+    f"(a model that knows nothing: ln 64 = {math.log(rd.V):.2f})"
 )
 for R in (1, 16, 256):
     print(
@@ -207,9 +207,9 @@ plt.show()
 
 # %% [markdown]
 # Solid lines are seed `SEED`, dashed `SEED + 1`. The fair control goes through
-# the induction chapter's phase change, and so does the pool of 256, at about
-# the same time. The noise control goes through it later: dilution alone delays
-# it. The pools of 1 and 16, induction or random, are memorised within a few
+# the induction chapter's phase change, and so does the pool of 256. The noise
+# control, with a quarter fewer useful rows, climbs too. The pools of 1 and 16,
+# induction or random, are memorised within a few
 # hundred steps (right panel: their loss falls to near 0) and their ICL score
 # stays low for the whole run.
 #
@@ -628,12 +628,12 @@ plotting.snapshot_view(draw, [int(s) for s in steps], figsize=(10, 3))
 # | more harm than dilution? | yes: memorised pools block induction; the noise control, as diluted, forms it |
 # | which pools harm induction | every pool memorised within the run, down to one sequence; not 256 |
 # | the test loss | rises while a pool is memorised; no second descent within the run |
-# | aimed at induction? | yes: bigram chains lose under half as much as induction positions, often nothing |
+# | aimed at induction? | yes: bigram chains lose under half as much as induction positions |
 # | which part is missing | both heads: no previous-token head, so no induction head |
 # | intervention | with a clamped previous-token head, the induction head forms despite the pool |
 #
 # Hernandez et al. found repetition damaging induction heads in real language
-# models, more than the test loss suggests. A toy with a quarter of every batch
+# models, more than the test loss suggests. A toy with a fifth of every batch
 # drawn from a small repeated pool shows the same thing in a sharper form: the
 # whole circuit is kept from forming, beyond what the loss of those rows would
 # explain, and what the model learns without looking back is spared. What the
