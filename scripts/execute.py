@@ -50,10 +50,10 @@ COST_S = {
     "grokking_network": 147,
     "grokking_phase_diagram": 104,
     "induction_heads": 108,
-    "icl_regression": 64,
+    "icl_regression": 152,
     "ode_circuits": 99,
     "learning_coefficient": 117,
-    "repeated_data": 205,
+    "repeated_data": 210,
 }
 # A chapter that loads another chapter's trained runs from the run cache starts after it.
 AFTER = {"learning_coefficient": "induction_heads"}
