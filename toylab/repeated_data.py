@@ -142,7 +142,8 @@ def sampler(members: Sequence[Member]) -> Callable[[torch.Generator, int], tuple
     fresh bigram chains, shared by every member; the last ``N_REP`` are the member's
     own: rows of its pool, or fresh rows (induction for the control; the pool's kind for
     a member past its ``stop_at``). Every draw is made for every member, so the random
-    stream, and with it the shared rows, does not depend on the sweep's make-up.
+    stream does not depend on which members a sweep holds; a sweep of another size
+    draws other rows after its first step.
 
     Taught in: repeated_data §1.
     """
@@ -194,7 +195,7 @@ def best_head_scores(model: nn.Module, fwd_hooks: Sequence = ()) -> dict[str, fl
     ``fwd_hooks``) on its test sequences; an untrained model gives about 0.1 for both
     head scores. Returns ``{"icl", "copy", "prev", "prefix"}``.
 
-    Taught in: repeated_data §3.
+    Taught in: repeated_data §2 and §4.
     """
     sc = task.scores(model, fwd_hooks)
     prev = max(v for k, v in sc.items() if k.startswith("prev L0"))
@@ -303,7 +304,7 @@ def curves(run: Run, metric: str, n_members: int) -> np.ndarray:
 def largest_rise(curve: np.ndarray) -> float:
     """The largest amount by which ``curve`` (n,) rises above its lowest value so far.
 
-    0 for a curve that never goes up; the double-descent shape gives a positive rise.
+    0 for a curve that never goes up; a curve that climbs again gives a positive rise.
 
     Taught in: repeated_data §2.
     """
@@ -316,7 +317,7 @@ def largest_rise(curve: np.ndarray) -> float:
 def bag_icl(tokens: Tensor, period: int, d_vocab: int, offset: int = 0) -> float:
     """The ICL score of the bag-of-tokens null alone (:func:`toylab.induction_task.bag_of_tokens_null`).
 
-    Taught in: repeated_data §2 (exercise 2).
+    Taught in: repeated_data §2 (exercise 1).
     """
     return task.bag_of_tokens_null(tokens, period, d_vocab, offset)["icl"]
 
@@ -344,7 +345,7 @@ def exercise_cases(name: str) -> list:
     bag-of-tokens null (:func:`toylab.induction_task.bag_of_tokens_null`) on hand-built
     blocks and on the test sequences.
 
-    Taught in: repeated_data §2, §3 and §2 (exercises 1, 3 and 2).
+    Taught in: repeated_data §2, §3 and §2 (exercises 2, 3 and 1).
     """
     from toylab import exercises
 
