@@ -329,7 +329,8 @@ print(
 # on the 10,000 test tasks):
 #
 # - **preds diff**: the mean $|\hat y_{\rm LSA} - \hat y_{\rm GD}|$ (we also divide by the
-#   mean $|\hat y_{\rm GD}|$, to make it relative);
+#   mean $|\hat y_{\rm GD}|$, to make it relative). The paper takes the L2 norm of the
+#   difference over the tasks instead; the mean absolute difference is ours;
 # - **model cos**: the cosine between the *sensitivities* $\partial \hat y/\partial x_q$
 #   of the two, averaged over tasks. For GD the sensitivity is the learned $w_1$
 #   itself, so this asks whether the layer fits the same linear function;
@@ -841,7 +842,8 @@ plt.show()
 #    with a small GD step; the second takes one big step
 #    (a large $\eta_2$) on a problem the first has made well-conditioned. Its
 #    $\gamma_2$ means nothing: nothing reads the inputs after the last layer, so
-#    that block of its weights gets no gradient and keeps its initial value.
+#    the loss does not depend on that block. It still moves from its initial
+#    value, because its factors $P$ and $W_V$ train for the block that matters.
 # 3. Tuning GD++'s step sizes further gains little (compare the last two numbers
 #    above): within this budget the trained model sits at or near a best GD++;
 #    how near depends on the seed.
@@ -852,7 +854,7 @@ plt.show()
 # of that schedule; larger initial weights, to leave it sooner, risk divergence,
 # since each layer is cubic in its input and three make a polynomial of degree 27.
 # The paper trains far longer. These are observations from runs we made while
-# writing the chapter, not run here; exercise 3 lets you make them yourself.
+# writing the chapter, not run here; exercise 6 lets you make them yourself.
 
 # %%
 # null: two plain GD steps (printed above), and one trained layer
@@ -1398,7 +1400,7 @@ plotting.snapshot_view(draw, steps1, figsize=(10, 3))
 #
 # Gaussian inputs give the best GD step in closed form, $\eta^* = N/(N+d+1)$, so the
 # comparison in section 3 needs no search. The short training is the time budget.
-# Two things are left to the reader: three layers (exercise 3), which need a
+# Two things are left to the reader: three layers (exercise 6), which need a
 # longer schedule than this chapter can afford, and whether the same-sign
 # two-head runs would find the pair with much longer training.
 #
@@ -1425,11 +1427,11 @@ plotting.snapshot_view(draw, steps1, figsize=(10, 3))
 #
 # ## Exercises
 #
-# 1. Train the one-layer LSA at $N = 5$ (fewer pairs than dimensions). Does it
+# 4. Train the one-layer LSA at $N = 5$ (fewer pairs than dimensions). Does it
 #    still learn $\eta^*(N) = N/(N+d+1)$?
-# 2. Add noise to the LSA tasks (`noise_std=0.5`). The best step size shrinks;
+# 5. Add noise to the LSA tasks (`noise_std=0.5`). The best step size shrinks;
 #    derive it from `icl.expected_gd_risk` and compare with the trained layer.
-# 3. Train three layers (`n_layers=3`) for 2,000 and for 6,000 steps, and plot
+# 6. Train three layers (`n_layers=3`) for 2,000 and for 6,000 steps, and plot
 #    the loss. Where is the plateau, and does the model reach the tuned GD++?
 #
 # The works cited here are listed on the [references](../book/references.md) page.
