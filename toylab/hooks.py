@@ -33,7 +33,7 @@ def with_hooks(loss_fn: Callable[..., Tensor], hooks: list[Hook]) -> Callable[..
     every step (and name the hooks in the run's ``config``, so that the cache
     tells clamped runs apart).
 
-    Taught in: induction_heads §7.
+    Taught in: induction_heads §7; repeated_data §5, through ``train_sweep``.
     """
 
     def hooked_loss(model: TransformerBridge, *batch: Tensor) -> Tensor:
@@ -61,7 +61,7 @@ def clamp_pattern(
 ) -> Hook:
     """A hook that replaces one head's attention pattern by ``pattern(n_pos)`` (query, key) on every pass.
 
-    Taught in: induction_heads §7.
+    Taught in: induction_heads §7; repeated_data §5, through ``train_sweep``.
     """
 
     def clamp(attn: Tensor, hook) -> Tensor:  # attn: (batch, head, query, key)

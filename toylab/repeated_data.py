@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from toylab import induction_task as task
 from toylab.ensemble import Ensemble
+from toylab.hooks import with_hooks
 from toylab.models import build_transformer
 from toylab.train import Run, TrainConfig, train
 
@@ -206,7 +207,7 @@ def best_head_scores(model: nn.Module, fwd_hooks: Sequence = ()) -> dict[str, fl
 def evaluator(
     members: Sequence[Member], fwd_hooks: Sequence = ()
 ) -> Callable[[Ensemble], dict[str, float]]:
-    """``evaluate(ens)``: every member's :data:`METRICS` (and ``copy``), under ``"{metric} {i}"``.
+    """``evaluate(ens)``: every member's :data:`METRICS`, under ``"{metric} {i}"``.
 
     ``test``: loss on fresh induction sequences (start ln 64 = 4.16); ``induction``:
     the same on the positions an induction head can predict; ``bigram``: loss on fresh
@@ -267,25 +268,20 @@ def train_sweep(
         raise ValueError("a sweep trains the members of one seed (one stream of batches)")
     cfg = dict(task.model_config(2), d_model=d_model, d_head=d_model // task.N_HEADS)
     ens = Ensemble([build_transformer(cfg, seed=m.seed) for m in members])
-    hooks = list(fwd_hooks)
-
-    def loss(ens: Ensemble, tokens: Tensor) -> Tensor:
-        with ens.hooks(hooks):
-            return ensemble_loss(ens, tokens)
-
+    fwd_hooks = list(fwd_hooks)
     return train(
         ens,
         sampler(members),
-        loss,
+        with_hooks(ensemble_loss, fwd_hooks),
         TrainConfig(steps=steps, lr=task.LR, seed=members[0].seed, log_every=log_every),
-        evaluate=evaluator(members, hooks),
+        evaluate=evaluator(members, fwd_hooks),
         name="repeated-data",
         config={
             "members": [(m.R, m.seed, m.kind, m.stop_at) for m in members],
             "d_model": d_model,
             "rows": (N_FRESH, N_BIGRAM, N_REP),
             "bigram_k": BIGRAM_K,
-            "hooks": [h[0] for h in hooks],
+            "hooks": [h[0] for h in fwd_hooks],
             "v": VERSION,
         },
     )
