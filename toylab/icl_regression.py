@@ -57,6 +57,7 @@ def sample_tasks(
     x_dist: str = "normal",
     x_scale: float = 1.0,
     noise_std: float = 0.0,
+    x_cov: Tensor | None = None,
 ) -> RegressionTasks:
     """Draw ``batch`` tasks w ~ N(0, I_d) with ``n_ctx`` context pairs and one query each.
 
@@ -65,8 +66,10 @@ def sample_tasks(
             (von Oswald et al.'s choice).
         x_scale: multiplies every x; values > 1 give out-of-distribution inputs.
         noise_std: standard deviation of Gaussian noise added to every y.
+        x_cov: a (d, d) covariance Λ for normal inputs, x ~ N(0, Λ) (anisotropic
+            inputs); ``None`` for the identity.
 
-    Taught in: icl_regression §1.
+    Taught in: icl_regression §1 (x_cov: §6).
     """
     for name, value in (("batch", batch), ("n_ctx", n_ctx), ("d", d)):
         if not isinstance(value, int) or value < 1:
@@ -75,9 +78,14 @@ def sample_tasks(
         raise ValueError(f"x_dist must be 'normal' or 'uniform', got {x_dist!r}")
     if noise_std < 0 or x_scale <= 0:
         raise ValueError("noise_std must be >= 0 and x_scale > 0")
+    root = None if x_cov is None else covariance_root(x_cov, d)
+    if root is not None and x_dist != "normal":
+        raise ValueError("x_cov is for normal inputs only")
     shape = (batch, n_ctx + 1, d)
     if x_dist == "normal":
         xs = torch.randn(shape, generator=generator)
+        if root is not None:
+            xs = xs @ root.T  # (B, N+1, d): rows ~ N(0, root rootᵀ) = N(0, Λ)
     else:
         xs = 2 * torch.rand(shape, generator=generator) - 1
     xs = xs * x_scale
@@ -86,6 +94,33 @@ def sample_tasks(
         batch, n_ctx + 1, generator=generator
     )
     return RegressionTasks(xs[:, :-1], ys[:, :-1], xs[:, -1], ys[:, -1], w)
+
+
+def covariance_root(cov: Tensor, d: int) -> Tensor:
+    """The Cholesky factor L (L Lᵀ = ``cov``) of a (d, d) covariance; a clear error if it is not one.
+
+    Taught in: icl_regression §6, through ``sample_tasks``.
+    """
+    cov = torch.as_tensor(cov, dtype=torch.float32)
+    if cov.shape != (d, d):
+        raise ValueError(f"x_cov must have shape ({d}, {d}), got {tuple(cov.shape)}")
+    if not torch.allclose(cov, cov.T, atol=1e-6):
+        raise ValueError("x_cov must be symmetric")
+    root, info = torch.linalg.cholesky_ex(cov.double())
+    if info != 0:
+        raise ValueError("x_cov must be positive definite")
+    return root.float()
+
+
+def power_covariance(d: int, rho: float) -> Tensor:
+    """Λ_ij = ρ^|i−j|: correlated inputs with a spread of variances (the covariance in He et al.'s code).
+
+    Taught in: icl_regression §6.
+    """
+    if not 0 <= rho < 1:
+        raise ValueError(f"rho must be in [0, 1), got {rho}")
+    i = torch.arange(d)
+    return rho ** (i[:, None] - i[None]).abs().float()
 
 
 def to_tokens(X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
@@ -122,6 +157,42 @@ def optimal_gd_eta(n_ctx: int, d: int) -> float:
     Taught in: icl_regression §1.
     """
     return n_ctx / (n_ctx + d + 1)
+
+
+def optimal_preconditioner(cov: Tensor, n_ctx: int) -> Tensor:
+    """Γ* = ((1 + 1/N) Λ + tr(Λ)/N · I)⁻¹: the best matrix Γ for one step ŷ = x_qᵀ Γ (1/N) Σ y_i x_i.
+
+    For x ~ N(0, Λ) and w ~ N(0, I), with C = (1/N) Σ x_i x_iᵀ, the risk
+    𝔼[(x_qᵀ(ΓC − I)w)²] = tr(Λ Γ 𝔼[C²] Γᵀ) − 2 tr(Λ Γ Λ) + tr(Λ) (see ``expected_preconditioned_risk``)
+    is minimised at Γ = Λ 𝔼[C²]⁻¹, and the Wishart moment 𝔼[C²] = (1 + 1/N) Λ² + tr(Λ)/N · Λ
+    gives Γ*. For Λ = I it is η* I with η* = N/(N + d + 1).
+
+    Taught in: icl_regression §6.
+    """
+    cov = torch.as_tensor(cov, dtype=torch.float64)
+    d = cov.shape[0]
+    return torch.linalg.inv((1 + 1 / n_ctx) * cov + torch.trace(cov) / n_ctx * torch.eye(d)).float()
+
+
+def preconditioned_gd_predict(X: Tensor, y: Tensor, x_q: Tensor, gamma: Tensor) -> Tensor:
+    """One preconditioned GD step from w = 0: ŷ = x_qᵀ Γ (1/N) Σ_i y_i x_i, Γ = ``gamma`` (d, d).
+
+    Taught in: icl_regression §6.
+    """
+    u = torch.einsum("bn,bnd->bd", y, X) / X.shape[1]  # (B, d): the plain gradient step
+    return torch.einsum("bd,de,be->b", x_q, gamma, u)
+
+
+def expected_preconditioned_risk(cov: Tensor, n_ctx: int, gamma: Tensor) -> float:
+    """𝔼[(ŷ − y_q)²] of ``preconditioned_gd_predict`` for x ~ N(0, Λ), w ~ N(0, I), no noise.
+
+    tr(Λ Γ M Γᵀ) − 2 tr(Λ Γ Λ) + tr(Λ) with M = 𝔼[C²] = (1 + 1/N) Λ² + tr(Λ)/N · Λ.
+
+    Taught in: icl_regression §6.
+    """
+    lam, g = (torch.as_tensor(m, dtype=torch.float64) for m in (cov, gamma))
+    m = (1 + 1 / n_ctx) * lam @ lam + torch.trace(lam) / n_ctx * lam
+    return float(torch.trace(lam @ g @ m @ g.T) - 2 * torch.trace(lam @ g @ lam) + torch.trace(lam))
 
 
 def line_search_eta(
@@ -217,6 +288,10 @@ class LinearSelfAttention(nn.Module):
     trained layer meaningful at other context lengths; at fixed N it only
     rescales P.
 
+    Without a softmax the sum regroups: e_j ← e_j + P W_V S W_Kᵀ W_Q e_j with
+    S = (1/N) Σ_i e_i e_iᵀ, the context's (d+1, d+1) second moments. That is how it
+    is computed: the same function as scores times values, in about half the time.
+
     Taught in: icl_regression §3.
     """
 
@@ -233,10 +308,9 @@ class LinearSelfAttention(nn.Module):
         n_ctx = tokens.shape[1] - 1
         for W_K, W_Q, W_V, P in zip(self.W_K, self.W_Q, self.W_V, self.P):
             ctx = tokens[:, :-1]  # (B, N, d+1): keys and values
-            keys, values = ctx @ W_K.T, ctx @ (P @ W_V).T  # (B, N, d+1)
-            queries = tokens @ W_Q.T  # (B, N+1, d+1)
-            scores = queries @ keys.transpose(1, 2) / n_ctx  # (B, N+1, N), no softmax
-            tokens = tokens + scores @ values
+            S = ctx.transpose(1, 2) @ ctx / n_ctx  # (B, d+1, d+1): context second moments
+            update = (P @ W_V) @ S @ (W_K.T @ W_Q)  # (B, d+1, d+1), no softmax
+            tokens = tokens + tokens @ update.transpose(1, 2)
         return tokens
 
     def forward(self, X: Tensor, y: Tensor, x_q: Tensor) -> Tensor:
@@ -250,6 +324,31 @@ def attention_products(model: LinearSelfAttention) -> tuple[Tensor, Tensor]:
     """
     with torch.no_grad():
         return model.W_K.transpose(1, 2) @ model.W_Q, model.P @ model.W_V
+
+
+def lsa_preconditioner(model: LinearSelfAttention, layer: int = 0) -> Tensor:
+    """The (d, d) matrix Γ with which a layer's prediction is x_qᵀ Γ (1/N) Σ y_i x_i: scale-free.
+
+    The query's y entry reads (P W_V)_yy · y_i through the scores x_iᵀ K x_q, K the x-block
+    of W_KᵀW_Q, so Γ = −(P W_V)_yy · Kᵀ: the product, which the two factors' traded scale
+    leaves alone. For the GD construction it is η I.
+
+    Taught in: icl_regression §6.
+    """
+    kq, pv = (m[layer] for m in attention_products(model))
+    d = kq.shape[-1] - 1
+    return -pv[d, d] * kq[:d, :d].T
+
+
+def matrix_cosine(a: Tensor, b: Tensor) -> float:
+    """The cosine between two matrices as vectors: 1 when one is a positive multiple of the other.
+
+    Taught in: icl_regression §6.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = a.double().flatten(), b.double().flatten()
+    return float(a @ b / (a.norm() * b.norm()).clamp_min(1e-300))
 
 
 def lsa_from_products(kq: Tensor, pv: Tensor) -> LinearSelfAttention:

@@ -35,12 +35,73 @@ def test_tasks_are_linear_and_tokens_hold_them():
         (dict(n_ctx=-1), "n_ctx must be a positive integer"),
         (dict(x_dist="cauchy"), "x_dist must be"),
         (dict(noise_std=-1.0), "noise_std must be >= 0"),
+        (dict(x_cov=torch.eye(3)), r"x_cov must have shape \(2, 2\)"),
+        (dict(x_cov=torch.tensor([[1.0, 0.5], [0.0, 1.0]])), "x_cov must be symmetric"),
+        (dict(x_cov=torch.tensor([[1.0, 2.0], [2.0, 1.0]])), "positive definite"),
+        (dict(x_cov=torch.eye(2), x_dist="uniform"), "normal inputs only"),
     ],
 )
 def test_bad_task_settings(bad, message):
     args = {"batch": 2, "n_ctx": 3, "d": 2, **bad}
     with pytest.raises(ValueError, match=message):
         R.sample_tasks(args.pop("batch"), args.pop("n_ctx"), args.pop("d"), **args)
+
+
+def test_anisotropic_inputs_have_the_covariance_asked_for():
+    cov = R.power_covariance(3, 0.6)
+    assert cov[0, 2] == pytest.approx(0.36) and torch.equal(cov, cov.T)
+    t = tasks(batch=4000, n_ctx=10, d=3, x_cov=cov)
+    x = t.X.reshape(-1, 3)
+    assert torch.allclose(x.T @ x / len(x), cov, atol=0.03)
+    assert torch.allclose(t.y, torch.einsum("bnd,bd->bn", t.X, t.w), atol=1e-5)
+
+
+def test_lsa_layer_is_scores_times_values():
+    """The regrouped forward (second moments S) against the layer written as attention."""
+    model = R.LinearSelfAttention(4, n_layers=2, init_std=0.5, seed=3)
+    t = tasks(batch=8, n_ctx=6, d=4)
+    tokens = R.to_tokens(t.X, t.y, t.x_q)
+    for W_K, W_Q, W_V, P in zip(model.W_K, model.W_Q, model.W_V, model.P):
+        ctx = tokens[:, :-1]
+        scores = (tokens @ W_Q.T) @ (ctx @ W_K.T).transpose(1, 2) / 6  # (B, N+1, N)
+        tokens = tokens + scores @ (ctx @ (P @ W_V).T)
+    with torch.no_grad():
+        assert torch.allclose(model.forward_tokens(R.to_tokens(t.X, t.y, t.x_q)), tokens, atol=1e-5)
+
+
+def test_optimal_preconditioner_is_eta_star_for_isotropic_inputs_and_minimises_the_risk():
+    n, d = 20, 5
+    assert torch.allclose(
+        R.optimal_preconditioner(torch.eye(d), n), R.optimal_gd_eta(n, d) * torch.eye(d)
+    )
+    cov = R.power_covariance(d, 0.8)
+    best = R.optimal_preconditioner(cov, n)
+    t = tasks(batch=40000, n_ctx=n, d=d, x_cov=cov)
+    measured = R.mse(lambda X, y, x_q: R.preconditioned_gd_predict(X, y, x_q, best), t)
+    assert measured == pytest.approx(R.expected_preconditioned_risk(cov, n, best), rel=0.05)
+    risk = R.expected_preconditioned_risk(cov, n, best)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(5):  # any perturbation costs risk: Γ* is the minimum
+        bump = 0.05 * torch.randn(d, d, generator=gen)
+        assert R.expected_preconditioned_risk(cov, n, best + bump) > risk
+    eta = R.optimal_gd_eta(n, d)  # the isotropic step is worse on these inputs
+    assert R.expected_preconditioned_risk(cov, n, eta * torch.eye(d)) > 1.1 * risk
+
+
+def test_lsa_preconditioner_reads_the_step_whatever_the_traded_scale():
+    kq, pv = (m[0] for m in R.attention_products(R.gd_construction(4, 0.6)))
+    kq[:4, :4] = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    kq[0, 1] = 5.0  # asymmetric: x_iᵀ K x_q, so Γ = Kᵀ
+    model = R.lsa_from_products((-2.0 * kq)[None], (pv / -2.0)[None])
+    gamma = R.lsa_preconditioner(model)
+    t = tasks(batch=16, n_ctx=7, d=4)
+    with torch.no_grad():
+        want = model(t.X, t.y, t.x_q)
+    assert torch.allclose(R.preconditioned_gd_predict(t.X, t.y, t.x_q, gamma), want, atol=1e-5)
+    assert R.matrix_cosine(gamma, 3 * gamma) == pytest.approx(1.0)
+    assert R.matrix_cosine(gamma, -gamma) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        R.matrix_cosine(gamma, gamma[:3])
 
 
 @pytest.mark.parametrize("n_layers", [1, 3])
