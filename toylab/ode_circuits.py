@@ -450,6 +450,50 @@ def exact_flow(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
     return _apply(flow_map(A, h), y)
 
 
+def recency_smoother(y: Tensor, A: Tensor, h: Tensor, weight: float) -> Tensor:
+    """A predictor that knows the law and smooths the state over a recency-weighted window.
+
+    The estimate of x_t is (1 − w) y_t + w e^{hA} (estimate of x_{t−1}), weights w^k on the
+    state k steps back moved forward by the true flow, and it predicts e^{hA} times that. It
+    reads earlier states but never the law: the null of the splice test (ode_circuits §2).
+    w = 0 is the exact flow; the Kalman filter is the best such weighting.
+
+    Taught in: ode_circuits §2.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f"weight must be in [0, 1), got {weight}")
+    M = flow_map(A.double(), torch.as_tensor(h, dtype=torch.float64))
+    y64, est, preds = y.double(), y[:, 0].double(), []
+    for t in range(y.shape[1]):
+        if t > 0:
+            est = (1 - weight) * y64[:, t] + weight * (M @ est[..., None])[..., 0]
+        preds.append((M @ est[..., None])[..., 0])
+    return torch.stack(preds, dim=1).to(y.dtype)
+
+
+def ending_at(
+    A: Tensor,
+    h: Tensor | float,
+    x_end: Tensor,
+    n_states: int,
+    *,
+    generator: torch.Generator | None = None,
+    noise_std: float = 0.0,
+) -> Trajectories:
+    """Trajectories of the laws ``A`` whose last (n_states − 1-th) state is ``x_end`` (B, 2).
+
+    The start is x_end moved back n_states − 1 steps by e^{−hA}. Spliced before a
+    trajectory of another law that goes on from x_end, it changes the law with no jump
+    in the state (ode_circuits §2).
+
+    Taught in: ode_circuits §2.
+    """
+    h = torch.as_tensor(h, dtype=A.dtype)
+    back = torch.linalg.matrix_power(flow_map(A.double(), -h.double()), n_states - 1)
+    x0 = (back @ x_end.double()[..., None])[..., 0].to(A.dtype)
+    return linear_trajectories(A, h, n_states, generator=generator, noise_std=noise_std, x0=x0)
+
+
 def adams_bashforth2(y: Tensor, A: Tensor, h: Tensor) -> Tensor:
     """Two-step Adams–Bashforth with the true A: ŷ_{t+1} = y_t + h(3/2 A y_t − 1/2 A y_{t−1}) (Euler at t = 0).
 
@@ -529,6 +573,42 @@ BASELINES: dict[str, Callable[..., Tensor]] = {
 }
 
 
+def least_squares_sums(y: Tensor) -> Tensor:
+    """What in-context least squares reads: (1/(T−1)) Σ_s y_{s+1} y_sᵀ (4) and Σ_s y_s y_sᵀ (3), (B, 7).
+
+    Taught in: ode_circuits §3.
+    """
+    nxt, cur = y[:, 1:], y[:, :-1]  # (B, T−1, 2)
+    cross = torch.einsum("bsi,bsj->bij", nxt, cur).flatten(1)  # (B, 4)
+    gram = torch.einsum("bsi,bsj->bij", cur, cur).flatten(1)[:, [0, 1, 3]]  # (B, 3), symmetric
+    return torch.cat([cross, gram], dim=1) / cur.shape[1]
+
+
+def heldout_r2(features: Tensor, target: Tensor, n_fit: int) -> float:
+    """R² of a linear fit (with intercept) of ``target`` (B, k) on ``features`` (B, m).
+
+    Fitted on the first ``n_fit`` rows, scored on the rest, all k outputs pooled.
+
+    Taught in: ode_circuits §3.
+    """
+    if not 0 < n_fit < len(features):
+        raise ValueError(f"n_fit must leave rows to score, got {n_fit} of {len(features)}")
+    X = torch.cat([features, torch.ones(len(features), 1)], dim=1).double()
+    Z = target.double()
+    W = torch.linalg.lstsq(X[:n_fit], Z[:n_fit]).solution
+    res, held = Z[n_fit:] - X[n_fit:] @ W, Z[n_fit:]
+    return float(1 - res.pow(2).sum() / (held - held.mean(0)).pow(2).sum())
+
+
+def row_correlation(a: Tensor, b: Tensor) -> Tensor:
+    """Pearson correlation of each row of ``a`` with the same row of ``b`` (…, n) → (…).
+
+    Taught in: ode_circuits §3.
+    """
+    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+
+
 def next_state_error(pred: Tensor, x: Tensor) -> Tensor:
     """Squared error of each prediction of the next true state, (B, T − 1): row t of ``pred`` vs x_{t+1}.
 
@@ -593,6 +673,25 @@ def nearest_roots(J: Tensor, targets: Tensor) -> Tensor:
     targets = targets.to(roots.dtype)
     nearest = (roots[:, None, :] - targets[:, :, None]).abs().argmin(-1)  # (B, n)
     return roots.gather(-1, nearest)
+
+
+def parasitic_roots(J: Tensor, targets: Tensor) -> Tensor:
+    """The stencil's roots without the principal ones: the nearest root to each target removed.
+
+    ``J`` (B, K, 2, 2), ``targets`` (B, n) distinct growth factors (e.g. e^{hλ}); returns
+    (B, 2K − n) complex roots. Whether a rule is absolutely stable at a trajectory's h
+    is a question about these: the principal roots follow e^{hλ}, whose modulus is the
+    law's own (1 on an undamped rotation).
+
+    Taught in: ode_circuits §8.
+    """
+    roots = torch.linalg.eigvals(companion(J.double()))  # (B, 2K)
+    keep = torch.ones(roots.shape, dtype=torch.bool)
+    for j in range(targets.shape[1]):
+        dist = (roots - targets[:, j : j + 1].to(roots.dtype)).abs()
+        dist[~keep] = float("inf")  # a root is principal for one target only
+        keep[torch.arange(len(roots)), dist.argmin(-1)] = False
+    return roots[keep].reshape(len(roots), -1)
 
 
 def empirical_order(hs: np.ndarray, errors: np.ndarray) -> float:

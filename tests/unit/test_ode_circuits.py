@@ -240,3 +240,67 @@ def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
     assert_check_tells_right_from_wrong(reference, right, wrong, ode.exercise_cases(name))
+
+
+def test_recency_smoother_is_the_exact_flow_at_weight_zero_and_averages_otherwise():
+    A = systems(8)
+    h = torch.full((8,), 0.5, dtype=torch.float64)
+    traj = ode.linear_trajectories(A, h, 12, generator=torch.Generator().manual_seed(2))
+    y = traj.x + 0.1 * torch.randn(
+        traj.x.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
+    assert torch.allclose(ode.recency_smoother(y, A, h, 0.0), ode.exact_flow(y, A, h))
+    # on clean states every weighting is exact: the past, moved forward, is the present
+    assert torch.allclose(
+        ode.recency_smoother(traj.x, A, h, 0.8), ode.exact_flow(traj.x, A, h), atol=1e-9
+    )
+    # on noisy ones it averages the noise down
+    err = {
+        w: ode.next_state_error(ode.recency_smoother(y, A, h, w), traj.x)[:, 6:].mean()
+        for w in (0.0, 0.7)
+    }
+    assert err[0.7] < 0.5 * err[0.0]
+    with pytest.raises(ValueError, match="weight"):
+        ode.recency_smoother(y, A, h, 1.0)
+
+
+def test_ending_at_joins_another_law_without_a_jump():
+    A, B = systems(6, seed=1), systems(6, seed=2)
+    h = torch.full((6,), 0.4, dtype=torch.float64)
+    second = ode.linear_trajectories(B, h, 5, generator=torch.Generator().manual_seed(4))
+    first = ode.ending_at(A, h, second.x[:, 0], 7)
+    assert first.x.shape == (6, 7, 2)
+    assert torch.allclose(first.x[:, -1], second.x[:, 0], atol=1e-9)
+    assert torch.allclose(first.x[:, 1:], ode.exact_flow(first.x, A, h)[:, :-1], atol=1e-9)
+
+
+def test_parasitic_roots_leave_out_exactly_the_principal_ones():
+    A = systems(16)
+    h = torch.full((16,), 0.4, dtype=torch.float64)
+    M = ode.flow_map(A, h)
+    eye = torch.eye(2, dtype=torch.float64)
+    # a three-tap rule J = [M, 0, 0]: roots are eig(M) and four zeros
+    J = torch.stack([M, 0 * eye.expand_as(M), 0 * eye.expand_as(M)], dim=1)
+    target = torch.exp(0.4 * ode.eigenvalues(A))
+    rest = ode.parasitic_roots(J, target)
+    assert rest.shape == (16, 4)
+    assert rest.abs().max() < 1e-6
+
+
+def test_least_squares_sums_and_heldout_r2_by_hand():
+    y = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]])  # (1, 3, 2): a quarter turn
+    sums = ode.least_squares_sums(y)
+    # pairs (y0 -> y1), (y1 -> y2): sum y_{s+1} y_s^T = [[0, -1], [1, 0]], sum y y^T = I
+    assert torch.allclose(sums, torch.tensor([[0.0, -0.5, 0.5, 0.0, 0.5, 0.0, 0.5]]))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 3, generator=gen)
+    z = x @ torch.randn(3, 2, generator=gen) + 1.0
+    assert ode.heldout_r2(x, z, n_fit=200) == pytest.approx(1.0)
+    assert ode.heldout_r2(x, torch.randn(400, 2, generator=gen), n_fit=200) < 0.05
+    a = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    assert torch.allclose(
+        ode.row_correlation(a, torch.tensor([[2.0, 4.0, 6.0], [3.0, 2.0, 1.0]])),
+        torch.tensor([1.0, -1.0]),
+    )
+    with pytest.raises(ValueError, match="n_fit"):
+        ode.heldout_r2(x, z, n_fit=400)
