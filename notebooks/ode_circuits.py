@@ -733,12 +733,13 @@ claims.claim(
 # least squares' sums explain little of it linearly (the $R^2$ above; asserted:
 # every layer-0 head's first $R^2$ beats the best second by more than 0.3). A
 # nonlinear read-out of the sums is not excluded by a linear regression, but the
-# plain averages are what the heads carry. Where the heads look, their
-# correlation with closeness to the current state is about what their own
-# position-only pattern gives (the first two columns): recency, not a search for
-# similar states, explains most of it, head by head as printed. So the heads
-# average the states, weighted by position, and the MLPs must turn those averages
-# into a prediction.
+# plain averages are what the heads carry. Where the heads look is not tested by
+# an assertion; compare the first two columns head by head: where a head's
+# correlation with closeness is about what its own position-only pattern gives,
+# recency alone accounts for it, and a head well above its pattern looks for
+# states like the current one. In the runs we checked most heads were of the
+# first kind. What turns the heads' averages into a prediction is left to the
+# MLPs and the residual stream (exercise 4 starts on it).
 #
 # ## 4. The learned stencil
 #
