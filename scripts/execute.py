@@ -50,8 +50,8 @@ COST_S = {
     "grokking_network": 147,
     "grokking_phase_diagram": 104,
     "induction_heads": 108,
-    "icl_regression": 152,
-    "ode_circuits": 99,
+    "icl_regression": 118,
+    "ode_circuits": 107,
     "learning_coefficient": 117,
     "repeated_data": 210,
 }
