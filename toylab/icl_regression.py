@@ -378,7 +378,9 @@ def gd_plus_plus_construction(
     the x-block moves every input by −γ_l C x, the y-block writes −η_l uᵀx into
     the y entry, so the query's y entry ends at −ŷ.
 
-    Taught in: icl_regression §4 (the weights of GD++ as a network).
+    Taught in: no chapter yet. icl_regression §4 describes these weights in words and reads
+    (γ_l, η_l) back from trained layers with ``layer_step_sizes``, whose unit test builds its
+    case with this function.
     """
     if len(gammas) != len(etas) or len(etas) == 0:
         raise ValueError("gammas and etas must be non-empty and of equal length")

@@ -116,7 +116,8 @@ def q_composition(W_OV_early: Tensor, W_QK_late: Tensor) -> float:
 def v_composition(W_OV_early: Tensor, W_OV_late: Tensor) -> float:
     """V-composition: the late head's values read the early head's output.
 
-    Taught in: induction_heads §5, beside ``k_composition``.
+    Taught in: no chapter yet. induction_heads §5 measures K- and Q-composition only; this
+    third score (Elhage et al.'s) is here for readers who extend that section, and is tested.
     """
     return composition_score(W_OV_early, W_OV_late)
 

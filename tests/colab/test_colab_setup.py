@@ -106,12 +106,20 @@ def test_the_setup_cell_installs_toylab_and_keeps_colabs_torch(colab, tmp_path):
     assert run(colab, "-c", imports).stdout.strip() == "ok"
 
 
+def installs_attempted(cell: str, cwd: Path, on_colab: bool) -> int:
+    """Run the set-up cell with ``subprocess.run`` recorded instead of run; return how many calls."""
+    fake_colab = (
+        "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+    )
+    record = "import subprocess\ncalls = []\nsubprocess.run = lambda *a, **k: calls.append(a)\n"
+    script = (fake_colab if on_colab else "") + record + cell + "\nprint(len(calls))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    return int(out.stdout.strip())
+
+
 def test_outside_colab_the_cell_does_nothing(tmp_path):
     cell = next(iter(setup_cells().values()))
-    out = subprocess.run(
-        [sys.executable, "-c", cell + "\nprint('done')"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0 and out.stdout.strip() == "done"
+    assert installs_attempted(cell, tmp_path, on_colab=False) == 0
+    # the control: the same harness sees the install the cell makes on Colab
+    assert installs_attempted(cell, tmp_path, on_colab=True) == 1

@@ -19,6 +19,8 @@ from torch._subclasses.fake_tensor import (
     FakeTensorDeviceMismatchError,
     FakeTensorMode,
 )
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 from transformer_lens.utilities import quantization
 
 from toylab import grokking, hooks
@@ -54,15 +56,36 @@ def elsewhere(*models):
         yield
 
 
+class DeviceOps(TorchDispatchMode):
+    """Counts the operations that touch a tensor on the fake device."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        leaves = pytree.tree_leaves((args, kwargs, out))
+        if any(isinstance(t, torch.Tensor) and t.device == FAKE for t in leaves):
+            self.count += 1
+        return out
+
+
 def follows_device(fn, *models):
-    """Run ``fn()`` with ``models`` on the fake device; fail on a device mismatch."""
-    with elsewhere(*models):
+    """Run ``fn()`` with ``models`` on the fake device; fail on a device mismatch.
+
+    Reading a number out ends the check, but only after some operation ran on the device:
+    a number read before any (from a CPU tensor, say) would otherwise pass unchecked.
+    """
+    with elsewhere(*models), DeviceOps() as ops:
         try:
             fn()
         except FakeTensorDeviceMismatchError as err:
             pytest.fail(f"a CPU tensor met the model's device: {err}")
         except DataDependentOutputException:
             pass  # a number was read out to the host: the end of the device path
+    if ops.count == 0:
+        pytest.fail("nothing ran on the model's device before the check ended")
 
 
 def test_the_stand_in_catches_a_mismatch_and_allows_what_a_gpu_allows():
@@ -70,6 +93,8 @@ def test_the_stand_in_catches_a_mismatch_and_allows_what_a_gpu_allows():
     with pytest.raises(pytest.fail.Exception, match="same device"):
         follows_device(lambda: model(torch.zeros(1, 3)), model)  # input left on the CPU
     follows_device(lambda: model(torch.zeros(1, 3).to(model.weight.device)), model)
+    with pytest.raises(pytest.fail.Exception, match="nothing ran"):  # a number read first
+        follows_device(lambda: torch.zeros(2).sum().item() + model(torch.zeros(1, 3)), model)
 
 
 P = 7
@@ -95,7 +120,14 @@ def test_grokking_network_helpers():
     model = ModularMLP(P, 8)
     follows_device(lambda: gn.neuron_waves(model.theta), model)
     model = ModularMLP(P, 8)
-    follows_device(lambda: gn.keep_frequency(model.theta, torch.ones(8, dtype=torch.long)), model)
+    # keep_frequency first checks the frequencies on the host, which ends the fake-device
+    # check; given frequencies on the model's device, that check itself runs there
+    follows_device(
+        lambda: gn.keep_frequency(
+            model.theta, torch.ones(8, dtype=torch.long, device=model.theta.device)
+        ),
+        model,
+    )
     ens = Ensemble([ModularMLP(P, 8, seed=s) for s in range(2)])
     follows_device(lambda: pd.ensemble_loss(ens, d.a, d.b, d.labels, masks), ens)
 

@@ -183,9 +183,12 @@ def test_grokking_transformer_shapes_init_and_frozen_biases():
     model = grokking_transformer(11, d_model=32, n_heads=4, d_mlp=64, seed=0)
     out = model(torch.tensor([[1, 2, 11]]))
     assert out.shape == (1, 3, 11)
-    for name, param in model.named_parameters():
-        if name.split(".")[-1].startswith("b_"):
-            assert not param.requires_grad and param.abs().max() == 0
+    params = dict(model.named_parameters())
+    biases = [p for name, p in params.items() if name.endswith("bias")]
+    weights = [p for name, p in params.items() if not name.endswith("bias")]
+    assert len(biases) >= 6 and weights  # q, k, v, o, fc_in, fc_out, head: not vacuous
+    assert all(not p.requires_grad and p.abs().max() == 0 for p in biases)
+    assert all(p.requires_grad for p in weights)
     assert model.embed.W_E.std().item() == pytest.approx(32**-0.5, rel=0.15)
 
 

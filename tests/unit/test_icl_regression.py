@@ -298,3 +298,18 @@ def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
     assert_check_tells_right_from_wrong(reference, right, wrong, R.exercise_cases(name))
+
+
+def test_best_scale_is_the_least_squares_multiplier():
+    pred, target = torch.tensor([1.0, 2.0, -1.0]), torch.tensor([2.0, 4.0, -2.0])
+    assert R.best_scale(pred, target) == pytest.approx(2.0)
+    noisy = target + torch.tensor([0.3, -0.3, 0.0])  # c = <p, t> / <p, p>, by hand: 11.7 / 6
+    assert R.best_scale(pred, noisy) == pytest.approx((2.3 + 2 * 3.7 + 2.0) / 6)
+    assert R.best_scale(torch.zeros(3), target) == 0.0  # no prediction, no scale (not a NaN)
+
+
+def test_fit_gd_plus_plus_finds_the_best_single_step():
+    # one layer: gamma never reaches the prediction, eta should go to N / (N + d + 1)
+    g, e = R.fit_gd_plus_plus([0.0], [0.3], n_ctx=20, d=5, steps=300, lr=1e-2, seed=0)
+    assert e.item() == pytest.approx(R.optimal_gd_eta(20, 5), abs=0.03)
+    assert g.item() == pytest.approx(0.0, abs=1e-6)

@@ -208,3 +208,20 @@ def test_the_chains_must_pass_over_the_data_a_whole_number_of_times():
     odd = lc.SGLDSettings(lr=1e-4, n_beta=10, localization=100, num_draws=5, batch_size=4)
     with pytest.raises(ValueError, match="num_draws=12"):
         lc.estimate_llc(model(), data(16), odd)  # 5 batches of 4 = 1.25 passes over 16
+
+
+def test_modular_addition_loss_is_each_rows_cross_entropy_twice():
+    import math
+
+    class Table(torch.nn.Module):  # logits: a fixed score for the right answer, 0 elsewhere
+        def forward(self, a, b):
+            logits = torch.zeros(len(a), 5)
+            logits[torch.arange(len(a)), (a + b) % 5] = 2.0
+            return logits
+
+    rows = torch.tensor([[1, 2, 3], [4, 4, 3], [0, 0, 1]])  # right, right, wrong answer
+    loss = lc.modular_addition_loss(Table(), rows)
+    right = -math.log(math.exp(2) / (math.exp(2) + 4))  # the answer at 2, four others at 0
+    wrong = -math.log(1 / (math.exp(2) + 4))
+    assert loss.shape == (3, 2) and torch.equal(loss[:, 0], loss[:, 1])
+    assert torch.allclose(loss[:, 0], torch.tensor([right, right, wrong]))

@@ -304,3 +304,34 @@ def test_least_squares_sums_and_heldout_r2_by_hand():
     )
     with pytest.raises(ValueError, match="n_fit"):
         ode.heldout_r2(x, z, n_fit=400)
+
+
+class _StepModel(torch.nn.Module):
+    """A stand-in for the state transformer: predicts each next state by a fixed rule."""
+
+    def __init__(self, rule, n_ctx):
+        super().__init__()
+        self.rule, self.cfg = rule, type("Cfg", (), {"n_ctx": n_ctx})()
+        self.dummy = torch.nn.Parameter(torch.zeros(()))  # rollout reads the device here
+
+    def forward(self, y):  # (B, T, 2) -> (B, T, 2): row t predicts state t + 1
+        return self.rule(y)
+
+
+def test_rollout_of_an_exact_rotation_is_its_powers():
+    A = ode.damped_rotation(torch.zeros(3), torch.ones(3)).double()
+    M = ode.flow_map(A, 0.5)
+    model = _StepModel(lambda y: torch.einsum("bij,btj->bti", M, y), n_ctx=4)
+    prefix = ode.linear_trajectories(A, 0.5, 3, generator=torch.Generator().manual_seed(0)).x
+    out = ode.rollout(model, prefix, 10)
+    want = [torch.linalg.matrix_power(M, k) @ prefix[:, -1, :, None] for k in range(1, 11)]
+    assert out.shape == (3, 10, 2)
+    assert torch.allclose(out, torch.cat(want, dim=-1).transpose(1, 2), atol=1e-10)
+
+
+def test_rollout_slides_its_window_past_the_context():
+    # "the next state is the window's first": with a window of 3 the rollout cycles a, b, c
+    model = _StepModel(lambda y: y[:, :1].expand_as(y), n_ctx=3)
+    prefix = torch.arange(6.0).reshape(1, 3, 2)  # states a, b, c
+    out = ode.rollout(model, prefix, 6)
+    assert torch.equal(out[0], torch.cat([prefix[0], prefix[0]]))

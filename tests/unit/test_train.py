@@ -290,9 +290,28 @@ def test_cold_and_cached_runs_leave_torch_in_the_same_state():
     assert torch.are_deterministic_algorithms_enabled() and after_cold[1]
 
 
-def test_the_device_is_chosen_by_the_caller_and_the_model_comes_back_on_the_cpu():
-    r = run(device="cpu", use_cache=False)
+def test_the_device_is_chosen_by_the_caller_and_the_model_comes_back_on_the_cpu(monkeypatch):
+    """Without a GPU the two ends of a move are told apart by device index: "cpu:0" is not "cpu"."""
+    import toylab.train as T
+
+    events, real_move, real_fit = [], T.move_quietly, T._fit
+
+    def move(model, device):
+        events.append(("move", torch.device(device)))
+        real_move(model, device)
+
+    def fit(*args, **kw):
+        events.append(("fit",))
+        return real_fit(*args, **kw)
+
+    monkeypatch.setattr(T, "move_quietly", move)
+    monkeypatch.setattr(T, "_fit", fit)
+    r = run(device="cpu:0", use_cache=False)
     assert r.spec["device"] == "cpu"
-    assert {p.device.type for p in r.model.parameters()} == {"cpu"}
+    trained_at = torch.device("cpu", 0)
+    assert events[0] == ("move", trained_at)  # the caller's device, not the default
+    assert events[1] == ("fit",)  # trained there
+    assert events[-1] == ("move", torch.device("cpu"))  # and handed back on the CPU, after
+    assert {p.device for p in r.model.parameters()} == {torch.device("cpu")}
     with pytest.raises(RuntimeError, match="device"):
         run(device="no-such-device", use_cache=False)
