@@ -289,3 +289,18 @@ def test_project_embedding_keeps_the_chosen_frequencies_and_leaves_the_model():
     assert torch.equal(model.embed.W_E.detach(), before), "the model itself is unchanged"
     with pytest.raises(ValueError, match="frequencies must be in"):
         G.project_embedding(model, [6])
+
+
+def test_neuron_logit_map_is_what_the_neurons_add_to_the_logits():
+    """With no LayerNorm and frozen zero biases, removing the MLP's output removes act @ W_L."""
+    model = grokking_transformer(11, d_model=32, n_heads=4, d_mlp=64, seed=0)
+    tokens = torch.tensor([[1, 2, 11], [3, 9, 11], [10, 0, 11]])
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(tokens)
+        zero = [("blocks.0.hook_mlp_out", lambda act, hook: torch.zeros_like(act))]
+        without = model.run_with_hooks(tokens, fwd_hooks=zero)
+    acts = cache["blocks.0.mlp.hook_post"][:, -1].double()  # (3, d_mlp) at '='
+    added = (logits - without)[:, -1].double()  # (3, p)
+    W_L = G.neuron_logit_map(model)
+    assert W_L.shape == (64, 11)
+    assert torch.allclose(acts @ W_L, added, atol=1e-4)
