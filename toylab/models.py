@@ -61,6 +61,11 @@ def build_transformer(config: dict[str, Any], seed: int = 0) -> TransformerBridg
     model.__dict__["__deepcopy__"] = types.MethodType(_deepcopy_with_own_hooks, model)
     # HookedTransformer trained an unembedding bias b_U; the native model's is a zero buffer
     head = model.original_model.head.original_component  # nn.Linear(d_model, d_vocab_out)
+    if "bias" not in head._buffers:  # a guard: fail loudly if TransformerLens changed this
+        raise RuntimeError(
+            "TransformerLens changed: the native head's bias is no longer a buffer "
+            f"(buffers {list(head._buffers)}); if b_U is now trained, drop this conversion"
+        )
     head.bias = nn.Parameter(head._buffers.pop("bias"))
     std = cfg.initializer_range if cfg.initializer_range > 0 else 0.8 / math.sqrt(cfg.d_model)
     torch.manual_seed(seed)  # HookedTransformer drew from the global generator
@@ -104,14 +109,26 @@ def _deepcopy_with_own_hooks(model: TransformerBridge, memo: dict) -> Transforme
         clone = copy.deepcopy(model, memo)
     finally:
         model.__dict__["__deepcopy__"] = types.MethodType(_deepcopy_with_own_hooks, model)
-    for block in clone.modules():
-        if hasattr(block, "_capture_hooks_wired"):  # a BlockBridge
-            for sub in block.modules():
-                for key, fn in list(sub._forward_pre_hooks.items()):
-                    if getattr(fn, "__name__", "").startswith("_capture"):
-                        del sub._forward_pre_hooks[key]
-            block._capture_hook_handles = []
-            block._capture_hooks_wired = False
+    blocks = [b for b in clone.modules() if hasattr(b, "_capture_hooks_wired")]  # BlockBridges
+    if len(blocks) != clone.cfg.n_layers:  # guards: fail loudly if TransformerLens changed
+        raise RuntimeError(
+            f"TransformerLens changed: {len(blocks)} blocks carry _capture_hooks_wired, the model "
+            f"has {clone.cfg.n_layers} layers; check docs/upstream/deepcopy-capture-hooks.md"
+        )
+    for block in blocks:
+        removed = 0
+        for sub in block.modules():
+            for key, fn in list(sub._forward_pre_hooks.items()):
+                if getattr(fn, "__name__", "").startswith("_capture"):
+                    del sub._forward_pre_hooks[key]
+                    removed += 1
+        if block._capture_hooks_wired and removed == 0:
+            raise RuntimeError(
+                "TransformerLens changed: a block says its capture hooks are wired but none is "
+                "named _capture*; check docs/upstream/deepcopy-capture-hooks.md"
+            )
+        block._capture_hook_handles = []
+        block._capture_hooks_wired = False
     clone.__dict__["__deepcopy__"] = types.MethodType(_deepcopy_with_own_hooks, clone)
     return clone
 

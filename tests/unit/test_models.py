@@ -83,3 +83,37 @@ def test_a_copy_runs_on_its_own_hooks():
     assert torch.equal(out, m(tokens))
     copy.deepcopy(m)  # the original can still be copied
     copy.deepcopy(twin)(tokens)  # and so can the copy, with the fix again
+
+
+def test_the_copy_fix_fails_loudly_when_transformer_lens_changes():
+    """If a release renames what the deepcopy fix rewires, copying says so instead of doing nothing."""
+    m = build_transformer(OK)
+    m(torch.zeros(1, 3, dtype=torch.long))
+    block = next(b for b in m.modules() if hasattr(b, "_capture_hooks_wired"))
+    del block._capture_hooks_wired  # as if the attribute were renamed
+    with pytest.raises(RuntimeError, match="TransformerLens changed"):
+        copy.deepcopy(m)
+    m = build_transformer(OK)
+    m(torch.zeros(1, 3, dtype=torch.long))
+    for sub in m.modules():  # as if the capture hooks were renamed
+        for key, fn in list(sub._forward_pre_hooks.items()):
+            if getattr(fn, "__name__", "").startswith("_capture"):
+                sub._forward_pre_hooks[key] = lambda *a, **k: None
+    with pytest.raises(RuntimeError, match="none is named _capture"):
+        copy.deepcopy(m)
+
+
+def test_the_head_bias_conversion_fails_loudly_when_transformer_lens_changes(monkeypatch):
+    from transformer_lens.model_bridge import TransformerBridge
+
+    boot = TransformerBridge.boot_native
+
+    def boot_with_a_trained_bias(*args, **kwargs):
+        model = boot(*args, **kwargs)
+        head = model.original_model.head.original_component
+        head.bias = torch.nn.Parameter(head._buffers.pop("bias"))  # as a release might
+        return model
+
+    monkeypatch.setattr(TransformerBridge, "boot_native", boot_with_a_trained_bias)
+    with pytest.raises(RuntimeError, match="no longer a buffer"):
+        build_transformer(OK)
