@@ -2,9 +2,11 @@
 
 Each test asserts the behaviour we want and is a strict ``xfail`` while the bug is there. When a
 release fixes it, the test passes, strict ``xfail`` turns that into a failure, and the message
-says which workaround to delete. The minimal reproductions are in ``docs/upstream/``.
+says which workaround to delete. A broken premise raises another error, which fails the test
+instead of passing as the expected failure. The minimal reproductions are in ``docs/upstream/``.
 """
 
+import contextlib
 import copy
 
 import pytest
@@ -52,3 +54,43 @@ def test_canary_a_copied_bridge_leaves_the_original_alone():
 
 def test_the_workaround_holds_for_toylabs_bridges():
     copy_trains_without_touching_the_original(build_transformer(CFG))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="TransformerLens 4.3: a module added under a hook point is a parameter of the bridge "
+    "but not in its state_dict (docs/upstream/state-dict-hook-point-parameters.md). If this "
+    "passes, induction_heads.add_smeared_keys may attach its module to hook_k directly.",
+)
+def test_canary_a_parameter_under_a_hook_point_is_saved():
+    raw = TransformerBridge.boot_native(
+        TransformerBridgeConfig(**CFG, device="cpu", seed=0), device="cpu"
+    )
+    extra = torch.nn.Linear(2, 2)
+    raw.blocks[0].attn.hook_k.add_module("extra", extra)
+    if not any(p is extra.weight for p in raw.parameters()):  # the premise, not the bug
+        raise RuntimeError("the added module is not even a parameter: rewrite this canary")
+    saved = {v.data_ptr() for v in raw.state_dict().values()}
+    assert extra.weight.data_ptr() in saved  # ... and saved with it
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="TransformerLens 4.3: the bridge passes CPU tokens to weights on another device "
+    "(docs/upstream/tokens-follow-the-weights.md). If this passes, delete "
+    "toylab.models._inputs_follow_the_weights.",
+)
+def test_canary_tokens_meet_the_weights_on_their_device():
+    raw = TransformerBridge.boot_native(
+        TransformerBridgeConfig(**CFG, device="cpu", seed=0), device="cpu"
+    )
+    seen = []
+    raw.embed.register_forward_pre_hook(lambda module, args: seen.append(args[0].device))
+    torch.nn.Module.to(raw, "meta")  # as a module holding the model moves it to a GPU
+    with contextlib.suppress(Exception):  # meta weights hold no values: fails after the hook
+        raw(torch.zeros(1, 3, dtype=torch.long))
+    if not seen:  # the premise, not the bug
+        raise RuntimeError("the embedding was never called: rewrite this canary")
+    assert seen[0].type == "meta"
