@@ -381,22 +381,23 @@ def head_masks(model: nn.Module, layer: int, head: int) -> dict[str, Tensor]:
             f"no head L{layer}H{head} in a model of {cfg.n_layers} layers x {cfg.n_heads} heads"
         )
     own = slice(head * cfg.d_head, (head + 1) * cfg.d_head)
-    prefix = f"layers.{layer}._original_component.attn._original_component."
+    native = getattr(model, "original_model", None)
+    if native is None:
+        raise ValueError("head_masks needs a TransformerBridge (it has no original_model)")
+    attn = native.layers[layer].attn  # the native projections q, k, v, o (nn.Linear)
+    name_of = {id(p): name for name, p in model.named_parameters()}  # names as the LLC sees them
+    owned = [(getattr(attn, proj), kind) for proj in "qkv" for kind in ("weight", "bias")]
     masks = {}
-    for name, p in model.named_parameters():
-        if not name.startswith(prefix):
-            continue
-        proj, kind = name[len(prefix) :].split(".")[0], name.rsplit(".", 1)[1]
+    for linear, kind in owned + [(attn.o, "weight")]:
+        p = getattr(linear, kind)
+        if id(p) not in name_of:
+            raise RuntimeError(f"TransformerLens changed: {kind} of a projection is no parameter")
         mask = torch.zeros_like(p, dtype=torch.bool)
-        if proj in ("q", "k", "v"):
-            mask[own] = True  # rows of the weight, entries of the bias
-        elif proj == "o" and kind == "weight":
-            mask[:, own] = True
+        if linear is attn.o:
+            mask[:, own] = True  # columns of o's weight
         else:
-            continue
-        masks[name] = mask
-    if len(masks) != 7:  # q, k, v weights and biases, and o's weight
-        raise ValueError(f"found {sorted(masks)} for L{layer}H{head}; is this a TransformerBridge?")
+            mask[own] = True  # rows of the weight, entries of the bias
+        masks[name_of[id(p)]] = mask
     return masks
 
 

@@ -30,13 +30,11 @@ def test_head_masks_own_one_head_and_nothing_else():
         assert len(masks) == 7 and all(".layers.1." in "." + n for n in masks)
         # q, k, v: d rows of (H*d, D) and d bias entries; o: d columns of (D, H*d)
         assert sum(int(v.sum()) for v in masks.values()) == 3 * (d * D + d) + D * d
-        q = masks[
-            "layers.1._original_component.attn._original_component.q._original_component.weight"
-        ]
+        name_of = {id(p): n for n, p in m.named_parameters()}
+        attn = m.blocks[1].attn  # the bridge's public view of the same parameters
+        q = masks[name_of[id(attn.q.original_component.weight)]]
         assert q[h * d : (h + 1) * d].all() and q.sum() == d * D
-        o = masks[
-            "layers.1._original_component.attn._original_component.o._original_component.weight"
-        ]
+        o = masks[name_of[id(attn.o.original_component.weight)]]
         assert o[:, h * d : (h + 1) * d].all() and o.sum() == d * D
         for n, v in masks.items():
             assert not (union.get(n, torch.zeros_like(v)) & v).any(), "two heads share a weight"
