@@ -452,9 +452,9 @@ fig.suptitle(
 fig.tight_layout()
 plt.show()
 x_block = kq_t[:D, :D]
-identity_cos = float(torch.trace(x_block) / (D**0.5 * x_block.norm()))
+identity_cos = icl.matrix_cosine(x_block, torch.eye(D))
 kq_0 = icl.attention_products(run1.model_at(0).cpu())[0][0]  # untrained: the null
-init_cos = float(torch.trace(kq_0[:D, :D]) / (D**0.5 * kq_0[:D, :D].norm()))
+init_cos = icl.matrix_cosine(kq_0[:D, :D], torch.eye(D))
 print(
     f"x-block of trained W_K^T W_Q vs the identity: cosine {identity_cos:.3f} "
     f"(untrained: {init_cos:.3f})"
@@ -1247,8 +1247,8 @@ plt.show()
 
 
 def identity_cosine(block: torch.Tensor) -> float:
-    """Cosine between a square matrix and the identity: 1 for a multiple of I."""
-    return float(torch.trace(block).abs() / (block.shape[0] ** 0.5 * block.norm()))
+    """|cosine| between a square matrix and the identity: 1 for a multiple of I, either sign."""
+    return abs(icl.matrix_cosine(block, torch.eye(len(block))))
 
 
 A_pair, v_pair = pair_model.A.detach(), pair_model.v.detach()

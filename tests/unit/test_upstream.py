@@ -30,6 +30,12 @@ CFG = dict(
 TOKENS = torch.tensor([[1, 2, 3]])
 
 
+def raw_bridge() -> TransformerBridge:
+    """A bridge as TransformerLens builds it, without any of toylab's workarounds."""
+    cfg = TransformerBridgeConfig(**CFG, device="cpu", seed=0)
+    return TransformerBridge.boot_native(cfg, device="cpu")
+
+
 def copy_trains_without_touching_the_original(model) -> None:
     """Copy a model that has run, train the copy one step, then copy the original again."""
     model(TOKENS)
@@ -46,9 +52,7 @@ def copy_trains_without_touching_the_original(model) -> None:
     "toylab.models._deepcopy_with_own_hooks and ensemble.py's copy workaround.",
 )
 def test_canary_a_copied_bridge_leaves_the_original_alone():
-    raw = TransformerBridge.boot_native(
-        TransformerBridgeConfig(**CFG, device="cpu", seed=0), device="cpu"
-    )
+    raw = raw_bridge()
     copy_trains_without_touching_the_original(raw)
 
 
@@ -64,9 +68,7 @@ def test_the_workaround_holds_for_toylabs_bridges():
     "passes, induction_heads.add_smeared_keys may attach its module to hook_k directly.",
 )
 def test_canary_a_parameter_under_a_hook_point_is_saved():
-    raw = TransformerBridge.boot_native(
-        TransformerBridgeConfig(**CFG, device="cpu", seed=0), device="cpu"
-    )
+    raw = raw_bridge()
     extra = torch.nn.Linear(2, 2)
     raw.blocks[0].attn.hook_k.add_module("extra", extra)
     if not any(p is extra.weight for p in raw.parameters()):  # the premise, not the bug
@@ -83,9 +85,7 @@ def test_canary_a_parameter_under_a_hook_point_is_saved():
     "toylab.models._inputs_follow_the_weights.",
 )
 def test_canary_tokens_meet_the_weights_on_their_device():
-    raw = TransformerBridge.boot_native(
-        TransformerBridgeConfig(**CFG, device="cpu", seed=0), device="cpu"
-    )
+    raw = raw_bridge()
     seen = []
     raw.embed.register_forward_pre_hook(lambda module, args: seen.append(args[0].device))
     torch.nn.Module.to(raw, "meta")  # as a module holding the model moves it to a GPU
