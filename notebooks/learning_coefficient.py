@@ -690,10 +690,11 @@ claims.claim(
 # (the trace of that head's block of the Hessian), or of one kind of data's loss.
 #
 # To restrict a chain to a head we need that head's weights in the bridge's layout.
-# `q`, `k`, `v` and `o` hold every head of a layer side by side in `nn.Linear`
-# layers: `q.weight` is $(n_{\rm heads} d_{\rm head}, d_{\rm model})$, so head $h$ owns
-# rows $h\, d_{\rm head}$ to $(h+1)\, d_{\rm head} - 1$ of `q`, `k`, `v` (weights and
-# biases), and the same columns of `o.weight`.
+# `model.blocks[layer].attn` holds the projections `q`, `k`, `v` and `o`, each with every
+# head of the layer side by side, as in an `nn.Linear`: `q.weight` is
+# $(n_{\rm heads} d_{\rm head}, d_{\rm model})$, so head $h$ owns rows $h\, d_{\rm head}$
+# to $(h+1)\, d_{\rm head} - 1$ of `q`, `k`, `v` (weights and biases), and the same
+# columns of `o.weight`. The chains name a parameter as `model.named_parameters()` does.
 #
 # ```{admonition} Exercise 3: one head's weights (medium, 10 minutes)
 # :class: note
@@ -701,16 +702,14 @@ claims.claim(
 # `{parameter name: bool tensor shaped like the parameter}`, True exactly on the
 # weights of head `head` in `layer`, for the seven parameters a head owns a part of
 # (`q`, `k`, `v` weight and bias, `o` weight; `o`'s bias is shared by all heads).
-# Names look like `layers.0._original_component.attn._original_component.q._original_component.weight`;
 # `model.cfg.d_head` is $d_{\rm head}$.
 # ```
 #
 # ```{admonition} Hint
 # :class: dropdown
-# Loop over `model.named_parameters()`, keep the names under
-# `f"layers.{layer}._original_component.attn._original_component."`, and set
-# `mask[h * d : (h + 1) * d] = True` for `q`, `k`, `v`, `mask[:, h * d : (h + 1) * d] = True`
-# for `o.weight`.
+# A tensor's name: `name_of = {id(p): name for name, p in model.named_parameters()}`, then
+# `name_of[id(attn.q.weight)]`. Set `mask[h * d : (h + 1) * d] = True` for `q`, `k`, `v`,
+# and `mask[:, h * d : (h + 1) * d] = True` for `o.weight`.
 # ```
 
 
@@ -732,20 +731,18 @@ head_masks = exercises.check(
 
 # %% tags=["hide-input"] jupyter={"source_hidden": true}
 def head_masks_solution(model, layer, head):
-    d = model.cfg.d_head
-    prefix = f"layers.{layer}._original_component.attn._original_component."
+    d, attn = model.cfg.d_head, model.blocks[layer].attn
+    name_of = {id(p): name for name, p in model.named_parameters()}
+    rows = [getattr(attn, proj).weight for proj in "qkv"]
+    rows += [getattr(attn, proj).bias for proj in "qkv"]
     masks = {}
-    for name, p in model.named_parameters():
-        if not name.startswith(prefix) or name.endswith(
-            "o._original_component.bias"
-        ):
-            continue
+    for p in rows + [attn.o.weight]:
         mask = torch.zeros_like(p, dtype=torch.bool)
-        if ".o." in name[len(prefix) - 1 :]:
-            mask[:, head * d : (head + 1) * d] = True
+        if p is attn.o.weight:
+            mask[:, head * d : (head + 1) * d] = True  # columns of o
         else:
-            mask[head * d : (head + 1) * d] = True
-        masks[name] = mask
+            mask[head * d : (head + 1) * d] = True  # rows of q, k, v
+        masks[name_of[id(p)]] = mask
     return masks
 
 

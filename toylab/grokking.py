@@ -20,9 +20,10 @@ from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
+from toylab.bridge import init_like_hooked_transformer
 from toylab.data import ModularAdditionData
 from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
-from toylab.models import build_transformer, init_like_hooked_transformer
+from toylab.models import build_transformer
 from toylab.train import Run
 
 TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below change
@@ -66,7 +67,7 @@ def grokking_transformer(
             torch.randn(shape, generator=gen) / (p + 1 if name == "W_U" else d_model) ** 0.5
         ),
     )
-    for name, param in model.original_model.named_parameters():
+    for name, param in model.named_parameters():
         param.requires_grad_(not name.endswith("bias"))  # no biases: zero and frozen
     return model
 

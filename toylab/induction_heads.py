@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
-from toylab import exercises
+from toylab import bridge, exercises
 
 
 class SmearedKeys(nn.Module):
@@ -52,18 +52,12 @@ def add_smeared_keys(model: TransformerBridge, layer: int = 0) -> TransformerBri
     The smearing runs as a forward hook on the layer's key projection, so
     ``blocks.{layer}.attn.hook_k`` sees the smeared keys. Its ``alpha`` lives on the
     native model as ``smeared_keys_{layer}``, where the bridge's ``state_dict`` keeps
-    it: trained, saved and copied with the model. (Attached to the bridge's
-    ``hook_k`` it would be trained but left out of ``state_dict``.)
+    it: trained, saved and copied with the model (:func:`toylab.bridge.attach_to_keys`).
 
     Taught in: induction_heads §6.
     """
-    native = model.original_model
-    name = f"smeared_keys_{layer}"
-    if hasattr(native, name):
-        raise ValueError(f"layer {layer} already has smeared keys")
     smear = SmearedKeys(model.cfg.n_heads).to(model.cfg.device)
-    native.add_module(name, smear)
-    native.layers[layer].attn.k.original_component.register_forward_hook(smear)
+    bridge.attach_to_keys(model, layer, f"smeared_keys_{layer}", smear)  # raises if already there
     return model
 
 
@@ -72,9 +66,7 @@ def smear_gates(model: TransformerBridge, layer: int = 0) -> Tensor:
 
     Taught in: induction_heads §6.
     """
-    return (
-        torch.sigmoid(getattr(model.original_model, f"smeared_keys_{layer}").alpha).detach().cpu()
-    )
+    return torch.sigmoid(bridge.attached(model, f"smeared_keys_{layer}").alpha).detach().cpu()
 
 
 def ov_copying_score(W_E: Tensor, W_OV: Tensor, W_U: Tensor) -> float:

@@ -381,10 +381,9 @@ def head_masks(model: nn.Module, layer: int, head: int) -> dict[str, Tensor]:
             f"no head L{layer}H{head} in a model of {cfg.n_layers} layers x {cfg.n_heads} heads"
         )
     own = slice(head * cfg.d_head, (head + 1) * cfg.d_head)
-    native = getattr(model, "original_model", None)
-    if native is None:
-        raise ValueError("head_masks needs a TransformerBridge (it has no original_model)")
-    attn = native.layers[layer].attn  # the native projections q, k, v, o (nn.Linear)
+    if not hasattr(model, "blocks"):
+        raise ValueError("head_masks needs a TransformerBridge (it has no blocks)")
+    attn = model.blocks[layer].attn  # the projections q, k, v, o (each like an nn.Linear)
     name_of = {id(p): name for name, p in model.named_parameters()}  # names as the LLC sees them
     owned = [(getattr(attn, proj), kind) for proj in "qkv" for kind in ("weight", "bias")]
     masks = {}

@@ -113,5 +113,5 @@ def test_the_ranges_colab_installs_admit_the_locked_versions():
             f"{req} excludes the lock's {version}"
         )
     tl = next(r for r in deps if r.name == "transformer-lens")
-    # toylab.models patches 4.3's private internals: Colab must not take a 4.4 that CI never ran
+    # toylab.bridge patches 4.3's private internals: Colab must not take a 4.4 that CI never ran
     assert not tl.specifier.contains("4.4.0"), f"{tl} admits 4.4"

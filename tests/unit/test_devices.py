@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 import torch
+from torch import nn
 from torch._subclasses.fake_tensor import (
     DataDependentOutputException,
     FakeTensorDeviceMismatchError,
@@ -46,11 +47,12 @@ def elsewhere(*models):
     with FakeTensorMode(allow_non_fake_inputs=True), pytest.MonkeyPatch.context() as patch:
         patch.setattr(quantization, "unreadable_weight_reason", lambda weight: None)
         for model in models:
-            for module in model.modules():
-                for store in (module._parameters, module._buffers):
-                    for name, t in store.items():
-                        if t is not None:
-                            store[name] = torch.empty(t.shape, dtype=t.dtype, device=FAKE)
+            for module in model.modules():  # every tensor replaced by an empty one on FAKE
+                for name, p in list(module.named_parameters(recurse=False)):
+                    fake = torch.empty(p.shape, dtype=p.dtype, device=FAKE)
+                    setattr(module, name, nn.Parameter(fake, requires_grad=p.requires_grad))
+                for name, b in list(module.named_buffers(recurse=False)):
+                    module.register_buffer(name, torch.empty(b.shape, dtype=b.dtype, device=FAKE))
             if hasattr(model, "cfg"):  # TransformerLens creates some tensors on cfg.device
                 model.cfg.device = FAKE
         yield

@@ -8,7 +8,7 @@ import torch
 from exercise_checks import assert_check_tells_right_from_wrong
 from tiny import model, tokens
 
-from toylab import exercises
+from toylab import bridge, exercises
 from toylab import induction_heads as I
 from toylab import induction_task as task
 from toylab.heads import previous_token_scores
@@ -216,12 +216,12 @@ def test_smeared_keys_mix_each_key_with_the_previous_one():
     plain = model(n_layers=1)
     smeared = I.add_smeared_keys(copy.deepcopy(plain))
     assert "smeared_keys_0.alpha" in smeared.state_dict(), "saved, snapshotted, cached"
-    assert any(q is smeared.original_model.smeared_keys_0.alpha for q in smeared.parameters())
+    assert any(q is bridge.attached(smeared, "smeared_keys_0").alpha for q in smeared.parameters())
     t = tokens()
     _, raw = plain.run_with_cache(t)
     k = raw["blocks.0.attn.hook_k"]
     with torch.no_grad():
-        smeared.original_model.smeared_keys_0.alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
+        bridge.attached(smeared, "smeared_keys_0").alpha.copy_(torch.tensor([30.0, -30.0, 0.0]))
     assert torch.allclose(I.smear_gates(smeared), torch.tensor([1.0, 0.0, 0.5]), atol=1e-6)
     _, got = smeared.run_with_cache(t)
     ks = got["blocks.0.attn.hook_k"]

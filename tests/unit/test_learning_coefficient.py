@@ -32,9 +32,9 @@ def test_head_masks_own_one_head_and_nothing_else():
         assert sum(int(v.sum()) for v in masks.values()) == 3 * (d * D + d) + D * d
         name_of = {id(p): n for n, p in m.named_parameters()}
         attn = m.blocks[1].attn  # the bridge's public view of the same parameters
-        q = masks[name_of[id(attn.q.original_component.weight)]]
+        q = masks[name_of[id(attn.q.weight)]]
         assert q[h * d : (h + 1) * d].all() and q.sum() == d * D
-        o = masks[name_of[id(attn.o.original_component.weight)]]
+        o = masks[name_of[id(attn.o.weight)]]
         assert o[:, h * d : (h + 1) * d].all() and o.sum() == d * D
         for n, v in masks.items():
             assert not (union.get(n, torch.zeros_like(v)) & v).any(), "two heads share a weight"

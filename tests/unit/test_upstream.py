@@ -49,7 +49,7 @@ def copy_trains_without_touching_the_original(model) -> None:
     raises=RuntimeError,
     reason="TransformerLens 4.3: a deepcopied bridge's capture hooks still write into the "
     "original (docs/upstream/deepcopy-capture-hooks.md). If this passes, delete "
-    "toylab.models._deepcopy_with_own_hooks and ensemble.py's copy workaround.",
+    "toylab.bridge._deepcopy_with_own_hooks and ensemble.py's copy workaround.",
 )
 def test_canary_a_copied_bridge_leaves_the_original_alone():
     raw = raw_bridge()
@@ -65,7 +65,7 @@ def test_the_workaround_holds_for_toylabs_bridges():
     raises=AssertionError,
     reason="TransformerLens 4.3: a module added under a hook point is a parameter of the bridge "
     "but not in its state_dict (docs/upstream/state-dict-hook-point-parameters.md). If this "
-    "passes, induction_heads.add_smeared_keys may attach its module to hook_k directly.",
+    "passes, toylab.bridge.attach_to_keys may attach its module to hook_k directly.",
 )
 def test_canary_a_parameter_under_a_hook_point_is_saved():
     raw = raw_bridge()
@@ -82,7 +82,7 @@ def test_canary_a_parameter_under_a_hook_point_is_saved():
     raises=AssertionError,
     reason="TransformerLens 4.3: the bridge passes CPU tokens to weights on another device "
     "(docs/upstream/tokens-follow-the-weights.md). If this passes, delete "
-    "toylab.models._inputs_follow_the_weights.",
+    "toylab.bridge._inputs_follow_the_weights.",
 )
 def test_canary_tokens_meet_the_weights_on_their_device():
     raw = raw_bridge()
