@@ -122,7 +122,7 @@ run_full = train(
     name="he-square-all-pairs",
     config={"p": P, "width": WIDTH, "activation": "square", "v": 1},
 )
-net = run_full.cpu_model()
+net = run_full.model
 acc_full = run_full.metric("acc")
 print(
     f"trained in {run_full.seconds:.0f} s; accuracy 100% from step "
@@ -891,7 +891,7 @@ for s, r in runs.items():
         "unseen_end": float(un[-1]),
         # the unseen pairs (a, b) with a != b: the held-out pairs (a, a) stay wrong (below)
         "unseen_off_diagonal_end": accuracy(
-            r.cpu_model(), pairs_of(s)[1] & (x_all != y_all)
+            r.model, pairs_of(s)[1] & (x_all != y_all)
         ),
     }
 print(
@@ -1599,7 +1599,7 @@ groups = {"held out, a = b": [], "held out, a != b": [], "trained, a = b": []}
 for s, r in runs.items():
     train_mask = pairs_of(s)[0]
     with torch.no_grad():
-        wrong = r.cpu_model()(x_all, y_all).argmax(-1) != labels  # (529,)
+        wrong = r.model(x_all, y_all).argmax(-1) != labels  # (529,)
     for key, rows in [
         ("a = b", ~train_mask & diag),
         ("a != b", ~train_mask & ~diag),
@@ -1612,7 +1612,7 @@ for s, r in runs.items():
         if rows.any():
             groups[key].append(
                 gn.answer_votes(
-                    r.cpu_model(), x_all[rows], y_all[rows], labels[rows]
+                    r.model, x_all[rows], y_all[rows], labels[rows]
                 )
             )
 for key, (n_wrong, n) in counts_wrong.items():
@@ -1706,7 +1706,7 @@ no_decay = {
 }
 effect = {}
 for s in SEEDS:
-    i, off_model = at(ends[s]), no_decay[s].cpu_model()
+    i, off_model = at(ends[s]), no_decay[s].model
     on = float(runs[s].metric("unseen_acc")[runs[s].metric("step") == ends[s]][0])
     off = float(no_decay[s].metric("unseen_acc")[-1])
     _, unseen = pairs_of(s)
@@ -1770,7 +1770,7 @@ hits = {
 }
 won_cos, all_cos = [], []
 for r in runs.values():
-    init, won = r.state_at(0), gn.neuron_waves(r.cpu_model().theta).freq
+    init, won = r.state_at(0), gn.neuron_waves(r.model.theta).freq
     sc = lottery_scores(init["theta"], init["xi"])
     a0 = gn.neuron_waves(init["theta"]).power.sqrt()
     b0 = gn.neuron_waves(init["xi"]).power.sqrt()
@@ -2019,7 +2019,7 @@ for s in SEEDS:
 
 # %%
 for s, r in runs.items():
-    theta_g, xi_g = r.cpu_model().theta.detach(), r.cpu_model().xi.detach()
+    theta_g, xi_g = r.model.theta.detach(), r.model.xi.detach()
     w_in_g, w_out_g = gn.neuron_waves(theta_g), gn.neuron_waves(xi_g)
     same_g = float((w_in_g.freq == w_out_g.freq).float().mean())
     cos_g = float(misalignment(theta_g, xi_g).cos().mean())
@@ -2064,7 +2064,7 @@ for s, r in runs.items():
 
 # %%
 run_grok = runs[SEED]
-final_freq = gn.neuron_waves(run_grok.cpu_model().theta).freq
+final_freq = gn.neuron_waves(run_grok.model.theta).freq
 grok_order = torch.argsort(final_freq)
 view_steps = [int(t) for t in snap_steps[::2]]
 snap_share = {}

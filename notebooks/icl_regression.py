@@ -320,7 +320,7 @@ run1 = train(
     name="icl-lsa-1",
     config=LSA_CONFIG,
 )
-lsa = run1.model.cpu()
+lsa = run1.model
 mse_lsa = icl.mse(lsa, test)
 print(
     f"trained in {run1.seconds:.0f} s; test MSE: trained LSA {mse_lsa:.4f}, "
@@ -743,7 +743,7 @@ run2 = train(
     name="icl-lsa-2",
     config=LSA_CONFIG,
 )
-deep = [run2.model.member(i).cpu() for i in range(DEEP_SEEDS)]
+deep = [run2.model.member(i) for i in range(DEEP_SEEDS)]
 best = int(np.argmin([icl.mse(m, eval_tasks) for m in deep]))  # held-out, not test
 lsa2 = deep[best]
 print(f"{DEEP_SEEDS} seeds trained together in {run2.seconds:.0f} s")
@@ -1010,7 +1010,7 @@ for h, n_seeds in SEEDS.items():
         name=f"icl-softmax-{h}heads",
         config={"task": "icl-regression-noisy", "d": D_S, "n_ctx": N_S, "v": 1},
     )
-    soft[h] = [run.model.member(i).cpu() for i in range(n_seeds)]
+    soft[h] = [run.model.member(i) for i in range(n_seeds)]
     print(f"H = {h}: {n_seeds} seeds trained together in {run.seconds:.0f} s")
 
 # %% [markdown]
@@ -1607,7 +1607,7 @@ run_a = train(
     name="icl-lsa-aniso",
     config={**LSA_CONFIG, "x_cov": "0.5^|i-j|"},
 )
-lsa_a = run_a.model.cpu()
+lsa_a = run_a.model
 gamma_lsa = icl.lsa_preconditioner(lsa_a)
 COV_S = icl.power_covariance(D_S, 0.5)
 gamma_star_s = icl.optimal_preconditioner(COV_S, N_S)
@@ -1632,7 +1632,7 @@ run_sa = train(
         "x_cov": "0.5^|i-j|",
     },
 )
-soft_a = [run_sa.model.member(i).cpu() for i in range(4)]
+soft_a = [run_sa.model.member(i) for i in range(4)]
 print(
     f"trained in {run_a.seconds:.0f} s (linear) and {run_sa.seconds:.0f} s (softmax)"
 )

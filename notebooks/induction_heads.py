@@ -188,7 +188,7 @@ print(
 run2 = train_model(
     "induction-2layer", build_transformer(model_config(2), seed=SEED), seed=SEED
 )
-model2 = run2.cpu_model()
+model2 = run2.model
 steps = run2.metric("step")
 icl2 = run2.metric("icl")
 
@@ -1174,7 +1174,7 @@ run_clamp = train_model(
 icl_clamp = run_clamp.metric("icl")
 prefix_clamp = best(run_clamp, "prefix", 1)
 start_clamp, end_clamp = phase_change(prefix_clamp)
-unclamped = scores(run_clamp.cpu_model())["icl"]
+unclamped = scores(run_clamp.model)["icl"]
 
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.plot(steps, icl2, label="free")

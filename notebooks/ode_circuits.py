@@ -302,7 +302,7 @@ run = train(
         v=1,
     ),
 )
-model = run.cpu_model()
+model = run.model
 print(f"trained in {run.seconds:.0f} s")
 
 # %% [markdown]

@@ -6,7 +6,8 @@ rename) behind a header holding the SHA-256 of the payload, so a truncated or
 corrupted file is detected on load instead of being used.
 
 The location is ``$TOYLAB_CACHE`` if set, else ``$XDG_CACHE_HOME/toylab``,
-else ``~/.cache/toylab``. Used by :func:`toylab.train.train`.
+else ``~/.cache/toylab``. :func:`memoize` is the one lookup: :func:`toylab.train.train`
+and :func:`toylab.learning_coefficient.estimate_llc` both go through it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +111,49 @@ def load_verified(path: Path) -> Any:
         return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # a valid checksum over an unreadable pickle
         raise CorruptCacheEntry(f"{path}: cannot be unpickled: {err}") from None
+
+
+def load_entry(path: Path, spec: dict) -> dict | None:
+    """The entry at ``path`` if it was made from ``spec``; None if it is missing.
+
+    A damaged entry, or one made from another spec, is deleted with a warning (it
+    would be recomputed under the same name), and None returned.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
+    try:
+        entry = load_verified(path)
+    except FileNotFoundError:
+        return None
+    except CorruptCacheEntry as err:
+        reason = str(err)
+    else:
+        if isinstance(entry, dict) and entry.get("spec") == spec:
+            return entry
+        reason = "it was made from a different config"
+    warnings.warn(  # stacklevel: the caller of train or estimate_llc
+        f"ignoring cache entry {path}: {reason}; computing it again", RuntimeWarning, stacklevel=4
+    )
+    path.unlink(missing_ok=True)
+    return None
+
+
+def memoize(
+    path: Path, spec: dict, compute: Callable[[], dict], use_cache: bool = True
+) -> tuple[dict, bool]:
+    """``(result, from_cache)``: the result cached at ``path`` for ``spec``, or ``compute()``'s.
+
+    ``compute()`` returns a dict of what to keep (tensors and plain data: entries load
+    with ``weights_only``); it is saved as ``{"spec": spec, **result}`` so a later call
+    with the same spec loads it. ``use_cache=False`` computes without reading or writing.
+
+    Taught in: grokking §3; used in every chapter, through ``train.train``.
+    """
+    if use_cache and (entry := load_entry(path, spec)) is not None:
+        return {k: v for k, v in entry.items() if k != "spec"}, True
+    result = compute()
+    if "spec" in result:
+        raise ValueError("a cached result cannot hold a key named 'spec'")
+    if use_cache:
+        save_atomic(path, {"spec": spec, **result})
+    return result, False

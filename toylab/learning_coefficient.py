@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from toylab import cache
 from toylab.train import default_device, move_quietly
 
-FORMAT = 1  # bump when what a cached estimate holds changes
+FORMAT = 2  # bump when what a cached estimate holds changes (2: cache.memoize's layout)
 
 
 @dataclass(frozen=True)
@@ -183,8 +183,6 @@ def estimate_llc(
 
     Taught in: learning_coefficient §1.
     """
-    from devinterp.slt.llc import llc
-
     n, b = len(tokens), settings.batch_size
     if n % b or (settings.num_draws * b) % n:
         raise ValueError(
@@ -217,18 +215,16 @@ def estimate_llc(
         "device": device.type,
     }
     path = cache.cache_dir() / "llc" / f"{cache.config_hash(spec)}.pt"
-    if use_cache:
-        try:
-            entry = cache.load_verified(path)
-            if entry["spec"] == spec:
-                return _from_entry(entry["result"], settings)
-        except FileNotFoundError:
-            pass
-        except cache.CorruptCacheEntry as err:
-            warnings.warn(
-                f"ignoring cache entry {path}: {err}; sampling again", RuntimeWarning, stacklevel=2
-            )
+    sample = functools.partial(_sample, model, tokens, settings, masks, loss, device)
+    result, _ = cache.memoize(path, spec, sample, use_cache)
+    return _from_entry(result, settings)
 
+
+def _sample(model, tokens, settings, masks, loss, device) -> dict:
+    """Run devinterp's chains (:func:`estimate_llc` checked the inputs); what the cache keeps."""
+    from devinterp.slt.llc import llc
+
+    n, b = len(tokens), settings.batch_size
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, _same_random_state(), _quiet_devinterp():
         with warnings.catch_warnings(record=True) as caught:
@@ -260,16 +256,12 @@ def estimate_llc(
             f"localization={settings.localization} ({failed[0] if failed else 'non-finite loss'}): "
             "lower the step size or raise the localization"
         )
-    result = {  # tensors, not arrays: the cache loads with torch.load(weights_only=True)
+    return {  # tensors, not arrays: the cache loads with torch.load(weights_only=True)
         "llc_per_chain": torch.from_numpy(per_chain),
         "loss_trace": torch.from_numpy(trace),
         "init_loss": init_loss,
         "seconds": time.perf_counter() - t0,
     }
-    if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cache.save_atomic(path, {"spec": spec, "result": result})
-    return _from_entry(result, settings)
 
 
 def _from_entry(result: dict, settings: SGLDSettings) -> LLCEstimate:

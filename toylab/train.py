@@ -21,7 +21,6 @@ import io
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +153,10 @@ def default_device() -> torch.device:
 class Run:
     """A finished training run: metrics over training, snapshots, the final model.
 
+    ``run.model`` is the trained model, on the CPU wherever it was trained (``train``
+    moves it back): the one way to get it. ``run.model_at(step)`` is a copy at a
+    snapshot. An analysis that needs another device moves a copy, never ``run.model``.
+
     Taught in: grokking §3 (what ``train`` returns); used in every chapter.
     """
 
@@ -193,11 +196,6 @@ class Run:
         move_quietly(model, torch.device("cpu"))
         model.load_state_dict(self.state_at(step))
         return model
-
-    def cpu_model(self) -> nn.Module:
-        """The final model, moved to the CPU for analysis (quietly, also for TransformerLens models)."""
-        move_quietly(self.model, torch.device("cpu"))
-        return self.model
 
 
 def move_quietly(model: nn.Module, device: torch.device) -> None:
@@ -272,28 +270,6 @@ def run_spec(
     }
 
 
-def _warn_and_drop(path: Path, reason: str) -> None:
-    warnings.warn(
-        f"ignoring cache entry {path}: {reason}; training again", RuntimeWarning, stacklevel=3
-    )
-    path.unlink(missing_ok=True)
-
-
-def _load_entry(path: Path, spec: dict) -> dict | None:
-    """A cache entry for ``spec``, or None if it is missing, damaged or for another spec."""
-    try:
-        entry = cache.load_verified(path)
-    except FileNotFoundError:
-        return None
-    except cache.CorruptCacheEntry as err:
-        _warn_and_drop(path, str(err))
-        return None
-    if not isinstance(entry, dict) or entry.get("spec") != spec:
-        _warn_and_drop(path, "it was made from a different config")
-        return None
-    return entry
-
-
 # --- the loop -----------------------------------------------------------------------------------
 
 
@@ -353,7 +329,7 @@ def _log(model, history, step, loss, evaluate) -> None:
 
 def _resume(path: Path, spec: dict, model, opt, sched, gen: torch.Generator, name: str) -> _State:
     """Load the checkpoint at ``path`` into the model, optimiser, schedule and generators, if there is one."""
-    ckpt = _load_entry(path, spec)
+    ckpt = cache.load_entry(path, spec)
     if ckpt is None:
         return _State()
     model.load_state_dict(ckpt["model"])
@@ -488,25 +464,21 @@ def train(
     spec = run_spec(model, data, cfg, name, config, device)  # 1. the cache key
     path = cache.cache_dir() / f"{name}-{cache.config_hash(spec)}"
     move_quietly(model, device)
-    entry = _load_entry(path / "run.pt", spec) if use_cache else None
-    from_cache = entry is not None
-    if from_cache:  # 2. a finished run: load it
-        model.load_state_dict(entry["final"])
-        print(f"[toylab] {name}: loaded from cache {path} (trained in {entry['seconds']:.0f} s)")
-    else:  # 3. resume or start, and loop; 4. save
-        ckpt = path / "checkpoint.pt" if use_cache else None
+    ckpt = path / "checkpoint.pt" if use_cache else None
+
+    def fit() -> dict:  # 3. resume or start, and loop
         state = _fit(model, _batches(data, cfg, device), loss_fn, cfg, evaluate, name, spec, ckpt)
         final = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        entry = {
-            "spec": spec,
-            "history": state.history,
-            "snapshots": state.snapshots,
-            "final": final,
-            "seconds": state.seconds,
-        }
-        if ckpt:
-            cache.save_atomic(path / "run.pt", entry)
-            ckpt.unlink(missing_ok=True)
+        return dict(
+            history=state.history, snapshots=state.snapshots, final=final, seconds=state.seconds
+        )
+
+    entry, from_cache = cache.memoize(path / "run.pt", spec, fit, use_cache)  # 2. or load; 4. save
+    if from_cache:
+        model.load_state_dict(entry["final"])
+        print(f"[toylab] {name}: loaded from cache {path} (trained in {entry['seconds']:.0f} s)")
+    elif ckpt:
+        ckpt.unlink(missing_ok=True)  # the finished run is saved
     move_quietly(model, torch.device("cpu"))  # analyses run on the CPU
     torch.manual_seed(cfg.seed)  # the same global generator after a cold run and a cached one
     return Run(

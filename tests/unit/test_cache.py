@@ -43,3 +43,34 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
     monkeypatch.delenv("TOYLAB_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.cache_dir() == tmp_path / "xdg" / "toylab"
+
+
+def test_memoize_computes_once_per_spec_and_recomputes_a_damaged_entry(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": torch.tensor([float(len(calls))])}
+
+    path, spec = tmp_path / "e.pt", {"a": 1}
+    first, hit = cache.memoize(path, spec, compute)
+    assert not hit and calls == [1]
+    again, hit = cache.memoize(path, spec, compute)
+    assert hit and calls == [1] and torch.equal(again["x"], first["x"]) and "spec" not in again
+    with pytest.warns(RuntimeWarning, match="different config"):
+        _, hit = cache.memoize(path, {"a": 2}, compute)  # same file, another spec
+    assert not hit and calls == [1, 1]
+    path.write_bytes(path.read_bytes()[:-3])  # truncated
+    with pytest.warns(RuntimeWarning, match="checksum"):
+        _, hit = cache.memoize(path, {"a": 2}, compute)
+    assert not hit and len(calls) == 3
+
+
+def test_memoize_without_the_cache_neither_reads_nor_writes(tmp_path):
+    path = tmp_path / "e.pt"
+    cache.memoize(path, {"a": 1}, lambda: {"x": 1})
+    out, hit = cache.memoize(path, {"a": 1}, lambda: {"x": 2}, use_cache=False)
+    assert out == {"x": 2} and not hit
+    assert cache.memoize(path, {"a": 1}, lambda: {"x": 3}) == ({"x": 1}, True)
+    cache.memoize(tmp_path / "f.pt", {}, lambda: {"x": 1}, use_cache=False)
+    assert not (tmp_path / "f.pt").exists()
