@@ -3,6 +3,7 @@ import pytest
 import torch
 from exercise_checks import assert_check_tells_right_from_wrong
 
+from toylab import hooks
 from toylab import induction_task as task
 from toylab import repeated_data as rd
 from toylab.ensemble import Ensemble
@@ -173,3 +174,67 @@ def test_exercise_rise():
         lambda c: float(max(c[-1] - c.min(), 0)),  # only at the end: misses an undone rise
         rd.exercise_cases("rise"),
     )
+
+
+def train_alone(members, e, steps, d_model, fwd_hooks=()):
+    """Member e of a sweep trained by itself, by hand: its own model (its seed, the induction
+    model at width d_model), Adam at the chapter's rate, on row e of the sweep's batches drawn
+    from a generator seeded with the seed, the mean next-token loss, with fwd_hooks on."""
+    cfg = dict(task.model_config(2), d_model=d_model, d_head=d_model // task.N_HEADS)
+    model = build_transformer(cfg, seed=members[e].seed)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=task.LR)
+    sample, gen = rd.sampler(members), torch.Generator().manual_seed(members[e].seed)
+    for step in range(steps):
+        (batch,) = sample(gen, step)
+        with model.hooks(fwd_hooks=list(fwd_hooks)):
+            loss = task.per_token_loss(model(batch[e]), batch[e]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def assert_same_weights(swept, alone):
+    """The same weights up to float rounding, but for the key biases: they shift every score
+    of a query alike, so their true gradient is 0 and Adam turns rounding noise into steps
+    (~1e-5 apart between a vmapped and a plain model)."""
+    swept = swept.state_dict()
+    for name, value in alone.state_dict().items():
+        if not name.endswith("attn.k.bias"):
+            torch.testing.assert_close(
+                swept[name], value, atol=1e-6, rtol=1e-5, msg=lambda m, name=name: f"{name}: {m}"
+            )
+
+
+SWEEP = [rd.Member(0, 0), rd.Member(4, 0), rd.Member(4, 0, "random", stop_at=2)]
+
+
+def test_train_sweep_trains_every_member_as_if_alone():
+    """Each member of a sweep ends with the weights of its own model trained alone on its
+    own rows of the batches (Ensemble: each member's gradient is its own), and its logged
+    pool loss is that model's loss on its pool (the control's: the first 64 test sequences)."""
+    run = rd.train_sweep(SWEEP, steps=3, d_model=8, log_every=3)
+    assert run.metric("step").tolist() == [0, 3]
+    for e, member in enumerate(SWEEP):
+        alone = train_alone(SWEEP, e, steps=3, d_model=8)
+        assert_same_weights(run.model.member(e), alone)
+        pool = rd.make_pool(member)
+        rows = rd.TEST_TOKENS[:64] if pool is None else pool[torch.arange(64) % len(pool)]
+        with torch.no_grad():
+            pool_loss = task.per_token_loss(alone(rows), rows).mean().item()
+        assert run.metric(f"pool {e}")[-1] == pytest.approx(pool_loss, abs=1e-5)
+
+
+def test_train_sweep_trains_and_scores_with_its_hooks():
+    """A clamp of head L0H0 to the previous-token pattern acts in training (the weights are
+    those of each member trained alone under the clamp, not without it) and in scoring: the
+    best previous-token score in layer 0 is the clamped head's, exactly 1, at every log."""
+    members, clamp = SWEEP[:2], [hooks.clamp_pattern(0, 0)]
+    run = rd.train_sweep(members, steps=2, d_model=8, log_every=2, fwd_hooks=clamp)
+    for e in range(2):
+        model = run.model.member(e)
+        assert run.metric(f"prev {e}").tolist() == [1.0, 1.0]
+        assert rd.best_head_scores(model)["prev"] < 0.5  # unclamped: about 0.1
+        assert_same_weights(model, train_alone(members, e, 2, 8, clamp))
+        unclamped = train_alone(members, e, 2, 8)
+        assert (model.embed.W_E - unclamped.embed.W_E).abs().max() > 1e-4
