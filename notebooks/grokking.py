@@ -61,8 +61,8 @@ import torch
 
 from toylab import claims, exercises, grokking, plotting
 from toylab.data import modular_addition_data
-from toylab.fourier import fourier_2d, fourier_basis
-from toylab.grokking import grokking_transformer
+from toylab.fourier import fourier_basis
+from toylab.grokking import fourier_2d, grokking_transformer
 from toylab.train import TrainConfig, snapshot_schedule, train
 
 plotting.use_book_style()
@@ -209,7 +209,7 @@ steps = run.metric("step")
 phases = grokking.find_phases(run)
 
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.6))
-plotting.plot_curves(
+grokking.plot_curves(
     steps,
     {
         "train": run.metric("train_loss"),
@@ -221,7 +221,7 @@ plotting.plot_curves(
     phases=phases.as_dict(),
     ax=ax_loss,
 )
-plotting.plot_curves(
+grokking.plot_curves(
     steps,
     {
         "train": run.metric("train_acc"),
@@ -243,7 +243,7 @@ fig.suptitle(
     fontsize=10,
 )
 fig.tight_layout()
-plotting.glue_figure("front_grokking", fig)  # the book's front page shows it
+grokking.glue_figure("front_grokking", fig)  # the book's front page shows it
 
 # %% [markdown]
 # Two things to see. First, the delay: the training set is fitted almost at once
@@ -1156,7 +1156,7 @@ claims.claim(
 measures = grokking.progress_measures(run, data, key_freqs)
 spans = phases.as_dict()
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-plotting.plot_curves(
+grokking.plot_curves(
     measures.steps,
     {
         "train": measures.train_loss,
@@ -1169,14 +1169,14 @@ plotting.plot_curves(
     phases=spans,
     ax=axes[0],
 )
-plotting.plot_curves(
+grokking.plot_curves(
     measures.steps,
     {"Gini of $W_E$": measures.gini_W_E, "Gini of $W_L$": measures.gini_W_L},
     ylabel="Gini coefficient",
     phases=spans,
     ax=axes[1],
 )
-plotting.plot_curves(
+grokking.plot_curves(
     measures.steps,
     {"sum of squared weights": measures.weight_norm},
     ylabel="total squared weights",
@@ -1393,7 +1393,7 @@ plotting.snapshot_view(draw, run.snapshot_steps, figsize=(9, 3))
 #                    evaluate=grokking.evaluator(data), name="grokking-wd0")
 #    print(grokking.find_phases(run_wd0))  # boundaries it never reached are None
 #    wd0 = grokking.progress_measures(run_wd0, data, key_freqs)
-#    plotting.plot_curves(wd0.steps, {"test": wd0.test_loss, "excluded": wd0.excluded_loss},
+#    grokking.plot_curves(wd0.steps, {"test": wd0.test_loss, "excluded": wd0.excluded_loss},
 #                         ylabel="loss", logy=True)
 #    ```
 #    What happens to the excluded loss?

@@ -368,7 +368,7 @@ misalignment = exercises.check(
     my_misalignment,
     gn.phase_misalignment,
     gn.exercise_cases("misalignment"),
-    exercises.compare_angles,
+    gn.compare_angles,
 )
 
 # %% [markdown]
@@ -386,10 +386,7 @@ cases = gn.exercise_cases("misalignment")
 claims.exact(
     "the solution to exercise 3 (the misalignment) is right",
     *exercises.passes(
-        misalignment_solution,
-        gn.phase_misalignment,
-        cases,
-        exercises.compare_angles,
+        misalignment_solution, gn.phase_misalignment, cases, gn.compare_angles
     ),
 )
 
@@ -1611,9 +1608,7 @@ for s, r in runs.items():
     ):
         if rows.any():
             groups[key].append(
-                gn.answer_votes(
-                    r.model, x_all[rows], y_all[rows], labels[rows]
-                )
+                gn.answer_votes(r.model, x_all[rows], y_all[rows], labels[rows])
             )
 for key, (n_wrong, n) in counts_wrong.items():
     print(

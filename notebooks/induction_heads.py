@@ -141,7 +141,7 @@ print("predictable targets:", predictable[0].int().tolist())
 # **bag-of-tokens** predictor (`task.bag_of_tokens_null`) is the null for an ICL
 # score. A sharper rule ranks the right token first without an induction head: in
 # a block repeated from the start of a sequence, the next token is always the one
-# seen *least recently* (`task.recency_null`). That is why the copy accuracy is
+# seen *least recently* (`ind.recency_null`). That is why the copy accuracy is
 # measured after filler tokens the block does not share: there the least recent
 # token is always filler, the rule is never right, and the bag ranks the right
 # token first one time in 16.
@@ -156,7 +156,7 @@ BAG = task.bag_of_tokens_null(test_tokens, PERIOD, N_VOCAB)
 copy_set = (task.COPY_TOKENS, PERIOD, task.COPY_OFFSET)  # filler, then the block x3
 COPY_NULL = max(
     task.bag_of_tokens_null(copy_set[0], PERIOD, N_VOCAB, task.COPY_OFFSET)["copy"],
-    task.recency_null(*copy_set),
+    ind.recency_null(*copy_set),
 )
 print(f"prefix-matching score of evenly spread attention: {CHANCE:.2f}")
 print(
@@ -164,8 +164,8 @@ print(
     f"{math.log(N_VOCAB):.2f})"
 )
 print(
-    f"least recently seen token: ranks the right one first {task.recency_null(test_tokens, PERIOD):.0%} "
-    f"of the time on Olsson's sequences, {task.recency_null(*copy_set):.0%} after the filler"
+    f"least recently seen token: ranks the right one first {ind.recency_null(test_tokens, PERIOD):.0%} "
+    f"of the time on Olsson's sequences, {ind.recency_null(*copy_set):.0%} after the filler"
 )
 print(
     f"copy accuracy without an induction head (the better of the two rules): {COPY_NULL:.3f}"
@@ -826,12 +826,10 @@ with torch.no_grad():
     icl_clean = icl_of_logits(model2(test_tokens))
     ablations = {
         "induction head(s), patterns kept": icl_of_logits(
-            hooks.pattern_preserving_ablation(
-                model2, test_tokens, 1, induction_heads
-            )
+            ind.pattern_preserving_ablation(model2, test_tokens, 1, induction_heads)
         ),
         "previous-token heads, patterns kept": icl_of_logits(
-            hooks.pattern_preserving_ablation(model2, test_tokens, 0, prev_heads)
+            ind.pattern_preserving_ablation(model2, test_tokens, 0, prev_heads)
         ),
         "previous-token heads, plain": icl_of_logits(
             model2.run_with_hooks(
@@ -868,7 +866,7 @@ for name, value in ablations.items():
 # write from the input of the layer-1 *keys* only, leaving the residual stream,
 # the queries and the values as they are (each of the three has its own
 # projection, whose input has its own hook, `blocks.1.attn.k.hook_in`;
-# `hooks.path_ablation` edits it). Then the same for the queries alone, and the
+# `ind.path_ablation` edits it). Then the same for the queries alone, and the
 # values alone:
 
 # %%
@@ -876,7 +874,7 @@ with torch.no_grad():
     by_path = {
         into: 1
         - icl_of_logits(
-            hooks.path_ablation(model2, test_tokens, 0, prev_heads, into=into[0])
+            ind.path_ablation(model2, test_tokens, 0, prev_heads, into=into[0])
         )
         / icl_clean
         for into in ("keys", "queries", "values")

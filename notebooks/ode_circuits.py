@@ -1058,7 +1058,7 @@ claims.exact(
 # towards copying, and patching in the head outputs from a trajectory of *another*
 # system $A'$ should make it predict $G_{A'}\, y_T$ instead of $G_A\, y_T$.
 # *Mean-ablation* replaces a head's output by its mean over the test sequences
-# (`hooks.mean_heads`), erasing what it says about this trajectory; *zero-ablation*,
+# (`ode.mean_heads`), erasing what it says about this trajectory; *zero-ablation*,
 # shown too, feeds LayerNorm a value the head never produces.
 
 # %%
@@ -1068,7 +1068,7 @@ with torch.no_grad():
     )
 mean_z = [z_cache[f"blocks.{layer}.attn.hook_z"].mean(0) for layer in LAYERS]
 ablations = {
-    "mean": lambda layer, heads: hooks.mean_heads(layer, heads, mean_z[layer]),
+    "mean": lambda layer, heads: ode.mean_heads(layer, heads, mean_z[layer]),
     "zero": hooks.zero_heads,
 }
 ablated = {kind: {} for kind in ablations}

@@ -132,23 +132,3 @@ def check(
         return fn
     print(f"{message} The chapter goes on with the book's version; fill in yours and re-run.")
     return reference
-
-
-def compare_angles(got: Any, want: Any, atol: float = 1e-4) -> str | None:
-    """Like :func:`compare` for angles: equal when they differ by a multiple of 2π.
-
-    Taught in: grokking_network §1, through ``check``.
-    """
-    problem = compare(got, want, atol=float("inf"))  # shapes and types only
-    if problem:
-        return problem
-    g = torch.as_tensor(np.asarray(got.detach().cpu() if isinstance(got, Tensor) else got))
-    w = torch.as_tensor(np.asarray(want.detach().cpu() if isinstance(want, Tensor) else want))
-    diff = torch.remainder(g.double() - w.double() + np.pi, 2 * np.pi) - np.pi
-    if (diff.abs() > atol).any():
-        i = int(diff.abs().flatten().argmax())
-        return (
-            f"expected the angle {w.flatten()[i].item():.4f} (mod 2π), "
-            f"got {g.flatten()[i].item():.4f}"
-        )
-    return None

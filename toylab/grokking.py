@@ -2,9 +2,11 @@
 
 Everything here follows Nanda et al. (2023) and the exact definitions in the
 book's notes (``shared/papers.md`` section 1a). The toolbox of the chapter
-``notebooks/grokking.py``: its model, loss and metrics, the Fourier analyses,
-the progress measures and phases, the exercise check. The task's data is in
-:mod:`toylab.data` (the next chapter uses it too).
+``notebooks/grokking.py``: its model, loss and metrics, the Fourier analyses
+(the basis itself, which the next chapter uses too, is :mod:`toylab.fourier`), the
+progress measures and phases, the exercise check, its training curves and the figure
+the front page shows. The task's data is in :mod:`toylab.data` (the next chapter uses
+it too).
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ import copy
 import math
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
 from toylab.bridge import init_like_hooked_transformer
 from toylab.data import ModularAdditionData
-from toylab.fourier import fourier_2d, fourier_basis, frequency_norms, gini, row_frequencies
+from toylab.fourier import fourier_basis
 from toylab.models import build_transformer
+from toylab.plotting import shade_phases
 from toylab.train import Run
 
 TASK_VERSION = "modular-addition/1"  # bump when the loss or metrics below change
@@ -138,6 +144,60 @@ def all_logits(model: nn.Module, data: ModularAdditionData) -> Tensor:
     with torch.no_grad():
         logits = logits_at_equals(model, data.inputs.to(device)).double().cpu()
     return logits.reshape(data.p, data.p, data.p)
+
+
+def row_frequencies(p: int) -> Tensor:
+    """The frequency k of each row of ``toylab.fourier.fourier_basis(p)`` (0 for the constant).
+
+    Taught in: grokking §4.1, through ``frequency_share``.
+    """
+    return (torch.arange(p) + 1) // 2
+
+
+def frequency_norms(coefs: Tensor) -> Tensor:
+    """Squared norm per frequency of Fourier coefficients along dim 0.
+
+    Args:
+        coefs: (p, ...) coefficients in the basis of :func:`toylab.fourier.fourier_basis`.
+
+    Returns:
+        (p//2 + 1,) squared norms: entry 0 is the constant, entry k sums the
+        cos k and sin k rows over every other axis.
+
+    Taught in: grokking §4.1, through ``frequency_share``.
+    """
+    p = coefs.shape[0]
+    sq = coefs.reshape(p, -1).pow(2).sum(dim=1)
+    return torch.zeros(p // 2 + 1).index_add_(0, row_frequencies(p), sq.float().cpu())
+
+
+def fourier_2d(grid: Tensor) -> Tensor:
+    """2-D Fourier transform of a (p, p, ...) grid over (a, b).
+
+    Entry [i, j] of the result is the coefficient of ``basis[i] ⊗ basis[j]``.
+
+    Taught in: grokking §4.1, through ``neuron_frequencies``.
+    """
+    basis, _ = fourier_basis(grid.shape[0])
+    basis = basis.to(grid.device, grid.dtype)
+    return torch.einsum("ia,jb,ab...->ij...", basis, basis, grid)
+
+
+def gini(x: Tensor) -> float:
+    """Gini coefficient of a vector of non-negative values (Hurley & Rickard 2009).
+
+    Sort x ascending; G = 1 - 2 Σ_i (x_i / ‖x‖₁) (N - i + 1/2) / N with
+    i = 1..N. It is 0 for a constant vector and approaches 1 when one entry
+    holds all the mass.
+
+    Taught in: grokking §6, through ``progress_measures``.
+    """
+    x = x.detach().flatten().double().abs().sort().values
+    n, total = x.numel(), x.sum()
+    if n == 0 or total == 0:
+        raise ValueError("gini needs a non-empty vector with a non-zero entry")
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    return float(1 - 2 * ((x / total) * (n - i + 0.5) / n).sum())
 
 
 def frequency_share(W: Tensor) -> Tensor:
@@ -555,3 +615,48 @@ def exercise_cases(name: str = "clock", seed: int = 0) -> list[exercises.Case]:
         exercises.Case("0 and p - 1, one frequency", (edge, edge.flip(0), [1], 31)),
         exercises.Case("p = 59, four frequencies", (a + b, a, [1, 19, 24, 27], 59)),
     ]
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def plot_curves(
+    steps: np.ndarray,
+    curves: dict[str, np.ndarray],
+    *,
+    ylabel: str,
+    logy: bool = False,
+    phases: dict[str, tuple[float, float]] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Several curves against training steps on one axis (log-scaled steps).
+
+    Taught in: grokking §3.
+    """
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    for label, values in curves.items():
+        ax.plot(np.maximum(steps, 1), values, label=label)
+    if phases:
+        shade_phases(ax, phases)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=9)
+    return ax
+
+
+def glue_figure(key: str, fig: Figure) -> None:
+    """Store ``fig`` under ``key`` for another page of the book to show (myst-nb's glue).
+
+    The chapter still shows the figure as usual. Outside a book build (Colab, an editor without
+    myst-nb) this does nothing.
+
+    Taught in: grokking §3, whose training curves the front page shows.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    glue(key, fig, display=False)

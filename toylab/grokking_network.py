@@ -17,12 +17,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from toylab import exercises
+from toylab.exercises import compare
 from toylab.fourier import fourier_basis
 from toylab.models import ModularMLP
 
@@ -187,6 +189,26 @@ def read_wave(w: Tensor, k: int) -> tuple[float, float]:
     return float(torch.sqrt(c**2 + s**2)), float(torch.atan2(-s, c))
 
 
+def compare_angles(got: Any, want: Any, atol: float = 1e-4) -> str | None:
+    """Like :func:`toylab.exercises.compare` for angles: equal when they differ by a multiple of 2π.
+
+    Taught in: grokking_network §1, through ``check``.
+    """
+    problem = compare(got, want, atol=float("inf"))  # shapes and types only
+    if problem:
+        return problem
+    g = torch.as_tensor(np.asarray(got.detach().cpu() if isinstance(got, Tensor) else got))
+    w = torch.as_tensor(np.asarray(want.detach().cpu() if isinstance(want, Tensor) else want))
+    diff = torch.remainder(g.double() - w.double() + np.pi, 2 * np.pi) - np.pi
+    if (diff.abs() > atol).any():
+        i = int(diff.abs().flatten().argmax())
+        return (
+            f"expected the angle {w.flatten()[i].item():.4f} (mod 2π), "
+            f"got {g.flatten()[i].item():.4f}"
+        )
+    return None
+
+
 def compare_wave(got, want) -> str | None:
     """An exercise comparison for ``read_wave``: amplitudes as numbers, phases as angles.
 
@@ -194,7 +216,7 @@ def compare_wave(got, want) -> str | None:
     """
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         return f"return a pair (alpha, phi), got {got!r}"[:100]
-    return exercises.compare(got[0], want[0], atol=1e-3) or exercises.compare_angles(
+    return exercises.compare(got[0], want[0], atol=1e-3) or compare_angles(
         got[1], want[1], atol=1e-3
     )
 

@@ -5,21 +5,53 @@ Attention patterns follow TransformerLens: ``pattern[batch, head, query, key]``
 head's OV circuit is W_OV = W_V W_O and its QK circuit W_QK = W_Q W_Kᵀ, both
 (d_model, d_model).
 
-The toolbox of the chapter ``notebooks/induction_heads.py``: its one-layer control's
-smeared keys, the head scores only it reads, and its exercise check. The task itself
-(data, model, training run, ICL and prefix-matching scores), which the
-learning-coefficient chapter shares, is in :mod:`toylab.induction_task`;
-interventions are in :mod:`toylab.hooks`, the previous-token score (the ODE chapter
-reads it too) in :mod:`toylab.heads`.
+The toolbox of the chapter ``notebooks/induction_heads.py``: the recency rule (a null
+for the copy accuracy), its one-layer control's smeared keys, the head scores only it
+reads, the ablations only it runs (pattern-preserving and path ablation), and its
+exercise check. The task itself (data, model, training run, ICL and prefix-matching
+scores, the bag-of-tokens null), which the learning-coefficient chapter shares, is in
+:mod:`toylab.induction_task`; the hooks the ablations are built on (zeroing heads,
+clamping a pattern) are in :mod:`toylab.hooks`, the previous-token score (the ODE
+chapter reads it too) in :mod:`toylab.heads`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import bridge, exercises
+from toylab.hooks import Hook, zero_heads
+from toylab.induction_task import _check_blocks
+
+
+def recency_null(tokens: Tensor, period: int, offset: int = 0) -> float:
+    """Copy accuracy of always predicting the token seen least recently.
+
+    In a block repeated from the start of a sequence, the next token is always the
+    one not seen for longest, so this rule copies without an induction head: it
+    scores near 1 on ``induction_task.TEST_TOKENS``. On ``induction_task.COPY_TOKENS``,
+    whose repeated block follows filler tokens it does not share, the least recent
+    token is filler and the rule scores 0. Arguments as for
+    :func:`toylab.induction_task.copy_accuracy`.
+
+    Taught in: induction_heads §1.
+    """
+    start = offset + period
+    _check_blocks(tokens, start)
+    right = []
+    for t in range(start, tokens.shape[-1] - 1):  # predicting target t + 1
+        past = tokens[:, : t + 1]  # (batch, t + 1)
+        pos = torch.arange(t + 1).expand_as(past)
+        last = torch.full((len(tokens), int(tokens.max()) + 1), -1).scatter_reduce(
+            1, past, pos, reduce="amax"
+        )  # the last position of each token; -1 if unseen
+        oldest = last.masked_fill(last < 0, t + 1).argmin(-1)  # the least recently seen
+        right.append(oldest == tokens[:, t + 1])
+    return float(torch.stack(right).float().mean())
 
 
 class SmearedKeys(nn.Module):
@@ -232,6 +264,75 @@ def induction_score_decomposition(
     weight = weight / (n_pos - period)
     scores = torch.einsum("xbid,ybjd->xybij", q.double(), k.double()) / q.shape[-1] ** 0.5
     return names, torch.einsum("xybij,ij->xy", scores, weight) / tokens.shape[0]
+
+
+def freeze_patterns(patterns: dict[str, Tensor]) -> list[Hook]:
+    """Hooks that replace every named attention pattern with a recorded one (e.g. from a clean run).
+
+    Taught in: induction_heads §5, through ``pattern_preserving_ablation``.
+    """
+
+    def frozen(saved: Tensor) -> Callable:
+        def hook_fn(attn: Tensor, hook) -> Tensor:
+            if attn.shape != saved.shape:
+                raise ValueError(
+                    f"{hook.name}: recorded pattern {tuple(saved.shape)} vs {tuple(attn.shape)}"
+                )
+            return saved.to(attn)
+
+        return hook_fn
+
+    return [(name, frozen(saved)) for name, saved in patterns.items()]
+
+
+def pattern_preserving_ablation(
+    model: TransformerBridge, tokens: Tensor, layer: int, heads: list[int]
+) -> Tensor:
+    """Logits with ``heads`` of ``layer`` zeroed while every attention pattern keeps its clean value.
+
+    Freezing the patterns removes only what the heads *write*: later heads still
+    attend where they did, so the effect measured is the ablated heads' own.
+
+    Taught in: induction_heads §5.
+    """
+    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+    patterns = {name: cache[name] for name in cache.keys()}
+    return model.run_with_hooks(
+        tokens, fwd_hooks=[*freeze_patterns(patterns), zero_heads(layer, heads)]
+    )
+
+
+def path_ablation(
+    model: TransformerBridge, tokens: Tensor, layer: int, heads: list[int], into: str
+) -> Tensor:
+    """Logits with what ``heads`` of ``layer`` write removed from the next layer's ``into`` inputs only.
+
+    ``into`` names the inputs of layer ``layer + 1`` that stop seeing the heads: any of
+    ``"q"``, ``"k"``, ``"v"`` (e.g. ``"k"``: its keys). Everything else, the residual
+    stream and the other inputs included, keeps the heads' output. This tells
+    K-composition from Q-composition causally.
+
+    Taught in: induction_heads §5.
+    """
+    if not into or set(into) - set("qkv"):
+        raise ValueError(f"into must name some of the inputs 'q', 'k', 'v', got {into!r}")
+    if model.cfg.normalization_type is not None:
+        raise ValueError("path_ablation needs a model without LayerNorm")
+    if not 0 <= layer < model.cfg.n_layers - 1:
+        raise ValueError(f"layer {layer} has no next layer in a {model.cfg.n_layers}-layer model")
+    _, cache = model.run_with_cache(tokens, names_filter=f"blocks.{layer}.attn.hook_z")
+    z = cache[f"blocks.{layer}.attn.hook_z"][:, :, heads]  # (batch, pos, len(heads), d_head)
+    written = torch.einsum("bphd,hdm->bpm", z, model.W_O[layer, heads])  # (batch, pos, d_model)
+
+    def remove(x: Tensor, hook) -> Tensor:  # x: (batch, pos, d_model), the input of q, k or v
+        return x - written
+
+    # the native model computes q, k and v with separate projections, so the input of
+    # each (its ``hook_in``) can lose the heads' output alone; with LayerNorm that input
+    # would be normalised already and subtracting would not remove the heads
+    return model.run_with_hooks(
+        tokens, fwd_hooks=[(f"blocks.{layer + 1}.attn.{c}.hook_in", remove) for c in into]
+    )
 
 
 def induction_pattern(n_pos: int, period: int) -> Tensor:

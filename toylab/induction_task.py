@@ -110,7 +110,7 @@ def copy_accuracy(logits: Tensor, tokens: Tensor, period: int, offset: int = 0) 
     ``tokens`` (batch, n_ctx) repeat a block of ``period`` tokens from position
     ``offset`` on; the targets from ``offset + period + 1`` to the end can be found by
     copying (as for :func:`icl_score`, with ``offset`` 0). Compare it with
-    :func:`bag_of_tokens_null` and :func:`recency_null`.
+    :func:`bag_of_tokens_null` and :func:`toylab.induction_heads.recency_null`.
 
     Taught in: induction_heads §1 and §2; learning_coefficient prints it.
     """
@@ -150,31 +150,6 @@ def bag_of_tokens_null(
     n_seen = seen.sum(-1)[:, start:-1].double()  # seen when predicting targets start+1 ..
     later = n_seen.log().mean()
     return {"icl": math.log(d_vocab) - float(later), "copy": float((1 / n_seen).mean())}
-
-
-def recency_null(tokens: Tensor, period: int, offset: int = 0) -> float:
-    """Copy accuracy of always predicting the token seen least recently.
-
-    In a block repeated from the start of a sequence, the next token is always the
-    one not seen for longest, so this rule copies without an induction head: it
-    scores near 1 on ``TEST_TOKENS``. On ``COPY_TOKENS``, whose repeated block follows
-    filler tokens it does not share, the least recent token is filler and the rule
-    scores 0. Arguments as for :func:`copy_accuracy`.
-
-    Taught in: induction_heads §1.
-    """
-    start = offset + period
-    _check_blocks(tokens, start)
-    right = []
-    for t in range(start, tokens.shape[-1] - 1):  # predicting target t + 1
-        past = tokens[:, : t + 1]  # (batch, t + 1)
-        pos = torch.arange(t + 1).expand_as(past)
-        last = torch.full((len(tokens), int(tokens.max()) + 1), -1).scatter_reduce(
-            1, past, pos, reduce="amax"
-        )  # the last position of each token; -1 if unseen
-        oldest = last.masked_fill(last < 0, t + 1).argmin(-1)  # the least recently seen
-        right.append(oldest == tokens[:, t + 1])
-    return float(torch.stack(right).float().mean())
 
 
 def prefix_matching_scores(pattern: Tensor, period: int, offset: int = 0) -> Tensor:
@@ -241,7 +216,7 @@ TEST_TOKENS = repeated_random_tokens(
 )
 # (64, N_CTX): the copy accuracy's: COPY_OFFSET filler tokens, then a block of PERIOD tokens
 # repeated; the 16 are distinct within a sequence, so the token seen least recently is
-# filler, never the one to copy (recency_null scores 0)
+# filler, never the one to copy (toylab.induction_heads.recency_null scores 0)
 COPY_OFFSET = PERIOD
 _distinct = torch.stack(
     [torch.randperm(N_VOCAB, generator=torch.Generator().manual_seed(4 + i)) for i in range(64)]

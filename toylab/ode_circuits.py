@@ -14,7 +14,8 @@ the prefix. This module holds
   Euler / AB2 / RK4 / the exact flow with the true A, in-context least squares;
 - what is read off a model: the stencil Jacobian ∂ŷ_{T}/∂y_{T-1-k}, the
   eigenvalues of the one-step map it implies, the empirical order of convergence,
-  rollouts and the energy of an oscillator along them.
+  rollouts and the energy of an oscillator along them; the mean-ablation hook
+  (:func:`mean_heads`) that takes a head's input-specific output away.
 
 The toolbox of the chapter ``notebooks/ode_circuits.py``.
 """
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from transformer_lens.model_bridge import TransformerBridge
 
 from toylab import exercises
+from toylab.hooks import Hook
 from toylab.models import build_transformer
 
 # --- systems ----------------------------------------------------------------------------------
@@ -734,6 +736,28 @@ def two_step_stencil(A: Tensor, h: Tensor) -> Tensor:
     """
     M = flow_map(A, h)
     return torch.stack([M.diagonal(dim1=-2, dim2=-1).sum(-1), -torch.linalg.det(M)], dim=-1)
+
+
+def mean_heads(layer: int, heads: list[int], mean_z: Tensor) -> Hook:
+    """A hook that replaces the outputs (hook_z) of ``heads`` in ``layer`` by their mean on reference data.
+
+    ``mean_z`` (pos, head, d_head) is the mean of ``blocks.{layer}.attn.hook_z``
+    over a batch (mean-ablation): the heads keep writing what they write on
+    average, but nothing that depends on this input.
+
+    Taught in: ode_circuits §6.
+    """
+
+    def ablate(z: Tensor, hook) -> Tensor:  # z: (batch, pos, head, d_head)
+        if z.shape[1:] != mean_z.shape:
+            raise ValueError(
+                f"{hook.name}: mean of shape {tuple(mean_z.shape)} for outputs {tuple(z.shape[1:])}"
+            )
+        z = z.clone()
+        z[:, :, heads] = mean_z[:, heads].to(z)
+        return z
+
+    return f"blocks.{layer}.attn.hook_z", ablate
 
 
 def patch_last_position(act: Tensor, donor: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Plotting helpers shared by the chapters: training curves, phases, views over snapshots.
+"""Plotting helpers the chapters share: the book's style, phases, snapshot and attention views.
 
 Functions draw with matplotlib and return the ``Figure``; a notebook cell that
 ends with the call shows it once.
@@ -49,21 +49,6 @@ def use_book_style() -> None:
     plt.rcParams.update(BOOK_STYLE)
 
 
-def glue_figure(key: str, fig: Figure) -> None:
-    """Store ``fig`` under ``key`` for another page of the book to show (myst-nb's glue).
-
-    The chapter still shows the figure as usual. Outside a book build (Colab, an editor without
-    myst-nb) this does nothing.
-
-    Taught in: grokking §3, whose training curves the front page shows.
-    """
-    try:
-        from myst_nb import glue
-    except ImportError:
-        return
-    glue(key, fig, display=False)
-
-
 def shade_phases(ax: Axes, phases: dict[str, tuple[float, float]], labels: bool = True) -> None:
     """Shade each named (start, end) span of steps on ``ax``.
 
@@ -73,33 +58,6 @@ def shade_phases(ax: Axes, phases: dict[str, tuple[float, float]], labels: bool 
         ax.axvspan(
             max(lo, 1), max(hi, 1), color=colour, alpha=0.12, lw=0, label=name if labels else None
         )
-
-
-def plot_curves(
-    steps: np.ndarray,
-    curves: dict[str, np.ndarray],
-    *,
-    ylabel: str,
-    logy: bool = False,
-    phases: dict[str, tuple[float, float]] | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Several curves against training steps on one axis (log-scaled steps).
-
-    Taught in: grokking §3.
-    """
-    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    for label, values in curves.items():
-        ax.plot(np.maximum(steps, 1), values, label=label)
-    if phases:
-        shade_phases(ax, phases)
-    ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=9)
-    return ax
 
 
 def snapshot_view(

@@ -121,7 +121,8 @@ def snapshot_schedule(steps: int, n_log: int = 20, n_linear: int = 40) -> tuple[
 
     Always includes step 0 and the last step.
 
-    Taught in: grokking §3; used in every chapter.
+    Taught in: grokking §3; also used by grokking_network, icl_regression, induction_heads,
+    learning_coefficient and ode_circuits.
     """
     log = np.unique(np.round(np.logspace(0, math.log10(max(steps, 1)), n_log)).astype(int))
     lin = np.round(np.linspace(0, steps, n_linear + 1)).astype(int)

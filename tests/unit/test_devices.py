@@ -28,6 +28,7 @@ from toylab import grokking, hooks
 from toylab import grokking_network as gn
 from toylab import grokking_phase_diagram as pd
 from toylab import icl_regression as icl
+from toylab import induction_heads as ind
 from toylab import induction_task as task
 from toylab import ode_circuits as ode
 from toylab.data import modular_addition_data
@@ -151,9 +152,9 @@ def test_induction_helpers_and_interventions():
     mean_z = torch.zeros(8, 2, 4)
     cases = [
         lambda m: task.per_token_loss(m(tokens), tokens),
-        lambda m: hooks.pattern_preserving_ablation(m, tokens, 1, [0]),
-        lambda m: hooks.path_ablation(m, tokens, 0, [1], into="k"),
-        lambda m: m.run_with_hooks(tokens, fwd_hooks=[hooks.mean_heads(1, [0], mean_z)]),
+        lambda m: ind.pattern_preserving_ablation(m, tokens, 1, [0]),
+        lambda m: ind.path_ablation(m, tokens, 0, [1], into="k"),
+        lambda m: m.run_with_hooks(tokens, fwd_hooks=[ode.mean_heads(1, [0], mean_z)]),
         lambda m: m.run_with_hooks(tokens, fwd_hooks=[hooks.clamp_pattern(0, 1)]),
     ]
     for fn in cases:

@@ -1,12 +1,15 @@
 """The grokking analyses, checked on hand-built embeddings, neurons and logits."""
 
 import math
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from exercise_checks import assert_check_tells_right_from_wrong
+from matplotlib.figure import Figure
 
 from toylab import exercises
 from toylab import grokking as G
@@ -304,3 +307,163 @@ def test_neuron_logit_map_is_what_the_neurons_add_to_the_logits():
     W_L = G.neuron_logit_map(model)
     assert W_L.shape == (64, 11)
     assert torch.allclose(acts @ W_L, added, atol=1e-4)
+
+
+def planted_snapshots(model, keys, k0, alpha, beta, u):
+    """Two hand-wired state_dicts of ``model``, grokking_transformer(p, 2p + 1, 1 head, p(p+1)/2).
+
+    Residual dims: 0..p-1 (the summands), p..2p-1 (one per answer), 2p (a constant 1, the
+    embedding of '='). Q = K = 0, so '=' attends 1/3 to each position, and V = 1, O = 3 copy
+    the summands' embeddings into the residual as E[a] + E[b].
+
+    "additive": E[x] = (cos w0 x, sin w0 x) in dims 0, 1 and W_U reads them, so the logits are
+    beta (cos w0 (a - c) + cos w0 (b - c)) + u_c, u in the unembedding's bias (frozen, so not
+    trained); no neuron fires (W_in = 0), but neuron 0 writes e_0, so W_L is not zero.
+    "clock": one-hot E, a neuron per pair {i < j} firing on relu(x_i + x_j - 1) and one per i
+    on relu(x_i - 1) (a = b = i), which write f(i + j) and 2 f(2i) to the answer dims,
+    f(s)_c = alpha sum_k cos(w_k (s - c)): the logits are f(a + b) for every pair (for
+    a = b = i the pair neurons add sum_{j != i} f(i + j) = -f(2i)).
+    """
+    p = model.cfg.d_vocab_out
+    x = torch.arange(p, dtype=torch.float64)
+    wave = torch.stack([torch.cos(2 * math.pi * k0 / p * x), torch.sin(2 * math.pi * k0 / p * x)])
+    zeros = {k: torch.zeros_like(v, dtype=torch.float64) for k, v in model.state_dict().items()}
+    # the bridge's state_dict: nn.Linear weights are (out, in), so mlp.in is (d_mlp, d)
+    additive = {k: v.clone() for k, v in zeros.items()}
+    additive["embed.weight"][:p, :2] = wave.T
+    additive["blocks.0.attn.v.weight"][[0, 1], [0, 1]] = 1.0
+    additive["blocks.0.attn.o.weight"][[0, 1], [0, 1]] = 3.0
+    additive["blocks.0.mlp.out.weight"][0, 0] = 1.0
+    additive["unembed.weight"][:, :2] = beta * wave.T
+    additive["unembed.bias"][:] = u
+
+    def f(s):
+        return alpha * sum(torch.cos(2 * math.pi * k / p * (s - x)) for k in keys)
+
+    clock = {k: v.clone() for k, v in zeros.items()}
+    clock["embed.weight"][:p, :p] = torch.eye(p)
+    clock["embed.weight"][p, 2 * p] = 1.0
+    clock["blocks.0.attn.v.weight"][range(p), range(p)] = 1.0
+    clock["blocks.0.attn.o.weight"][range(p), range(p)] = 3.0
+    pairs = [(i, j) for i in range(p) for j in range(i + 1, p)] + [(i, i) for i in range(p)]
+    for n, (i, j) in enumerate(pairs):
+        clock["blocks.0.mlp.in.weight"][n, [i, j]] = 1.0  # x_i + x_j - 1, or x_i - 1 for i = j
+        clock["blocks.0.mlp.in.weight"][n, 2 * p] = -1.0
+        clock["blocks.0.mlp.out.weight"][p : 2 * p, n] = f(i + j) * (2 if i == j else 1)
+    clock["unembed.weight"][range(p), range(p, 2 * p)] = 1.0
+    return [{k: v.float() for k, v in sd.items()} for sd in (additive, clock)]
+
+
+def test_progress_measures_of_planted_additive_and_clock_models():
+    """progress_measures on a run whose two snapshots are wired by hand (planted_snapshots).
+
+    Step 0, additive logits beta (cos w0 (a - c) + cos w0 (b - c)) + u_c: functions of a or b
+    alone have no part along cos/sin w (a + b) and a per-answer mean of u, so the restricted
+    logits are u on every pair (loss logsumexp(u) - mean(u): every answer is the label of p
+    pairs) and the excluded ones are the logits themselves (loss = the train loss). W_E[:p]
+    has its norm in cos w0 and sin w0 alike: 2 equal entries of p, Gini 1 - 2/p; W_L is
+    neuron 0's row, beta cos w0 c: Gini 1 - 1/p. u is a frozen bias: not in the weight norm.
+    Step 1, the clock f(a + b): every pair has the same loss, log sum_d exp(alpha sum_k
+    cos(w_k d)) - alpha K; it lies in the key directions (restricted loss = that loss,
+    excluded logits 0: loss ln p). One-hot W_E: every Fourier row has norm 1, Gini 0. W_L's
+    rows are f(s) and 2 f(2i): 2K equal norms (cos and sin k alike) of p, Gini 1 - 2K/p.
+    """
+    p, keys, k0, alpha, beta = 7, [1, 3], 2, 3.0, 2.0
+    K, u = len(keys), 0.5 * torch.arange(p, dtype=torch.float64)
+    data = modular_addition_data(p, 0.3, seed=0)
+    model = grokking_transformer(p, d_model=2 * p + 1, n_heads=1, d_mlp=p * (p + 1) // 2)
+    additive, clock = planted_snapshots(model, keys, k0, alpha, beta, u)
+    run = Run("planted", Path("."), {}, {}, {0: additive, 100: clock}, model, 0.0)
+    m = G.progress_measures(run, data, keys)
+
+    a, b, c = torch.meshgrid(*(torch.arange(p, dtype=torch.float64),) * 3, indexing="ij")
+    w0 = 2 * math.pi * k0 / p
+    logits = (beta * (torch.cos(w0 * (a - c)) + torch.cos(w0 * (b - c))) + u).reshape(p * p, p)
+
+    def loss(idx):
+        return torch.nn.functional.cross_entropy(logits[idx], data.labels[idx]).item()
+
+    train, test = loss(data.train_idx), loss(data.test_idx)
+    assert abs(train - test) > 0.1  # the additive model tells the splits apart
+    restricted = (torch.logsumexp(u, 0) - u.mean()).item()
+    d = torch.arange(p, dtype=torch.float64)
+    clock_loss = torch.logsumexp(alpha * sum(torch.cos(2 * math.pi * k * d / p) for k in keys), 0)
+    clock_loss = clock_loss.item() - alpha * K
+    # the sums of squares: W_E, V, O, W_out, W_U; and W_E with '=', V, O, W_in, W_out, W_U
+    norm_additive = p + 2 + 2 * 9 + 1 + beta**2 * p
+    pairs, out_row = p * (p - 1) // 2, alpha**2 * K * p / 2  # ||f(s)||^2
+    norm_clock = (p + 1) + p + 9 * p + (3 * pairs + 2 * p) + (pairs + 4 * p) * out_row + p
+
+    approx = dict(rel=1e-5, abs=1e-5)
+    assert m.steps.tolist() == [0, 100]
+    assert m.train_loss.tolist() == pytest.approx([train, clock_loss], **approx)
+    assert m.test_loss.tolist() == pytest.approx([test, clock_loss], **approx)
+    assert m.restricted_loss.tolist() == pytest.approx([restricted, clock_loss], **approx)
+    assert m.excluded_loss.tolist() == pytest.approx([train, math.log(p)], **approx)
+    assert m.gini_W_E.tolist() == pytest.approx([1 - 2 / p, 0.0], **approx)
+    assert m.gini_W_L.tolist() == pytest.approx([1 - 1 / p, 1 - 2 * K / p], **approx)
+    assert m.weight_norm.tolist() == pytest.approx([norm_additive, norm_clock], **approx)
+
+
+def test_row_frequencies_name_the_basis_rows():
+    assert G.row_frequencies(7).tolist() == [0, 1, 1, 2, 2, 3, 3]
+    _, names = fourier_basis(7)
+    assert [int(n.split()[1]) if " " in n else 0 for n in names] == G.row_frequencies(7).tolist()
+
+
+def test_frequency_norms_find_planted_frequencies():
+    p, gen = 31, torch.Generator().manual_seed(0)
+    basis, _ = fourier_basis(p)
+    coefs = torch.zeros(p, 16)
+    for k in (4, 11):  # plant two frequencies, random mixtures of cos and sin
+        coefs[2 * k - 1 : 2 * k + 1] = torch.randn(2, 16, generator=gen)
+    W = basis.T @ coefs  # a (p, 16) "embedding" built from those waves only
+    norms = G.frequency_norms(basis @ W)
+    assert set(torch.nonzero(norms > 1e-6).flatten().tolist()) == {4, 11}
+    assert torch.isclose(norms.sum(), W.pow(2).sum(), rtol=1e-4)
+
+
+def test_fourier_2d_of_a_product_wave():
+    p = 11
+    basis, names = fourier_basis(p)
+    grid = torch.outer(basis[3], basis[6])  # cos 2 (a) times sin 3 (b)
+    coefs = G.fourier_2d(grid)
+    assert torch.isclose(coefs[3, 6], torch.tensor(1.0), atol=1e-5)
+    assert coefs.pow(2).sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_gini_hand_cases():
+    assert G.gini(torch.ones(10)) == pytest.approx(0.0, abs=1e-12)
+    assert G.gini(torch.tensor([0.0, 0, 0, 5])) == pytest.approx(1 - 1 / 4)
+    # sorted x = (1, 3): G = 1 - 2 [ (1/4)(2 - 1 + .5)/2 + (3/4)(2 - 2 + .5)/2 ] = 0.25
+    assert G.gini(torch.tensor([3.0, 1.0])) == pytest.approx(0.25)
+    assert G.gini(torch.tensor([1.0, 2.0])) == G.gini(torch.tensor([10.0, 20.0]))  # scale-free
+    with pytest.raises(ValueError, match="non-zero entry"):
+        G.gini(torch.zeros(3))
+
+
+def test_glue_figure_stores_the_figure_for_another_page(monkeypatch):
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda key, obj, display=True: calls.append((key, obj, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    fig = Figure()
+    G.glue_figure("front", fig)
+    assert calls == [("front", fig, False)]  # stored, not shown a second time
+
+
+def test_glue_figure_does_nothing_without_myst_nb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import raises ImportError
+    fig = Figure()
+    G.glue_figure("front", fig)  # no error: Colab and editors have no myst-nb
+
+
+def test_plot_curves_draws_each_curve_against_log_steps():
+    ax = Figure().add_subplot()
+    curves = {"train": np.array([2.0, 1.0, 0.5]), "test": np.array([2.0, 2.0, 0.5])}
+    out = G.plot_curves(
+        np.array([0, 10, 100]), curves, ylabel="loss", logy=True, phases={"a": (0, 10)}, ax=ax
+    )
+    assert out is ax and [line.get_label() for line in ax.get_lines()] == ["train", "test"]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log" and ax.get_ylabel() == "loss"
+    assert ax.get_lines()[0].get_xdata().tolist() == [1, 10, 100]  # step 0 drawn at 1

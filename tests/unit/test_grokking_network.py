@@ -142,7 +142,7 @@ EXERCISES = {  # name -> (reference, a right answer, a plausible wrong one, comp
         GN.phase_misalignment,
         misalignment,
         lambda t, x: misalignment(t, x, factor=1),  # psi - phi
-        exercises.compare_angles,
+        GN.compare_angles,
     ),
     "lottery": (
         GN.lottery_scores,
@@ -284,3 +284,9 @@ def test_residual_split_adds_up_and_ablates_the_constant_alone():
     pure = GN.residual_split(pure_network(), x, y, labels)
     assert pure["constant"] == pytest.approx(0.0, abs=1e-4)
     assert pure["acc"] == pure["no_constant_acc"] == 1.0
+
+
+def test_angles_are_equal_modulo_two_pi():
+    assert GN.compare_angles(torch.tensor([math.pi - 1e-6]), torch.tensor([-math.pi])) is None
+    assert GN.compare_angles(0.1 + 2 * math.pi, 0.1) is None
+    assert "angle" in GN.compare_angles(torch.tensor([0.5]), torch.tensor([0.1]))

@@ -8,7 +8,7 @@ import torch
 from exercise_checks import assert_check_tells_right_from_wrong
 from tiny import model, tokens
 
-from toylab import bridge, exercises
+from toylab import bridge, exercises, hooks
 from toylab import induction_heads as I
 from toylab import induction_task as task
 from toylab.heads import previous_token_scores
@@ -155,16 +155,16 @@ def test_bag_of_tokens_null_and_copy_accuracy():
 def test_copy_nulls_after_filler_and_the_recency_rule():
     # least recently seen: in a block repeated from the start it is always the next token
     t = torch.tensor([[0, 1, 2, 0, 1, 2, 0, 1]])
-    assert task.recency_null(t, period=3) == 1.0
+    assert I.recency_null(t, period=3) == 1.0
     # after filler the block does not share, the least recent token is filler: never right
     f = torch.tensor([[5, 6, 0, 1, 2, 0, 1, 2, 0, 1]])
-    assert task.recency_null(f, period=3, offset=2) == 0.0
+    assert I.recency_null(f, period=3, offset=2) == 0.0
     bag = task.bag_of_tokens_null(f, period=3, d_vocab=7, offset=2)
     assert bag["copy"] == pytest.approx(1 / 5)  # 5 distinct tokens seen
     perfect = torch.nn.functional.one_hot(f.roll(-1, dims=1), 7).float()
     assert task.copy_accuracy(perfect, f, 3, offset=2) == 1.0
     assert task.COPY_TOKENS.shape == task.TEST_TOKENS.shape
-    assert task.recency_null(task.COPY_TOKENS, task.PERIOD, task.COPY_OFFSET) == 0.0
+    assert I.recency_null(task.COPY_TOKENS, task.PERIOD, task.COPY_OFFSET) == 0.0
     assert (task.COPY_TOKENS[:, task.COPY_OFFSET :].unique(dim=1).shape[1]) == task.PERIOD
 
 
@@ -305,3 +305,77 @@ def test_each_exercise_check_accepts_a_right_answer_and_refuses_a_wrong_one(
     name, reference, right, wrong
 ):
     assert_check_tells_right_from_wrong(reference, right, wrong, I.exercise_cases(name))
+
+
+def test_ablating_last_layer_heads_removes_exactly_their_direct_output():
+    m, t = model(), tokens()
+    logits, cache = m.run_with_cache(t)
+    ablated = I.pattern_preserving_ablation(m, t, layer=1, heads=[0, 2])
+    z = cache["blocks.1.attn.hook_z"]  # (batch, pos, head, d_head)
+    direct = torch.einsum("bphd,hdm,mv->bpv", z[:, :, [0, 2]], m.W_O[1, [0, 2]], m.W_U)
+    assert torch.allclose(ablated, logits - direct, atol=1e-4)
+
+
+def test_pattern_preserving_ablation_of_layer_0_by_hand():
+    """Without layer 0's heads, layer 1 reads a residual of embeddings only, through its *clean* patterns."""
+    m, t = model(), tokens()
+    _, clean = m.run_with_cache(t)
+    resid = (
+        clean["blocks.0.hook_resid_pre"] + m.b_O[0]
+    )  # (batch, pos, d_model): heads write nothing
+    v = torch.einsum("bpm,hmd->bphd", resid, m.W_V[1]) + m.b_V[1]
+    z = torch.einsum("bhqk,bkhd->bqhd", clean["blocks.1.attn.hook_pattern"], v)
+    out = resid + torch.einsum("bqhd,hdm->bqm", z, m.W_O[1]) + m.b_O[1]
+    want = out @ m.W_U + m.b_U
+    got = I.pattern_preserving_ablation(m, t, layer=0, heads=[0, 1, 2])
+    assert torch.allclose(got, want, atol=1e-4)
+    plain = m.run_with_hooks(t, fwd_hooks=[hooks.zero_heads(0, [0, 1, 2])])
+    assert not torch.allclose(plain, want, atol=1e-4), (
+        "plain ablation also moves layer 1's patterns"
+    )
+
+
+def test_freeze_patterns_rejects_a_wrong_shape():
+    m = model()
+    _, cache = m.run_with_cache(tokens(batch=4))
+    with pytest.raises(ValueError, match="recorded pattern"):
+        m.run_with_hooks(
+            tokens(batch=2),
+            fwd_hooks=I.freeze_patterns(
+                {"blocks.0.attn.hook_pattern": cache["blocks.0.attn.hook_pattern"]}
+            ),
+        )
+
+
+def test_path_ablation_into_every_input_leaves_only_the_direct_path():
+    """Removing layer 0's writes from all of layer 1's inputs: layer 1 acts as if layer 0 wrote nothing,
+    and layer 0's heads still reach the logits directly (no LayerNorm, so it adds up)."""
+    m, t = model(), tokens()
+    _, clean = m.run_with_cache(t)
+    z = clean["blocks.0.attn.hook_z"]  # (batch, pos, head, d_head)
+    direct = torch.einsum("bphd,hdm,mv->bpv", z, m.W_O[0], m.W_U)
+    no_layer0 = m.run_with_hooks(t, fwd_hooks=[hooks.zero_heads(0, [0, 1, 2])])
+    got = I.path_ablation(m, t, layer=0, heads=[0, 1, 2], into="qkv")
+    assert torch.allclose(got, no_layer0 + direct, atol=1e-4)
+    assert not m.cfg.use_split_qkv_input, "the model is left as it was"
+
+
+def test_path_ablation_into_keys_changes_only_layer_1_patterns():
+    m, t = model(), tokens()
+    _, clean = m.run_with_cache(t)
+    got_k = I.path_ablation(m, t, layer=0, heads=[1], into="k")
+    # the same logits as recomputing layer 1 with keys from the residual minus head 1's output
+    written = torch.einsum("bpd,dm->bpm", clean["blocks.0.attn.hook_z"][:, :, 1], m.W_O[0, 1])
+    resid = clean["blocks.1.hook_resid_pre"]  # (batch, pos, d_model)
+    q = torch.einsum("bpm,hmd->bphd", resid, m.W_Q[1]) + m.b_Q[1]
+    k = torch.einsum("bpm,hmd->bphd", resid - written, m.W_K[1]) + m.b_K[1]
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / m.cfg.d_head**0.5
+    scores = scores.masked_fill(~torch.ones(8, 8, dtype=torch.bool).tril(), float("-inf"))
+    v = torch.einsum("bpm,hmd->bphd", resid, m.W_V[1]) + m.b_V[1]
+    z1 = torch.einsum("bhqk,bkhd->bqhd", scores.softmax(-1), v)
+    want = (resid + torch.einsum("bqhd,hdm->bqm", z1, m.W_O[1]) + m.b_O[1]) @ m.W_U + m.b_U
+    assert torch.allclose(got_k, want, atol=1e-4)
+    with pytest.raises(ValueError, match="into must name"):
+        I.path_ablation(m, t, layer=0, heads=[1], into="x")
+    with pytest.raises(ValueError, match="no next layer"):
+        I.path_ablation(m, t, layer=1, heads=[1], into="k")

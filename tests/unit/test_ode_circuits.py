@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import tiny
 import torch
 from exercise_checks import assert_check_tells_right_from_wrong
 
@@ -335,3 +336,15 @@ def test_rollout_slides_its_window_past_the_context():
     prefix = torch.arange(6.0).reshape(1, 3, 2)  # states a, b, c
     out = ode.rollout(model, prefix, 6)
     assert torch.equal(out[0], torch.cat([prefix[0], prefix[0]]))
+
+
+def test_mean_ablating_last_layer_heads_swaps_their_direct_output_for_the_mean():
+    m, t = tiny.model(), tiny.tokens()
+    logits, cache = m.run_with_cache(t)
+    z = cache["blocks.1.attn.hook_z"]
+    mean_z = z.mean(0)  # (pos, head, d_head)
+    ablated = m.run_with_hooks(t, fwd_hooks=[ode.mean_heads(1, [1], mean_z)])
+    change = torch.einsum("bpd,dm,mv->bpv", mean_z[None, :, 1] - z[:, :, 1], m.W_O[1, 1], m.W_U)
+    assert torch.allclose(ablated, logits + change, atol=1e-4)
+    with pytest.raises(ValueError, match="mean of shape"):
+        m.run_with_hooks(t, fwd_hooks=[ode.mean_heads(1, [1], mean_z[:3])])

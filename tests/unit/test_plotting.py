@@ -5,11 +5,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import re
-import sys
-import types
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -125,21 +122,3 @@ def test_the_animation_player_needs_no_network():
     assert 'class="fa ' not in html, "icons that need Font Awesome"
     assert "\u25b6" in html, "the play button"
     plt.close("all")
-
-
-def test_glue_figure_stores_the_figure_for_another_page(monkeypatch):
-    calls = []
-    fake = types.ModuleType("myst_nb")
-    fake.glue = lambda key, obj, display=True: calls.append((key, obj, display))
-    monkeypatch.setitem(sys.modules, "myst_nb", fake)
-    fig = plt.figure()
-    plotting.glue_figure("front", fig)
-    assert calls == [("front", fig, False)]  # stored, not shown a second time
-    plt.close(fig)
-
-
-def test_glue_figure_does_nothing_without_myst_nb(monkeypatch):
-    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import raises ImportError
-    fig = plt.figure()
-    plotting.glue_figure("front", fig)  # no error: Colab and editors have no myst-nb
-    plt.close(fig)
