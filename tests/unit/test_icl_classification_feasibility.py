@@ -75,9 +75,22 @@ def test_the_network_is_causal_and_reads_the_last_token():
     pats = []
     out = net(tokens, pats)
     assert out.shape == (64, cfg.L) and len(pats) == 2
-    for a in pats:
-        assert torch.allclose(a.sum(-1), torch.ones(64, 17))
-        assert (a.triu(1) == 0).all()
+    a1, a2 = pats  # layer 1 everywhere, layer 2 at the query (the last position)
+    assert torch.allclose(a1.sum(-1), torch.ones(64, 17)) and (a1.triu(1) == 0).all()
+    assert a2.shape == (64, 17) and torch.allclose(a2.sum(-1), torch.ones(64))
     changed = tokens.clone()
     changed[:, 3] += 1.0
     assert not torch.allclose(net(changed), out)  # the query reads the context
+
+
+def test_the_network_computes_two_plain_attention_layers():
+    """Three projections of every token in both layers, by hand: the same logits."""
+    cfg = feas.Config()
+    net = feas.Net(17 + cfg.D, cfg.L)
+    _, _, (x, *_) = draw(cfg)
+    causal = torch.ones(17, 17, dtype=torch.bool).tril()
+    h = x
+    for Q, K, V in net.qkv:
+        s = (h @ Q.T) @ (h @ K.T).transpose(-1, -2)
+        h = h + s.masked_fill(~causal, float("-inf")).softmax(-1) @ (h @ V.T)
+    assert torch.allclose(net(x), net.mlp(h[:, -1]), atol=1e-5)
