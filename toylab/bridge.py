@@ -6,13 +6,14 @@ the bridge's public surface only: hook names (``blocks.0.attn.hook_pattern``),
 ``cfg``, ``blocks[l].attn.q``, ``W_Q`` ..., ``parameters()``. What needs more lives
 here, each access behind a guard that fails loudly and says what changed:
 
-- :func:`boot` works around three upstream bugs, each with a canary in
+- Three upstream bugs are worked around, each with a canary in
   ``tests/unit/test_upstream.py`` that fails once a release fixes it, and a
-  reproduction in ``docs/upstream/``: a deep copy's capture hooks write into the
-  original; tokens are not moved to the weights' device; (for :func:`attach_to_keys`)
-  a module added under a hook point is trained but not saved. It also makes the
-  unembedding bias ``b_U`` trainable (the native one is a fixed zero buffer), as
-  in TransformerLens 3's ``HookedTransformer``.
+  reproduction in ``docs/upstream/``. :func:`boot` handles two: a deep copy's capture
+  hooks write into the original; tokens are not moved to the weights' device.
+  :func:`attach_to_keys` handles the third: a module added under a hook point is
+  trained but not saved. :func:`boot` also makes the unembedding bias ``b_U``
+  trainable (the native one is a fixed zero buffer), as in TransformerLens 3's
+  ``HookedTransformer``.
 - :func:`init_like_hooked_transformer` writes weights into the native layout.
 - :func:`attach_to_keys` and :func:`attached` give a layer's key projection a
   trained module (the induction chapter's smeared keys).
@@ -111,15 +112,19 @@ def _deepcopy_with_own_hooks(model: TransformerBridge, memo: dict) -> Transforme
             "deepcopy-capture-hooks.md",
         )
     for block in blocks:
+        handles = getattr(block, "_capture_hook_handles", None)
+        if not isinstance(handles, list):
+            raise _changed("a block has no _capture_hook_handles list", "deepcopy-capture-hooks.md")
         removed = 0
         for sub in block.modules():
             for key, fn in list(sub._forward_pre_hooks.items()):
                 if getattr(fn, "__name__", "").startswith(CAPTURE_PREFIX):
                     del sub._forward_pre_hooks[key]
                     removed += 1
-        if getattr(block, CAPTURE_FLAG) and removed == 0:
+        if removed != len(handles):  # every installed capture hook found, and no other
             raise _changed(
-                f"a block says its capture hooks are wired but none is named {CAPTURE_PREFIX}*",
+                f"a block holds {len(handles)} capture hook handles but {removed} hooks are "
+                f"named {CAPTURE_PREFIX}*",
                 "deepcopy-capture-hooks.md",
             )
         block._capture_hook_handles = []

@@ -113,11 +113,12 @@ def load_verified(path: Path) -> Any:
         raise CorruptCacheEntry(f"{path}: cannot be unpickled: {err}") from None
 
 
-def load_entry(path: Path, spec: dict) -> dict | None:
+def load_entry(path: Path, spec: dict, stacklevel: int = 2) -> dict | None:
     """The entry at ``path`` if it was made from ``spec``; None if it is missing.
 
     A damaged entry, or one made from another spec, is deleted with a warning (it
-    would be recomputed under the same name), and None returned.
+    would be recomputed under the same name), and None returned; ``stacklevel`` says
+    whose line the warning names (2: the caller's).
 
     Taught in: grokking §3; used in every chapter, through ``train.train``.
     """
@@ -131,8 +132,10 @@ def load_entry(path: Path, spec: dict) -> dict | None:
         if isinstance(entry, dict) and entry.get("spec") == spec:
             return entry
         reason = "it was made from a different config"
-    warnings.warn(  # stacklevel: the caller of train or estimate_llc
-        f"ignoring cache entry {path}: {reason}; computing it again", RuntimeWarning, stacklevel=4
+    warnings.warn(
+        f"ignoring cache entry {path}: {reason}; computing it again",
+        RuntimeWarning,
+        stacklevel=stacklevel,
     )
     path.unlink(missing_ok=True)
     return None
@@ -149,7 +152,8 @@ def memoize(
 
     Taught in: grokking §3; used in every chapter, through ``train.train``.
     """
-    if use_cache and (entry := load_entry(path, spec)) is not None:
+    # stacklevel 4: the warning names the line that called train or estimate_llc
+    if use_cache and (entry := load_entry(path, spec, stacklevel=4)) is not None:
         return {k: v for k, v in entry.items() if k != "spec"}, True
     result = compute()
     if "spec" in result:

@@ -367,14 +367,14 @@ def head_masks(model: nn.Module, layer: int, head: int) -> dict[str, Tensor]:
 
     Taught in: learning_coefficient §3.
     """
+    if not hasattr(model, "blocks"):
+        raise ValueError("head_masks needs a TransformerBridge (it has no blocks)")
     cfg = model.cfg
     if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
         raise ValueError(
             f"no head L{layer}H{head} in a model of {cfg.n_layers} layers x {cfg.n_heads} heads"
         )
     own = slice(head * cfg.d_head, (head + 1) * cfg.d_head)
-    if not hasattr(model, "blocks"):
-        raise ValueError("head_masks needs a TransformerBridge (it has no blocks)")
     attn = model.blocks[layer].attn  # the projections q, k, v, o (each like an nn.Linear)
     name_of = {id(p): name for name, p in model.named_parameters()}  # names as the LLC sees them
     owned = [(getattr(attn, proj), kind) for proj in "qkv" for kind in ("weight", "bias")]

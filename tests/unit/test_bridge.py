@@ -88,7 +88,7 @@ def test_the_copy_fix_fails_loudly_when_transformer_lens_changes():
         for key, fn in list(sub._forward_pre_hooks.items()):
             if getattr(fn, "__name__", "").startswith("_capture"):
                 sub._forward_pre_hooks[key] = lambda *a, **k: None
-    with pytest.raises(RuntimeError, match="none is named _capture"):
+    with pytest.raises(RuntimeError, match="hooks are named _capture"):
         copy.deepcopy(m)
 
 
@@ -132,3 +132,15 @@ def test_a_module_attached_to_the_keys_runs_and_is_saved():
         bridge.attach_to_keys(m, 0, "twice", Double())
     with pytest.raises(ValueError, match="no module named 'triple'"):
         bridge.attached(m, "triple")
+
+
+def test_the_other_guards_fail_loudly(monkeypatch):
+    with pytest.raises(
+        RuntimeError, match="TransformerLens changed: a bridge has no original_model"
+    ):
+        bridge._native(torch.nn.Linear(2, 2))
+    m = build_transformer(OK)
+    wraps = property(lambda self: torch.nn.Identity())  # as if a release wrapped another module
+    monkeypatch.setattr(type(m.blocks[0].attn.k), "original_component", wraps)
+    with pytest.raises(RuntimeError, match="not an nn.Linear"):
+        bridge.attach_to_keys(m, 0, "extra", torch.nn.Identity())

@@ -27,11 +27,12 @@ def test_head_masks_own_one_head_and_nothing_else():
     union = {}
     for h in range(H):
         masks = lc.head_masks(m, 1, h)
-        assert len(masks) == 7 and all(".layers.1." in "." + n for n in masks)
-        # q, k, v: d rows of (H*d, D) and d bias entries; o: d columns of (D, H*d)
-        assert sum(int(v.sum()) for v in masks.values()) == 3 * (d * D + d) + D * d
         name_of = {id(p): n for n, p in m.named_parameters()}
         attn = m.blocks[1].attn  # the bridge's public view of the same parameters
+        own = [getattr(attn, p).weight for p in "qkvo"] + [getattr(attn, p).bias for p in "qkv"]
+        assert sorted(masks) == sorted(name_of[id(p)] for p in own)  # layer 1's, o's bias not
+        # q, k, v: d rows of (H*d, D) and d bias entries; o: d columns of (D, H*d)
+        assert sum(int(v.sum()) for v in masks.values()) == 3 * (d * D + d) + D * d
         q = masks[name_of[id(attn.q.weight)]]
         assert q[h * d : (h + 1) * d].all() and q.sum() == d * D
         o = masks[name_of[id(attn.o.weight)]]
@@ -223,3 +224,13 @@ def test_modular_addition_loss_is_each_rows_cross_entropy_twice():
     wrong = -math.log(1 / (math.exp(2) + 4))
     assert loss.shape == (3, 2) and torch.equal(loss[:, 0], loss[:, 1])
     assert torch.allclose(loss[:, 0], torch.tensor([right, right, wrong]))
+
+
+def test_head_masks_fail_loudly_when_a_projection_is_no_parameter(monkeypatch):
+    m = model()
+    q = m.blocks[0].attn.q
+    monkeypatch.setitem(q.__dict__, "weight", q.weight.detach().clone())  # as a release might
+    with pytest.raises(RuntimeError, match="TransformerLens changed"):
+        lc.head_masks(m, 0, 0)
+    with pytest.raises(ValueError, match="needs a TransformerBridge"):
+        lc.head_masks(torch.nn.Linear(2, 2), 0, 0)

@@ -121,11 +121,15 @@ def dies_after(n_steps):
 
 def test_interrupted_run_resumes_to_identical_result(capsys):
     reference = run(use_cache=False)
+    assert not any(cache.cache_dir().rglob("*")), "use_cache=False writes nothing"
     with pytest.raises(Interrupt, match="interrupted"):
         run(loss=dies_after(45))
+    (folder,) = cache.cache_dir().iterdir()
+    assert [p.name for p in folder.iterdir()] == ["checkpoint.pt"]  # no finished entry yet
     resumed = run()
     assert "resuming from step 40" in capsys.readouterr().out
     assert_same_run(reference, resumed)
+    assert [p.name for p in folder.iterdir()] == ["run.pt"]  # saved, then the checkpoint goes
 
 
 def test_weight_decay_stops_at_weight_decay_until():
