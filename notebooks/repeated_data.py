@@ -651,8 +651,10 @@ plotting.snapshot_view(draw, [int(s) for s in steps], figsize=(10, 3))
 # one `Ensemble` with each member on its own data, the bag-of-tokens null, the
 # largest rise of a curve, the relative damage, and a clamp as an intervention.
 #
-# **Next:** this is the book's last chapter so far; its exercises start where
-# its measurements stop.
+# **Next:** [when does a network learn in context, and why
+# suddenly?](icl_classification.ipynb) Another two-layer attention network whose
+# circuit forms in a jump, on data where memorising competes with reading the
+# context.
 #
 # ## Exercises
 #

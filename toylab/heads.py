@@ -14,7 +14,7 @@ from torch import Tensor
 def previous_token_scores(pattern: Tensor) -> Tensor:
     """Mean attention from each position i >= 1 to i - 1, per head: (n_heads,).
 
-    Taught in: induction_heads §1; ode_circuits §3.
+    Taught in: induction_heads §1; ode_circuits §3; icl_classification §2.
     """
     check_pattern(pattern)
     return pattern.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))
@@ -23,7 +23,8 @@ def previous_token_scores(pattern: Tensor) -> Tensor:
 def check_pattern(pattern: Tensor) -> None:
     """Raise ``ValueError`` unless ``pattern`` is (batch, head, query, key) with query = key.
 
-    Taught in: induction_heads §1; ode_circuits §3, through ``previous_token_scores``.
+    Taught in: induction_heads §1; ode_circuits §3; icl_classification §2, through
+    ``previous_token_scores``.
     """
     if pattern.ndim != 4 or pattern.shape[-1] != pattern.shape[-2]:
         raise ValueError(
