@@ -57,8 +57,14 @@ class Task:
     p_C: float = 0.5
 
     def __post_init__(self) -> None:
+        sizes = (
+            self.L >= 2 and self.N >= 2 and self.D >= 1 and self.B >= 1,
+            "L, N >= 2, D, B >= 1",
+        )
+        if not sizes[0]:
+            raise ValueError(f"bad Task: {sizes[1]} (got {self})")
         checks = [
-            (self.L >= 2 and self.N >= 2 and self.D >= 1, "L, N >= 2 and D >= 1"),
+            (self.K >= self.L, "K must be at least L"),
             (self.K % self.L == 0, "K must be a multiple of L (class k has label k mod L)"),
             (self.N % self.B == 0, "B must divide N"),
             (self.N // self.B <= self.L, "N / B context classes need as many distinct labels"),
@@ -92,7 +98,8 @@ class World(NamedTuple):
 
 class Sequences(NamedTuple):
     """S sequences: tokens (S, T, d), target label (S,), context labels (S, N), context classes
-    (S, N) and the query's class (S,); for novel-class rows, classes index the fresh means.
+    (S, N) and the query's class (S,); a novel-class row keeps its class numbers, and its items
+    come from fresh mean ``class mod 128`` instead of the class's own.
 
     Taught in: icl_classification §1.
     """
@@ -136,6 +143,11 @@ def sample(
     Taught in: icl_classification §1.
     """
     K, L, N, D, B, T = task.K, task.L, task.N, task.D, task.B, task.T
+    if world.means.shape != (K, D) or world.labels.shape != (L, D):
+        raise ValueError(
+            f"the world ({tuple(world.means.shape)} means, {tuple(world.labels.shape)} labels) "
+            f"is not the task's ({K}, {D}) and ({L}, {D}): make it with make_world(task, seed)"
+        )
     p_C = task.p_C if p_C is None else p_C
     n = N // B
     lab = torch.argsort(torch.rand(S, L, generator=gen), dim=1)[:, :n]  # (S, n) distinct labels
@@ -223,6 +235,11 @@ def context_label_accuracy(pred: Tensor, ctx_labels: Tensor) -> float:
 
     Taught in: icl_classification §2 (exercise 1).
     """
+    if pred.ndim != 1 or ctx_labels.ndim != 2 or len(pred) != len(ctx_labels):
+        raise ValueError(
+            f"expected pred (S,) and ctx_labels (S, N), got {tuple(pred.shape)} and "
+            f"{tuple(ctx_labels.shape)}"
+        )
     return (pred[:, None] == ctx_labels).any(1).float().mean().item()
 
 
@@ -343,8 +360,8 @@ def train_sweep(members: Sequence[Member], steps: int, log_every: int = 50, seed
     Taught in: icl_classification §2 and §3.
     """
     members = list(members)
-    if not members or len({m.task.d for m in members}) != 1:
-        raise ValueError("a sweep needs at least one member, all with the same token width")
+    if not members or len({(m.task.d, m.task.L) for m in members}) != 1:
+        raise ValueError("a sweep needs at least one member, all with the same token width and L")
     tests = [test_sets(m.task, make_world(m.task, m.seed)) for m in members]
 
     def evaluate(ens: Ensemble) -> dict[str, float]:
@@ -394,15 +411,18 @@ def nested_logits_loss(xi: Tensor, alpha: Tensor, beta1: Tensor, L: int, N: int)
 
     Items and labels orthonormal, B = 1. Layer 1 adds a share σ(β1) of each item to its label's
     token; layer 2 attends from the query to the N labels with logit α (query · token), so the
-    right label gets y = e^{ασ(β1)} / (e^{ασ(β1)} + N − 1); the readout gives the right label the
-    logit ξy, the N − 1 other context labels ξ(1 − y)/(N − 1) each, the L − N absent labels 0.
+    right label gets w = e^{ασ(β1)} / (e^{ασ(β1)} + N − 1); the readout gives the right label the
+    logit ξw, the N − 1 other context labels ξ(1 − w)/(N − 1) each, the L − N absent labels 0.
     Returns the cross-entropy of the right label. This is our reconstruction, not Reddy's Eq.
+    Needs L >= N >= 2.
 
     Taught in: icl_classification §4 (exercise 3).
     """
-    y = torch.exp(alpha * torch.sigmoid(beta1))
-    y = y / (y + N - 1)
-    right, other = xi * y, xi * (1 - y) / (N - 1)
+    if not L >= N >= 2:
+        raise ValueError(f"the nested logits need L >= N >= 2, got L = {L}, N = {N}")
+    w = torch.exp(alpha * torch.sigmoid(beta1))
+    w = w / (w + N - 1)
+    right, other = xi * w, xi * (1 - w) / (N - 1)
     return -(right - torch.log(torch.exp(right) + (N - 1) * torch.exp(other) + (L - N)))
 
 
@@ -411,7 +431,7 @@ def nested_flow(
 ) -> np.ndarray:
     """Gradient descent on :func:`nested_logits_loss` from (ξ, α, β1) = (init, init, init).
 
-    Returns (steps + 1, 4): ξ, α, β1 and the loss at every step.
+    Returns (steps + 1, 5): ξ, α, β1, the loss and the right label's probability at every step.
 
     Taught in: icl_classification §4.
     """
@@ -419,7 +439,7 @@ def nested_flow(
     rows = []
     for _ in range(steps + 1):
         loss = nested_logits_loss(*p, L, N)
-        rows.append([*p.tolist(), loss.item()])
+        rows.append([*p.tolist(), loss.item(), math.exp(-loss.item())])
         (g,) = torch.autograd.grad(loss, p)
         with torch.no_grad():
             p -= lr * g
@@ -438,6 +458,11 @@ class MinimalHead(nn.Module):
 
     def __init__(self, task: Task, labels: Tensor, init: float = 0.0):
         super().__init__()
+        if task.B != 1 or labels.shape != (task.L, task.D):
+            raise ValueError(
+                f"the minimal head is for B = 1 and labels (L, D) = ({task.L}, {task.D}); "
+                f"got B = {task.B} and labels {tuple(labels.shape)}"
+            )
         self.T, self.labels = task.T, labels
         self.p = nn.Parameter(torch.full((3,), float(init)))  # ξ, α, β1
 
@@ -456,8 +481,9 @@ def train_minimal(
 ) -> np.ndarray:
     """Full-batch-like gradient descent on :class:`MinimalHead` with fresh batches each step.
 
-    Returns (steps + 1, 4): ξ, α, β1 and the batch loss at every step. Plain gradient descent,
-    not Adam: Adam would blow the noise of a stationary point up to steps of size lr.
+    Returns (steps + 1, 5): ξ, α, β1, the batch loss and the batch accuracy at every step. Plain
+    gradient descent, not Adam: Adam would blow the noise of a stationary point up to steps of
+    size lr.
 
     Taught in: icl_classification §4.
     """
@@ -468,8 +494,10 @@ def train_minimal(
     rows = []
     for step in range(steps + 1):
         seqs = sample(task, world, gen, batch)
-        loss = F.cross_entropy(net(seqs.tokens), seqs.y)
-        rows.append([*net.p.detach().tolist(), loss.item()])
+        logits = net(seqs.tokens)
+        loss = F.cross_entropy(logits, seqs.y)
+        acc = (logits.argmax(-1) == seqs.y).float().mean().item()
+        rows.append([*net.p.detach().tolist(), loss.item(), acc])
         if step == steps:
             break
         opt.zero_grad()

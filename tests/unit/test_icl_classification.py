@@ -25,7 +25,16 @@ def content(seqs, task=TASK):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(K=500), dict(B=3), dict(N=8, B=1, L=4), dict(L=48, K=96), dict(eps=-1), dict(p_C=1.5)],
+    [
+        dict(K=500),
+        dict(B=3),
+        dict(B=0),
+        dict(N=8, B=1, L=4),
+        dict(L=48, K=96),
+        dict(K=0),
+        dict(eps=-1),
+        dict(p_C=1.5),
+    ],
 )
 def test_bad_task(kwargs):
     with pytest.raises(ValueError, match="bad Task"):
@@ -154,6 +163,12 @@ def test_one_ensemble_trains_each_member_on_its_own_world():
     assert torch.allclose(loss, sum(alone), atol=1e-5)
     with pytest.raises(ValueError, match="token width"):
         ic.train_sweep([Member(Task(), 0), Member(Task(N=4), 0)], steps=1)
+    with pytest.raises(ValueError, match="token width and L"):
+        ic.train_sweep([Member(Task(), 0), Member(Task(L=16), 0)], steps=1)
+    with pytest.raises(ValueError, match="make_world"):
+        ic.sample(Task(K=64), ic.make_world(TASK, 0), torch.Generator(), 2)
+    with pytest.raises(ValueError, match="pred"):
+        ic.context_label_accuracy(y[0], y)
 
 
 def test_a_short_sweep_logs_every_measure_of_every_member(tmp_path, monkeypatch):
@@ -199,10 +214,13 @@ def test_the_origin_is_stationary_only_for_l_equal_n():
         assert (g[0].abs() > 1e-3) == moves  # only xi has a gradient, only when L > N
         assert g[1] == 0 and g[2] == 0
     flow = ic.nested_flow(32, steps=400)
-    assert flow.shape == (401, 4) and flow[-1, 3] < flow[0, 3]
+    assert flow.shape == (401, 5) and flow[-1, 3] < flow[0, 3]
+    assert np.allclose(flow[:, 4], np.exp(-flow[:, 3]))
     t = int(np.argmax(flow[:, 3] <= 0.9 * math.log(32)))
     assert flow[t, 0] > flow[t, 1] > flow[t, 2] > 0  # xi, then alpha, then beta1
-    assert np.all(ic.nested_flow(8, steps=50) == np.array([0, 0, 0, math.log(8)]))
+    assert np.allclose(ic.nested_flow(8, steps=50), [0, 0, 0, math.log(8), 1 / 8])
+    with pytest.raises(ValueError, match="L >= N"):
+        ic.nested_logits_loss(*torch.zeros(3), 4, 8)
 
 
 def test_the_minimal_head_computes_the_nested_logits_on_ideal_data():
@@ -223,7 +241,9 @@ def test_the_minimal_head_computes_the_nested_logits_on_ideal_data():
     want = ic.nested_logits_loss(*torch.tensor([1.5, 2.0, 0.3]), 32, 8)
     assert loss.item() == pytest.approx(want.item(), rel=1e-5)
     run = ic.train_minimal(Task(p_C=1.0), 0, steps=60, batch=64)
-    assert run.shape == (61, 4) and run[-1, 3] < 0.9 * math.log(32)
+    assert run.shape == (61, 5) and run[-1, 3] < 0.9 * math.log(32) and run[-1, 4] > 0.5
+    with pytest.raises(ValueError, match="B = 1"):
+        ic.MinimalHead(Task(B=2), labels[:, :63])
 
 
 @pytest.mark.parametrize(
