@@ -125,6 +125,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from toylab.ensemble import Ensemble
+from toylab.icl_classification import Classifier, nested_logits_loss
 
 
 @dataclass(frozen=True)
@@ -203,18 +204,8 @@ class Net(nn.Module):
             nn.Linear(width, width), nn.ReLU(), nn.Linear(width, L),
         )  # fmt: skip
 
-    def forward(self, x: Tensor, patterns: list | None = None) -> Tensor:
-        T = x.shape[-2]
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        (Q1, K1, V1), (Q2, K2, V2) = self.qkv
-        scores = (x @ (Q1.T @ K1)) @ x.transpose(-1, -2)  # (S, T, T): query i, key j
-        a1 = scores.masked_fill(~causal, float("-inf")).softmax(-1)
-        x = x + (a1 @ x) @ V1.T
-        last = x[..., -1, :]  # (S, d): the query token
-        a2 = (x @ ((last @ Q2.T) @ K2).unsqueeze(-1)).squeeze(-1).softmax(-1)  # (S, T)
-        if patterns is not None:
-            patterns += [a1, a2]
-        return self.mlp(last + (a2.unsqueeze(-2) @ x).squeeze(-2) @ V2.T)
+    # the chapter's network (toylab.icl_classification.Classifier) computes the same function
+    forward = Classifier.forward
 
 
 def measures(net: nn.Module, test) -> dict[str, float]:
@@ -284,22 +275,6 @@ def summary(hist) -> str:
         f"{end['IC2']['acc']:.2f} IW {end['IW']['acc']:.2f} ILA1 {end['IC']['ila1']:.2f} TILA2 "
         f"{end['IC']['tila2']:.2f}"
     )
-
-
-def nested_logits_loss(xi: Tensor, alpha: Tensor, beta1: Tensor, L: int, N: int) -> Tensor:
-    """Our reconstruction of Reddy's three nested logits (the paper's Eq. 7-9 were not read).
-
-    A minimal induction head on B = 1 sequences, with orthonormal items and labels: layer 1
-    copies a fraction σ(β1) of each item into its label's token, layer 2 attends from the
-    query to the labels with logit α (query · token), so y = e^{ασ(β1)}/(e^{ασ(β1)} + N − 1)
-    on the right label; the readout gives the right label ξy, each of the N − 1 other context
-    labels ξ(1 − y)/(N − 1), and the L − N labels not in context 0. The loss is the
-    cross-entropy of the right label.
-    """
-    y = torch.exp(alpha * torch.sigmoid(beta1))
-    y = y / (y + N - 1)
-    right, other = xi * y, xi * (1 - y) / (N - 1)
-    return -(right - torch.log(torch.exp(right) + (N - 1) * torch.exp(other) + (L - N)))
 
 
 def nested_flow(L: int, N: int = 8, lr: float = 0.05, steps: int = 5_000, init: float = 0.0):
