@@ -54,7 +54,7 @@ COST_S = {
     "ode_circuits": 107,
     "learning_coefficient": 117,
     "repeated_data": 210,
-    "icl_classification": 85,
+    "icl_classification": 89,
 }
 # A chapter that loads another chapter's trained runs from the run cache starts after it.
 AFTER = {"learning_coefficient": "induction_heads"}
