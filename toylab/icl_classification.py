@@ -25,12 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from toylab import heads
+from toylab import cache, heads
 from toylab.ensemble import Ensemble
 from toylab.train import Run, TrainConfig, train
 
-VERSION = 1  # part of every run's cache key
+VERSION = 2  # part of every run's cache key (2: each member's batches its own stream)
 N_FRESH = 128  # fresh class means a batch's novel-class sequences are drawn from
+BATCH = 128  # sequences per member and step
 TESTS = ("IC", "IC2", "IW")
 METRICS = ("acc", "cla", "ila1", "tila2", "tla2", "prev")
 
@@ -195,7 +196,7 @@ class Classifier(nn.Module):
     N(0, 1/D), no LayerNorm and no 1/√d scaling; then a 3-layer ReLU MLP of ``width`` and a
     readout to the L labels, on the query token only. Layer 1 scores x_i Qᵀ K x_j as x (Qᵀ K) xᵀ
     and layer 2 runs at the query alone: the same function as three projections of every token,
-    in about half the time. ``patterns``: a list that receives layer 1's (S, T, T) pattern and
+    and faster. ``patterns``: a list that receives layer 1's (S, T, T) pattern and
     layer 2's query row (S, T).
 
     Taught in: icl_classification §1.
@@ -328,15 +329,24 @@ class Member(NamedTuple):
     seed: int
 
 
-def sampler(members: Sequence[Member], batch: int = 128) -> Callable:
+def sampler(members: Sequence[Member], batch: int = BATCH) -> Callable:
     """``sample(gen) -> (tokens (E, batch, T, d), y (E, batch))``: each member's batch in its world.
+
+    Each step draws one number from ``gen``; a member's batch comes from a generator seeded by
+    that number and the member itself (its task and seed), so a member sees the same batches
+    whichever other members share its sweep, and in whatever order.
 
     Taught in: icl_classification §2.
     """
     worlds = [make_world(m.task, m.seed) for m in members]
+    keys = [int(cache.config_hash([asdict(m.task), m.seed])[:15], 16) for m in members]
 
     def draw(gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        rows = [sample(m.task, w, gen, batch)[:2] for m, w in zip(members, worlds)]
+        step = int(torch.randint(1 << 60, (1,), generator=gen))
+        rows = [
+            sample(m.task, w, torch.Generator().manual_seed(step ^ k), batch)[:2]
+            for m, w, k in zip(members, worlds, keys)
+        ]
         return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
 
     return draw
@@ -352,7 +362,7 @@ def ensemble_loss(ens: Ensemble, tokens: Tensor, y: Tensor) -> Tensor:
 
 
 def train_sweep(members: Sequence[Member], steps: int, log_every: int = 50, seed: int = 0) -> Run:
-    """Train the members as one Ensemble with Adam (lr 1e-3, batch 128), or load the run.
+    """Train the members as one Ensemble with Adam (lr 1e-3, :data:`BATCH`), or load the run.
 
     Every ``log_every`` steps each member's :data:`METRICS` on each of its :func:`test_sets`
     are logged as ``"{test} {metric} {i}"``. ``seed`` draws the batches' randomness.

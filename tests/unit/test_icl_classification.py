@@ -124,7 +124,7 @@ def test_the_classifier_is_two_plain_attention_layers_and_an_mlp_on_the_query():
 def test_measures_on_a_network_that_attends_by_hand():
     """A stand-in network whose patterns and answers are set: every measure computed by hand."""
     _, s = draw(S=4)
-    T, N = TASK.T, TASK.N
+    T = TASK.T
 
     class Fixed(torch.nn.Module):
         def forward(self, x, patterns):
@@ -146,7 +146,6 @@ def test_measures_on_a_network_that_attends_by_hand():
     assert ic.uniform_label_item_attention(2) == pytest.approx((1 / 2 + 1 / 4) / 2)
     with pytest.raises(ValueError, match="T odd"):
         ic.label_item_attention(torch.zeros(2, 4, 4))
-    assert N == 8
 
 
 def test_one_ensemble_trains_each_member_on_its_own_world():
@@ -154,6 +153,11 @@ def test_one_ensemble_trains_each_member_on_its_own_world():
     sample = ic.sampler(members, batch=5)
     tokens, y = sample(torch.Generator().manual_seed(0))
     assert tokens.shape == (2, 5, 17, 80) and y.shape == (2, 5)
+    # a member's batches do not depend on the other members of its sweep
+    other = [members[1], Member(Task(K=64, L=8, B=2), 3), members[0]]
+    tokens2, y2 = ic.sampler(other, batch=5)(torch.Generator().manual_seed(0))
+    assert torch.equal(tokens2[2], tokens[0]) and torch.equal(y2[0], y[1])
+    assert not torch.equal(tokens[0], tokens[1][:, :, :80])
     ens = Ensemble([ic.Classifier(m.task, seed=m.seed) for m in members])
     loss = ic.ensemble_loss(ens, tokens, y)
     alone = [
@@ -177,6 +181,7 @@ def test_a_short_sweep_logs_every_measure_of_every_member(tmp_path, monkeypatch)
     members = [Member(Task(K=64, L=8), 0), Member(Task(K=64, L=8), 1)]
     run = ic.train_sweep(members, steps=4, log_every=2)
     assert list(run.metric("step")) == [0, 2, 4]
+    assert run.spec["config"]["v"] == ic.VERSION
     for e in range(2):
         for t in ic.TESTS:
             for m in ic.METRICS:
