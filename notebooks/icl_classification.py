@@ -132,7 +132,7 @@ for name, seqs in tests.items():
 # So a network that has learnt in context scores near 1 on IC and IC2 and near
 # chance on IW; one that has learnt in its weights scores near 1 on IW, chance
 # on IC and 0 on IC2. Within-class noise is small ($\varepsilon = 0.1$), so
-# copying the nearest item is never wrong here. A network that picks a label
+# copying the nearest item scores as the table shows. A network that picks a label
 # from its context at random gets $1/N$ on IC.
 #
 # The network is Reddy's: two causal attention layers of one head each, with
@@ -312,8 +312,8 @@ plt.show()
 #   with it TLA2: layer 2 learns to look at label tokens in general, and the
 #   readout to turn what it reads into that label. IC accuracy rises only to
 #   about $1/N$ (grey line): the network answers with *a* label from its
-#   context, not yet the right one. Meanwhile ILA1 *falls below* its starting
-#   value: layer 1 turns away from the items.
+#   context, not yet the right one. Meanwhile ILA1 can *fall below* its starting
+#   value (the table): layer 1 then attends less to the items.
 # - **The jump.** Then, in a small share of the time it took to get there, IC
 #   accuracy jumps to 1, and ILA1 (layer 1 attends from each label to its item)
 #   and TILA2 (layer 2 attends to the label whose item matches the query) rise
@@ -324,7 +324,8 @@ plt.show()
 # The table gives each seed's numbers: the step at which IC accuracy first
 # leaves the plateau (a sixth of the way from $1/N$ to 0.9) and the step at
 # which it passes halfway from $1/N$ to 1; the plateau's values halfway to that
-# step (IC, CLA and their ratio); ILA1's lowest value before it; and the end's.
+# step (IC, CLA and their ratio); ILA1's lowest value before it, as a share of
+# its value at step 0; and the end's.
 
 
 # %%
@@ -335,7 +336,7 @@ def at(e, metric, step):
 
 LEAVE = CONTEXT_LABEL + (0.9 - CONTEXT_LABEL) / 6  # leaving the plateau
 print(
-    "seed  leave  half  plateau IC  CLA  IC/CLA  min ILA1  end IC  IC2   IW  ILA1  TILA2"
+    "seed  leave  half  plateau IC  CLA  IC/CLA  min ILA1/start  end IC  IC2   IW  ILA1  TILA2"
 )
 rows = []
 for e, s in enumerate(SEEDS):
@@ -351,7 +352,8 @@ for e, s in enumerate(SEEDS):
     rows.append(r)
     print(
         f"{s:4d} {lo:6.0f} {hi:5.0f}  {r['ic']:10.2f} {r['cla']:4.2f}"
-        f" {r['ic'] / max(r['cla'], 1e-9):7.2f}  {r['ila1_min']:8.2f}  {r['IC']:6.2f}"
+        f" {r['ic'] / max(r['cla'], 1e-9):7.2f}  {r['ila1_min'] / r['ila1_0']:14.2f}"
+        f"  {r['IC']:6.2f}"
         f" {r['IC2']:5.2f} {r['IW']:4.2f} {r['ila1']:5.2f} {r['tila2']:6.2f}"
     )
 # a steady climb from chance at step 0 to halfway at that step spends this share
@@ -794,7 +796,7 @@ for e, s in enumerate(SEEDS):
     print(f"{s:4d} {share['cla']:8.2f} {share['ila1']:9.2f} {share['tila2']:10.2f}")
 
 # %%
-for e, share in enumerate(timing):
+for share in timing:
     # null: no curriculum, everything at once (1)
     claims.claim(
         "the network reads out context labels first",
@@ -818,15 +820,6 @@ for e, share in enumerate(timing):
         0.75,
         null=share["cla"],
     )
-    # null: ILA1 unchanged from its start, as the minimal model's beta1 never falls
-    r = rows[e]
-    claims.claim(
-        "layer 1 first turns away from the items",
-        r["ila1_min"] / r["ila1_0"],
-        "<",
-        0.75,
-        null=1.0,
-    )
 
 # %% [markdown]
 # The network agrees with the minimal model on the first step of the order:
@@ -836,8 +829,11 @@ for e, share in enumerate(timing):
 # table ILA1 crosses halfway no later than TILA2. And it disagrees on the slow phase. In the nested logits
 # $\beta_1$ cannot fall on the way from the origin (its gradient points down the
 # loss, towards larger $\beta_1$, whenever $\alpha\xi > 0$), but in the network
-# ILA1 falls during the slow phase, by more than a quarter, before it jumps. Our hypothesis,
-# not tested here: while layer 2 learns to look at labels in general, layer 1
+# ILA1 can fall during the slow phase before it jumps (the column min ILA1/start
+# of section 2's table: below 1 where it fell), by an amount that varies from
+# seed to seed. We print this and do not assert it: we have no good null for it, since any
+# change in layer 1 moves ILA1 one way or the other. Our hypothesis, not tested
+# here: while layer 2 learns to look at labels in general, layer 1
 # does better to keep each label token a clean label (so that the readout can
 # read it) than to mix its item in; only once layer 2 can match items does
 # copying the item pay. The minimal model has no such trade-off, since its
@@ -898,11 +894,11 @@ plotting.snapshot_view(draw, [int(s) for s in steps], figsize=(10, 3))
 # | question | in this toy (the claims above, over seeds) |
 # |---|---|
 # | is ICL learnt gradually? | no: a slow phase at "some context label", then a jump |
-# | what happens in the slow phase? | the readout of context labels (CLA) forms; layer 1 turns away from the items |
+# | what happens in the slow phase? | the readout of context labels (CLA) forms; ILA1 can fall (printed, not asserted) |
 # | what happens at the jump? | a previous-token head (ILA1) and a matching head (TILA2) form, late, with it |
 # | which data give ICL? | many classes (8,192) give ICL; few (512) are memorised |
 # | why sudden? | nested logits: the readout must come first, then P(right) jumps; for L = N the origin is stationary |
-# | does the network follow the minimal model? | readout first, yes; α before β1, not seen; layer 1 in the slow phase, no |
+# | does the network follow the minimal model? | readout first, yes; α before β1, not seen; ILA1 can fall in the slow phase, which β1 cannot (printed) |
 #
 # **Tools of this chapter**: test sets that tell ICL from IWL, the accuracy of
 # rules that need no training, progress measures read over training, a grid of
